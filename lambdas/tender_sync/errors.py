@@ -1,0 +1,39 @@
+"""Typed errors. Step Functions matches Retry and Catch on these class names (the Lambda errorType)."""
+import json
+
+
+
+class SourceUnavailable(Exception):
+    """Transient: the source timed out, throttled (429) or failed (5xx). Worth retrying."""
+
+
+class SourceRejected(Exception):
+    """Permanent: the source refused the request (a 4xx other than 429). Not retried."""
+
+
+class BadSourceData(Exception):
+    """Permanent: the source answered with a body that is not what the API promises."""
+
+
+class ListingIncomplete(Exception):
+    """The window's listing could not be read completely; the cursor must not move."""
+
+
+class InvalidInput(ValueError):
+    """Permanent: the execution input is not valid."""
+
+
+class DatabaseUnavailable(Exception):
+    """Transient: the database could not be reached or dropped the connection."""
+
+
+def describe_failure(error: dict) -> str:
+    """One line from a Step Functions Catch result {Error, Cause}; a Lambda's Cause is JSON with errorMessage."""
+    name = error.get("Error") or "UnknownError"
+    cause = error.get("Cause") or ""
+    try:
+        cause = json.loads(cause).get("errorMessage", cause)
+    except (ValueError, AttributeError):
+        pass
+    first_line = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    return f"{name}: {first_line}" if first_line else name

@@ -1,0 +1,19 @@
+"""FailJob: job_log FAILED with the error, and the lease released, whatever step failed."""
+from aws_lambda_powertools import Logger
+
+from tender_sync import db, jobs
+from tender_sync.errors import describe_failure
+from tender_sync.settings import Settings
+
+logger = Logger()
+
+
+def handler(event: dict, context) -> dict:
+    state, execution_id = event["state"], event["executionId"]
+    logger.set_correlation_id(execution_id)
+    message = describe_failure(state.get("error") or {})
+    job_id = (state.get("job") or {}).get("jobId")
+    with db.connect() as conn:
+        jobs.fail_job(conn, Settings.from_env().source_name, execution_id, job_id, message)
+    logger.error("job failed", extra={"error": message})
+    return {"status": "FAILED", "error": message}

@@ -1,0 +1,30 @@
+"""UpsertTenders: the window's tenders, merged with their enrichment, stored with the cursor in one transaction."""
+from aws_lambda_powertools import Logger
+
+from tender_sync import db
+from tender_sync.artifacts import get_json, read_all_json, read_json_lines
+from tender_sync.fetch import FetchSummary
+from tender_sync.jobs import Job, advance_cursor
+from tender_sync.settings import Settings
+from tender_sync.upsert import merge_enrichment, store_quarantined, store_tenders
+
+logger = Logger()
+
+
+def handler(event: dict, context) -> dict:
+    job, fetch = Job.model_validate(event["job"]), FetchSummary.model_validate(event["fetch"])
+    logger.set_correlation_id(job.executionId)
+    source = Settings.from_env().source_name
+    looked_up = {item["ocid"] for item in get_json(fetch.bucket, fetch.itemsKey)}
+    results = {result["ocid"]: result for result in read_all_json(fetch.bucket, fetch.resultsPrefix)}
+    tenders = (
+        merge_enrichment(tender, tender["ocid"] in looked_up, results.get(tender["ocid"]))
+        for tender in read_json_lines(fetch.bucket, fetch.tendersKey)
+    )
+    with db.connect() as conn:
+        counts = store_tenders(conn, tenders)
+        store_quarantined(conn, source, read_json_lines(fetch.bucket, fetch.quarantineKey))
+        if job.cursorAfter:
+            advance_cursor(conn, source, job.cursorAfter)
+    logger.info("window stored", extra={"counts": counts})
+    return counts

@@ -1,0 +1,30 @@
+"""Which date window a sync works on, and whether finishing it moves the cursor."""
+from datetime import date, datetime, timedelta, timezone
+
+from tender_sync.models import Window
+
+# eTenders dates are South African wall-clock time; South Africa has no daylight saving.
+SOUTH_AFRICA = timezone(timedelta(hours=2))
+
+
+def source_today(now: datetime | None = None) -> date:
+    return (now or datetime.now(timezone.utc)).astimezone(SOUTH_AFRICA).date()
+
+
+def next_window(
+    cursor: date | None, today: date, first_run_from: date, window_days: int, overlap_days: int
+) -> Window:
+    """The window after the cursor: it starts overlap_days before the cursor (to catch late
+    updates), spans at most window_days, and never reaches past today."""
+    start = first_run_from if cursor is None else cursor - timedelta(days=overlap_days)
+    end = min(start + timedelta(days=window_days), today + timedelta(days=1))
+    return Window(date_from=start, date_to=max(start, end))
+
+
+def cursor_after(window: Window, cursor: date | None, first_run_from: date) -> date | None:
+    """The cursor to store once the window is stored, or None to leave it alone: only a window
+    that leaves no gap after the cursor moves it, and only forwards."""
+    reach = cursor or first_run_from
+    if window.date_from <= reach and (cursor is None or window.date_to > cursor):
+        return window.date_to
+    return None

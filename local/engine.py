@@ -1,0 +1,226 @@
+"""Runs the synthesized state machines on this machine: moto's Step Functions interpreter (the one
+LocalStack uses), S3 in moto, and each Lambda task dispatched in-process to its real handler."""
+import importlib
+import json
+import os
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from unittest import mock
+
+import boto3
+from moto import mock_aws
+from moto.awslambda.models import LambdaBackend
+
+from local import toolchain
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+LOCAL_BUCKET = "tender-sync-local-artifacts"
+# Step Functions quotas the runs are checked against.
+MAX_PAYLOAD_BYTES = 256 * 1024
+MAX_HISTORY_EVENTS = 25_000
+PSEUDO_PARAMETERS = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::URLSuffix": "amazonaws.com"}
+
+
+class QuotaExceeded(AssertionError):
+    """A run crossed a Step Functions quota that would fail it on AWS."""
+
+
+@dataclass
+class Execution:
+    arn: str
+    status: str
+    output: dict[str, Any] | None
+    error: str | None
+    cause: str | None
+    history: list[dict[str, Any]] = field(repr=False)
+    seconds: float
+
+
+@dataclass
+class LambdaContext:
+    """The parts of the Lambda context object the handlers (and Powertools) read."""
+
+    function_name: str
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = ""
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+class LocalStack:
+    """The stack's state machines, functions and bucket from a synthesized template, made local."""
+
+    def __init__(self, template: dict[str, Any], environment: dict[str, str]):
+        toolchain.prepare()
+        self.resources = template["Resources"]
+        self.environment_overrides = environment
+        self.functions = {lid: r for lid, r in self.resources.items() if r["Type"] == "AWS::Lambda::Function"}
+        self.state_machines: dict[str, str] = {}
+        self._saved_environ: dict[str, str] = {}
+
+    # -- template references -------------------------------------------------------------
+    def _ref(self, logical_id: str) -> str:
+        if logical_id in PSEUDO_PARAMETERS:
+            return PSEUDO_PARAMETERS[logical_id]
+        kind = self.resources[logical_id]["Type"]
+        if kind == "AWS::S3::Bucket":
+            return LOCAL_BUCKET
+        if kind == "AWS::Lambda::Function":
+            return logical_id
+        return f"arn:aws:local:{REGION}:{ACCOUNT}:{logical_id}"
+
+    def _get_att(self, logical_id: str, attribute: str) -> str:
+        kind = self.resources[logical_id]["Type"]
+        if kind == "AWS::Lambda::Function" and attribute == "Arn":
+            return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical_id}"
+        if kind == "AWS::S3::Bucket" and attribute == "Arn":
+            return f"arn:aws:s3:::{LOCAL_BUCKET}"
+        raise ValueError(f"the local runner cannot resolve Fn::GetAtt {logical_id}.{attribute} ({kind})")
+
+    def resolve(self, value: Any) -> Any:
+        """A template value with Ref, Fn::GetAtt and Fn::Join replaced by the local resources."""
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if "Ref" in value:
+            return self._ref(value["Ref"])
+        if "Fn::GetAtt" in value:
+            return self._get_att(*value["Fn::GetAtt"])
+        if "Fn::Join" in value:
+            separator, parts = value["Fn::Join"]
+            return separator.join(str(self.resolve(p)) for p in parts)
+        return {k: self.resolve(v) for k, v in value.items()}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> "LocalStack":
+        self._set_environment()
+        self._aws = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._aws.start()
+        self._invoke_patch = mock.patch.object(LambdaBackend, "invoke", lambda backend, *args: self._invoke(*args))
+        self._invoke_patch.start()
+        self.s3 = boto3.client("s3", region_name=REGION)
+        self.sfn = boto3.client("stepfunctions", region_name=REGION)
+        self.s3.create_bucket(Bucket=LOCAL_BUCKET)
+        for logical_id, resource in self.resources.items():
+            if resource["Type"] == "AWS::StepFunctions::StateMachine":
+                definition = self.resolve(resource["Properties"]["DefinitionString"])
+                self.state_machines[logical_id] = self.sfn.create_state_machine(
+                    name=logical_id, definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT}:role/local",
+                    type=resource["Properties"].get("StateMachineType", "STANDARD"),
+                )["stateMachineArn"]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._invoke_patch.stop()
+        self._aws.stop()
+        for name, value in self._saved_environ.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+    def _set_environment(self) -> None:
+        """Every function shares one environment; the handlers run in this process, so it is ours too."""
+        shared: dict[str, str] = {}
+        for logical_id, function in self.functions.items():
+            variables = self.resolve(function["Properties"].get("Environment", {}).get("Variables", {}))
+            for name, value in variables.items():
+                if shared.setdefault(name, value) != value:
+                    raise ValueError(f"functions disagree on {name}; the local runner needs one shared environment")
+        shared.update(self.environment_overrides, AWS_DEFAULT_REGION=REGION)
+        for name, value in shared.items():
+            self._saved_environ.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+    # -- Lambda dispatch -----------------------------------------------------------------
+    def _invoke(self, function_name, qualifier, body, headers, response_headers) -> bytes:
+        """moto's Lambda invoke, replaced: run the real handler here, and report an exception the
+        way Lambda does (a function error whose payload names errorType and errorMessage)."""
+        logical_id = function_name.split(":")[6] if function_name.startswith("arn:") else function_name
+        properties = self.functions[logical_id]["Properties"]
+        module_name, _, handler_name = properties["Handler"].rpartition(".")
+        handler = getattr(importlib.import_module(module_name), handler_name)
+        context = LambdaContext(
+            function_name=logical_id,
+            memory_limit_in_mb=properties.get("MemorySize", 128),
+            invoked_function_arn=self._get_att(logical_id, "Arn"),
+        )
+        try:
+            result = handler(json.loads(body) if body else {}, context)
+        except Exception as error:  # noqa: BLE001 - every handler error becomes a Lambda function error
+            response_headers["x-amz-function-error"] = "Unhandled"
+            payload = {
+                "errorType": type(error).__name__,
+                "errorMessage": str(error),
+                "stackTrace": traceback.format_exception(error)[-5:],
+            }
+        else:
+            payload = result
+        encoded = json.dumps(payload, default=str).encode()
+        response_headers["Content-Length"] = str(len(encoded))
+        return encoded
+
+    # -- executions ------------------------------------------------------------------------
+    def execute(
+        self,
+        state_machine: str,
+        execution_input: dict[str, Any],
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+        poll_seconds: float = 0.25,
+    ) -> Execution:
+        """Start one execution, wait for it, and check it against the Step Functions quotas."""
+        started = time.monotonic()
+        arn = self.sfn.start_execution(
+            stateMachineArn=self.state_machines[state_machine], input=json.dumps(execution_input)
+        )["executionArn"]
+        seen = 0
+        while True:
+            description = self.sfn.describe_execution(executionArn=arn)
+            history = self.history(arn)
+            for event in history[seen:]:
+                if on_event:
+                    on_event(event)
+            seen = len(history)
+            if description["status"] != "RUNNING":
+                break
+            time.sleep(poll_seconds)
+        check_quotas(history)
+        output = description.get("output")
+        return Execution(
+            arn=arn,
+            status=description["status"],
+            output=json.loads(output) if output else None,
+            error=description.get("error"),
+            cause=description.get("cause"),
+            history=history,
+            seconds=time.monotonic() - started,
+        )
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        pages = self.sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+        return [event for page in pages for event in page["events"]]
+
+
+def check_quotas(history: list[dict[str, Any]]) -> None:
+    """Fail loudly where AWS would: over 25,000 history events, or a state input/output over 256 KiB."""
+    if len(history) > MAX_HISTORY_EVENTS:
+        raise QuotaExceeded(f"execution history has {len(history)} events; Step Functions allows {MAX_HISTORY_EVENTS}")
+    for event in history:
+        for details in event.values():
+            if not isinstance(details, dict):
+                continue
+            for key in ("input", "output"):
+                size = len(str(details.get(key) or "").encode())
+                if size > MAX_PAYLOAD_BYTES:
+                    raise QuotaExceeded(
+                        f"{event['type']} event {event['id']} carries a {key} of {size} bytes; "
+                        f"Step Functions allows {MAX_PAYLOAD_BYTES}"
+                    )

@@ -1,0 +1,133 @@
+"""`make run`: one real sync on this machine, from the synthesized state machine, with a summary.
+
+Embedded PostgreSQL unless DATABASE_URL is set; the sample eTenders-compatible source unless URLs are given."""
+import argparse
+import contextlib
+import json
+import sys
+from datetime import date
+from typing import Any
+
+from local import toolchain
+
+toolchain.prepare()
+
+import psycopg  # noqa: E402
+
+from infra.stack import synth_template  # noqa: E402
+from local.database import local_database_url  # noqa: E402
+from local.engine import Execution, LocalStack  # noqa: E402
+from local.sample_source import SampleSource  # noqa: E402
+
+SYNC_STATE_MACHINE_OUTPUT = "SyncStateMachineArn"
+ENRICHMENT_STATES = {"EnrichTender", "EnrichmentFailed"}
+
+
+def sync_state_machine_id(template: dict[str, Any]) -> str:
+    return template["Outputs"][SYNC_STATE_MACHINE_OUTPUT]["Value"]["Ref"]
+
+
+class Progress:
+    """Prints each step as the execution enters it, and enrichment progress as items finish."""
+
+    def __init__(self, out=sys.stdout):
+        self.out = out
+        self.items_done = 0
+        self.items_total = 0
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        entered = event.get("stateEnteredEventDetails")
+        exited = event.get("stateExitedEventDetails")
+        if entered and entered["name"] not in ENRICHMENT_STATES:
+            print(f"  -> {entered['name']}", file=self.out, flush=True)
+        if exited and exited["name"] == "FetchReleases":
+            fetch = json.loads(exited["output"]).get("fetch", {})
+            self.items_total = fetch.get("toEnrich", 0)
+            print(
+                f"     {fetch.get('fetched', 0)} releases, {fetch.get('tenders', 0)} tenders, "
+                f"{self.items_total} to look up, {fetch.get('quarantined', 0)} quarantined",
+                file=self.out, flush=True,
+            )
+        if exited and exited["name"] in ENRICHMENT_STATES:
+            self.items_done += 1
+            step = max(1, self.items_total // 10)
+            if self.items_done % step == 0 or self.items_done == self.items_total:
+                print(f"     enriched {self.items_done}/{self.items_total}", file=self.out, flush=True)
+
+
+def job_row(database_url: str, execution_arn: str) -> dict[str, Any] | None:
+    with psycopg.connect(database_url) as conn:
+        cursor = conn.execute(
+            "SELECT * FROM job_log WHERE execution_id = %s ORDER BY id DESC LIMIT 1", (execution_arn,)
+        )
+        row = cursor.fetchone()
+        return dict(zip([c.name for c in cursor.description], row)) if row else None
+
+
+def summary(execution: Execution, job: dict[str, Any] | None) -> list[str]:
+    upsert = (execution.output or {}).get("upsert") or {}
+    lines = [f"status:     {job['status'] if job else execution.status} (execution {execution.status})"]
+    if job and job["window_from"]:
+        lines.append(f"window:     {job['window_from']} .. {job['window_to']} (to is exclusive)")
+    if job and job["status"] != "SKIPPED":
+        lines += [
+            f"fetched:    {job['fetched'] or 0} releases, {job['quarantined'] or 0} quarantined",
+            f"enrichment: {job['enriched'] or 0} enriched, {job['not_found'] or 0} not found, "
+            f"{job['enrichment_failed'] or 0} failed, {upsert.get('pending', 0)} left pending",
+            f"upserted:   {job['upserted'] or 0} ({upsert.get('inserted', 0)} new, {upsert.get('updated', 0)} updated, "
+            f"{upsert.get('unchanged', 0)} unchanged)",
+        ]
+    if job and job["error"]:
+        lines.append(f"reason:     {job['error']}")
+    lines.append(f"duration:   {execution.seconds:.1f} s")
+    return lines
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="make run", description=__doc__)
+    parser.add_argument("--ocds-url", help="OCDS API base URL (default: the sample source)")
+    parser.add_argument("--portal-url", help="eTenders portal base URL (default: the sample source)")
+    parser.add_argument("--from", dest="date_from", type=date.fromisoformat, help="window start, YYYY-MM-DD")
+    parser.add_argument("--to", dest="date_to", type=date.fromisoformat, help="window end, YYYY-MM-DD, exclusive")
+    parser.add_argument("--max-enrichment", type=int, help="cap on portal lookups (default: cdk.json maxEnrichment)")
+    args = parser.parse_args(argv)
+    if (args.date_from is None) != (args.date_to is None):
+        parser.error("give both --from and --to, or neither (the window then comes from the cursor)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    database_url = local_database_url()
+    template = synth_template()
+    execution_input: dict[str, Any] = {"triggeredBy": "make run"}
+    if args.max_enrichment is not None:
+        execution_input["maxEnrichment"] = args.max_enrichment
+    if args.date_from:
+        execution_input.update({"from": args.date_from.isoformat(), "to": args.date_to.isoformat()})
+
+    with contextlib.ExitStack() as stack:
+        sample_url = None
+        if not (args.ocds_url and args.portal_url):
+            sample_url = stack.enter_context(SampleSource()).url
+            print(f"sample source: {sample_url}")
+        environment = {
+            "DATABASE_URL": database_url,
+            "OCDS_BASE_URL": args.ocds_url or sample_url,
+            "PORTAL_BASE_URL": args.portal_url or sample_url,
+        }
+        local = stack.enter_context(LocalStack(template, environment))
+        print("sync:")
+        execution = local.execute(sync_state_machine_id(template), execution_input, on_event=Progress())
+
+    job = job_row(database_url, execution.arn)
+    print("\n".join(summary(execution, job)))
+    if execution.status != "SUCCEEDED":
+        reason = (job or {}).get("error") or execution.cause or execution.error
+        print(f"sync failed: {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

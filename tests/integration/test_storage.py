@@ -1,0 +1,142 @@
+"""Migrations, the upsert and the job log against a real PostgreSQL."""
+from datetime import date
+
+import psycopg
+import pytest
+
+from tender_sync import db, jobs
+from tender_sync.models import Window
+from tender_sync.settings import Settings
+from tender_sync.upsert import merge_enrichment, store_tenders
+
+SETTINGS = Settings(
+    bucket="b", source_name="etenders-za", ocds_base_url="http://x", portal_base_url="http://x",
+    first_run_from=date(2025, 9, 1), window_days=7, overlap_days=1, lease_seconds=3600,
+)
+
+
+def tender(ocid="ocds-9t57fa-1", day="2025-09-01", status="pending", category=None, title="Cleaning"):
+    return {
+        "ocid": ocid, "release_id": f"{ocid}-{day}", "release_date": f"{day}T00:00:00+02:00",
+        "tender_number": "T/1", "title": title, "description": title, "status": "active",
+        "main_category": "services", "detailed_category": category, "province": None, "buyer_name": "Dept",
+        "close_date": "2025-10-01T11:00:00+02:00", "value_amount": None, "currency": "ZAR",
+        "enrichment_status": status, "enrichment_error": None, "enriched_at": None, "details": None,
+        "raw": {"ocid": ocid, "date": day},
+    }
+
+
+def rows(url):
+    with psycopg.connect(url) as conn:
+        cursor = conn.execute("SELECT * FROM tenders ORDER BY ocid")
+        return [dict(zip([c.name for c in cursor.description], row)) for row in cursor.fetchall()]
+
+
+def store(url, tenders):
+    with psycopg.connect(url) as conn:
+        return store_tenders(conn, tenders)
+
+
+def test_migrations_apply_once_in_order_and_are_recorded(empty_database_url):
+    with psycopg.connect(empty_database_url) as conn:
+        assert db.migrate(conn) == ["001_tables"]
+        assert db.migrate(conn) == []
+        tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations")]
+    assert {"tenders", "job_log", "sync_state", "quarantine", "schema_migrations"} <= tables
+    assert versions == ["001_tables"]
+
+
+def test_tenders_has_the_columns_other_tools_read(database_url):
+    with psycopg.connect(database_url) as conn:
+        columns = {r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'tenders'")}
+    assert {"ocid", "release_id", "release_date", "title", "description", "status", "main_category",
+            "detailed_category", "province", "buyer_name", "close_date", "value_amount", "currency",
+            "enrichment_status", "enriched_at", "raw", "created_at", "updated_at"} <= columns
+
+
+def test_upsert_inserts_then_leaves_an_identical_window_untouched(database_url):
+    counts = store(database_url, [tender("a"), tender("b")])
+    assert (counts["inserted"], counts["updated"], counts["unchanged"]) == (2, 0, 0)
+    before = rows(database_url)
+
+    counts = store(database_url, [tender("a"), tender("b")])
+    assert (counts["inserted"], counts["updated"], counts["unchanged"]) == (0, 0, 2)
+    assert rows(database_url) == before  # updated_at included
+
+
+def test_newer_release_replaces_older_and_older_never_overwrites_newer(database_url):
+    store(database_url, [tender("a", day="2025-09-05", title="new")])
+    counts = store(database_url, [tender("a", day="2025-09-01", title="old")])
+    assert counts["unchanged"] == 1
+    assert rows(database_url)[0]["title"] == "new"
+
+    store(database_url, [tender("a", day="2025-09-09", title="newest")])
+    assert rows(database_url)[0]["title"] == "newest"
+
+
+def test_several_releases_of_one_ocid_in_a_window_keep_the_newest(database_url):
+    counts = store(database_url, [tender("a", day="2025-09-03", title="mid"), tender("a", day="2025-09-04", title="last"),
+                                  tender("a", day="2025-09-01", title="first")])
+    assert counts["tenders"] == 1 and counts["inserted"] == 1
+    assert rows(database_url)[0]["title"] == "last"
+
+
+def test_same_release_fills_in_a_missing_enrichment_but_never_undoes_one(database_url):
+    store(database_url, [merge_enrichment(tender("a"), looked_up=True, result=None)])
+    assert rows(database_url)[0]["enrichment_status"] == "failed"
+
+    enriched = merge_enrichment(tender("a"), True, {"ocid": "a", "status": "enriched", "detailed_category": "Sewerage"})
+    assert store(database_url, [enriched])["updated"] == 1
+    row = rows(database_url)[0]
+    assert (row["enrichment_status"], row["detailed_category"]) == ("enriched", "Sewerage")
+    assert row["enriched_at"] is not None
+
+    # A later run that could not enrich the same release changes nothing.
+    assert store(database_url, [merge_enrichment(tender("a"), True, None)])["unchanged"] == 1
+    assert rows(database_url)[0]["detailed_category"] == "Sewerage"
+
+
+def test_lease_lets_one_run_work_and_skips_the_other(database_url):
+    with psycopg.connect(database_url) as conn:
+        first = jobs.start_sync(conn, SETTINGS, "exec-1", "test", 300, None)
+    with psycopg.connect(database_url) as conn:
+        second = jobs.start_sync(conn, SETTINGS, "exec-2", "test", 300, None)
+    assert not first.skipped and second.skipped
+    assert "exec-1" in second.reason
+    with psycopg.connect(database_url) as conn:
+        jobs.finish_job(conn, SETTINGS.source_name, first, jobs.counts_of({}, {}))
+        third = jobs.start_sync(conn, SETTINGS, "exec-3", "test", 300, None)
+        statuses = [r[0] for r in conn.execute("SELECT status FROM job_log ORDER BY id")]
+    assert not third.skipped
+    assert statuses == ["SUCCESS", "SKIPPED", "RUNNING"]
+
+
+def test_first_window_starts_at_first_run_date_and_moves_the_cursor_when_stored(database_url):
+    with psycopg.connect(database_url) as conn:
+        job = jobs.start_sync(conn, SETTINGS, "exec-1", "test", 300, None)
+        assert job.window == {"from": date(2025, 9, 1), "to": date(2025, 9, 8)}
+        assert job.cursorAfter == date(2025, 9, 8)
+        jobs.advance_cursor(conn, SETTINGS.source_name, job.cursorAfter)
+        jobs.finish_job(conn, SETTINGS.source_name, job, jobs.counts_of({}, {}))
+        job = jobs.start_sync(conn, SETTINGS, "exec-2", "test", 300, None)
+    assert job.window == {"from": date(2025, 9, 7), "to": date(2025, 9, 14)}
+
+
+def test_a_manual_window_after_a_gap_does_not_move_the_cursor(database_url):
+    with psycopg.connect(database_url) as conn:
+        job = jobs.start_sync(conn, SETTINGS, "exec-1", "test", 300,
+                              Window(date_from=date(2025, 10, 1), date_to=date(2025, 10, 5)))
+    assert job.cursorAfter is None
+
+
+@pytest.mark.parametrize("job_id", [None, "from-start"])
+def test_fail_job_records_the_error_and_frees_the_lease(database_url, job_id):
+    with psycopg.connect(database_url) as conn:
+        job = jobs.start_sync(conn, SETTINGS, "exec-1", "test", 300, None)
+        jobs.fail_job(conn, SETTINGS.source_name, "exec-1", job.jobId if job_id else None, "SourceUnavailable: 503")
+        row = conn.execute("SELECT status, error FROM job_log").fetchall()
+        lease = conn.execute("SELECT lease_holder FROM sync_state").fetchone()
+    assert row == [("FAILED", "SourceUnavailable: 503")]
+    assert lease == (None,)
