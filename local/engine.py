@@ -169,18 +169,21 @@ class LocalStack:
         return encoded
 
     # -- executions ------------------------------------------------------------------------
-    def execute(
+    def start(self, state_machine: str, execution_input: dict[str, Any]) -> str:
+        # Named as the console names them; moto would otherwise name every execution "None".
+        return self.sfn.start_execution(
+            stateMachineArn=self.state_machines[state_machine], name=str(uuid.uuid4()), input=json.dumps(execution_input)
+        )["executionArn"]
+
+    def wait(
         self,
-        state_machine: str,
-        execution_input: dict[str, Any],
+        arn: str,
         on_event: Callable[[dict[str, Any]], None] | None = None,
+        on_poll: Callable[[str], None] | None = None,
         poll_seconds: float = 0.25,
     ) -> Execution:
-        """Start one execution, wait for it, and check it against the Step Functions quotas."""
+        """Wait for an execution to end, then check it against the Step Functions quotas."""
         started = time.monotonic()
-        arn = self.sfn.start_execution(
-            stateMachineArn=self.state_machines[state_machine], input=json.dumps(execution_input)
-        )["executionArn"]
         seen = 0
         while True:
             description = self.sfn.describe_execution(executionArn=arn)
@@ -191,6 +194,8 @@ class LocalStack:
             seen = len(history)
             if description["status"] != "RUNNING":
                 break
+            if on_poll:
+                on_poll(arn)
             time.sleep(poll_seconds)
         check_quotas(history)
         output = description.get("output")
@@ -201,8 +206,19 @@ class LocalStack:
             error=description.get("error"),
             cause=description.get("cause"),
             history=history,
-            seconds=time.monotonic() - started,
+            seconds=(description["stopDate"] - description["startDate"]).total_seconds(),
         )
+
+    def execute(self, state_machine: str, execution_input: dict[str, Any], **wait_options: Any) -> Execution:
+        """Start one execution and wait for it."""
+        return self.wait(self.start(state_machine, execution_input), **wait_options)
+
+    def map_run_counts(self, execution_arn: str) -> dict[str, int] | None:
+        """Item counts of the execution's newest Map Run: its items run as child executions, outside the history."""
+        runs = self.sfn.list_map_runs(executionArn=execution_arn)["mapRuns"]
+        if not runs:
+            return None
+        return self.sfn.describe_map_run(mapRunArn=runs[-1]["mapRunArn"])["itemCounts"]
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         pages = self.sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)

@@ -20,7 +20,6 @@ from local.engine import Execution, LocalStack  # noqa: E402
 from local.sample_source import SampleSource  # noqa: E402
 
 SYNC_STATE_MACHINE_OUTPUT = "SyncStateMachineArn"
-ENRICHMENT_STATES = {"EnrichTender", "EnrichmentFailed"}
 
 
 def sync_state_machine_id(template: dict[str, Any]) -> str:
@@ -28,31 +27,32 @@ def sync_state_machine_id(template: dict[str, Any]) -> str:
 
 
 class Progress:
-    """Prints each step as the execution enters it, and enrichment progress as items finish."""
+    """Prints each step as the execution enters it, and the enrichment Map's item counts as they move."""
 
-    def __init__(self, out=sys.stdout):
-        self.out = out
-        self.items_done = 0
-        self.items_total = 0
+    def __init__(self, local: LocalStack, out=sys.stdout):
+        self.local, self.out = local, out
+        self.in_map = False
+        self.last_counts: tuple[int, int] | None = None
 
-    def __call__(self, event: dict[str, Any]) -> None:
+    def on_event(self, event: dict[str, Any]) -> None:
         entered = event.get("stateEnteredEventDetails")
         exited = event.get("stateExitedEventDetails")
-        if entered and entered["name"] not in ENRICHMENT_STATES:
+        if entered:
             print(f"  -> {entered['name']}", file=self.out, flush=True)
+            self.in_map = event["type"] == "MapStateEntered"
         if exited and exited["name"] == "FetchReleases":
             fetch = json.loads(exited["output"]).get("fetch", {})
-            self.items_total = fetch.get("toEnrich", 0)
             print(
                 f"     {fetch.get('fetched', 0)} releases, {fetch.get('tenders', 0)} tenders, "
-                f"{self.items_total} to look up, {fetch.get('quarantined', 0)} quarantined",
+                f"{fetch.get('toEnrich', 0)} to look up, {fetch.get('quarantined', 0)} quarantined",
                 file=self.out, flush=True,
             )
-        if exited and exited["name"] in ENRICHMENT_STATES:
-            self.items_done += 1
-            step = max(1, self.items_total // 10)
-            if self.items_done % step == 0 or self.items_done == self.items_total:
-                print(f"     enriched {self.items_done}/{self.items_total}", file=self.out, flush=True)
+
+    def on_poll(self, execution_arn: str) -> None:
+        counts = self.local.map_run_counts(execution_arn) if self.in_map else None
+        if counts and (counts["succeeded"] + counts["failed"], counts["total"]) != self.last_counts:
+            self.last_counts = (counts["succeeded"] + counts["failed"], counts["total"])
+            print(f"     looked up {self.last_counts[0]}/{self.last_counts[1]}", file=self.out, flush=True)
 
 
 def job_row(database_url: str, execution_arn: str) -> dict[str, Any] | None:
@@ -118,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         }
         local = stack.enter_context(LocalStack(template, environment))
         print("sync:")
-        execution = local.execute(sync_state_machine_id(template), execution_input, on_event=Progress())
+        progress = Progress(local)
+        execution = local.execute(
+            sync_state_machine_id(template), execution_input, on_event=progress.on_event, on_poll=progress.on_poll
+        )
 
     job = job_row(database_url, execution.arn)
     print("\n".join(summary(execution, job)))

@@ -41,12 +41,12 @@ def connect() -> Iterator[psycopg.Connection]:
 
 def migrate(conn: psycopg.Connection) -> list[str]:
     """Apply the SQL files in order, each once, recorded in schema_migrations. Returns those applied now."""
+    # Serialize concurrent migrators (two executions starting at once).
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext('tender_sync.migrate'))")
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
     )
-    # Serialize concurrent migrators (two executions starting at once).
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext('tender_sync.migrate'))")
     applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
     files = sorted(
         (f for f in resources.files(MIGRATIONS_PACKAGE).iterdir() if f.name.endswith(".sql")),

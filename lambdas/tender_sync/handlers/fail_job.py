@@ -11,9 +11,14 @@ logger = Logger()
 def handler(event: dict, context) -> dict:
     state, execution_id = event["state"], event["executionId"]
     logger.set_correlation_id(execution_id)
-    message = describe_failure(state.get("error") or {})
+    error = state.get("error") or {}
+    message = describe_failure(error)
     job_id = (state.get("job") or {}).get("jobId")
-    with db.connect() as conn:
-        jobs.fail_job(conn, Settings.from_env().source_name, execution_id, job_id, message)
     logger.error("job failed", extra={"error": message})
+    # An input rejected before any job began leaves the database as it was; the execution carries the reason.
+    if job_id is None and error.get("Error") == "InvalidInput":
+        return {"status": "FAILED", "error": message}
+    with db.connect() as conn:
+        db.migrate(conn)
+        jobs.fail_job(conn, Settings.from_env().source_name, execution_id, job_id, message)
     return {"status": "FAILED", "error": message}

@@ -1,0 +1,9 @@
+#!/usr/bin/env python3
+from aws_cdk import App
+
+from infra.config import SyncConfig
+from infra.stack import STACK_ID, TenderSyncStack
+
+app = App()
+TenderSyncStack(app, STACK_ID, config=SyncConfig.from_context(app.node))
+app.synth()

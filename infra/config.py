@@ -1,0 +1,86 @@
+"""The deployment's settings, read from CDK context (cdk.json, or `cdk synth -c key=value`)."""
+from dataclasses import dataclass, fields
+from datetime import date
+
+from aws_cdk import aws_lambda as lambda_
+from constructs import Node
+
+ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
+
+# Smallest acceptable value of each whole-number setting.
+MINIMUMS = {
+    "map_max_concurrency": 1,
+    "max_enrichment": 0,
+    "window_days": 1,
+    "overlap_days": 0,
+    "lease_seconds": 1,
+    "artifact_expiry_days": 1,
+}
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    source_name: str = "etenders-za"
+    ocds_base_url: str = "https://ocds-api.etenders.gov.za"
+    portal_base_url: str = "https://www.etenders.gov.za"
+    schedule_expression: str = "rate(30 minutes)"
+    map_max_concurrency: int = 10
+    max_enrichment: int = 300
+    first_run_from: str = "2025-09-01"
+    window_days: int = 7
+    overlap_days: int = 1
+    lease_seconds: int = 900
+    # Empty: the stack creates a secret for the user to fill with the PostgreSQL URL.
+    database_secret_arn: str = ""
+    lambda_architecture: str = "arm64"
+    artifact_expiry_days: int = 7
+
+    @classmethod
+    def from_context(cls, node: Node) -> "SyncConfig":
+        values = {}
+        for field in fields(cls):
+            key = context_key(field.name)
+            value = node.try_get_context(key)
+            values[field.name] = field.default if value is None else _typed(key, value, type(field.default))
+        config = cls(**values)
+        config._validate()
+        return config
+
+    @property
+    def architecture(self) -> lambda_.Architecture:
+        return ARCHITECTURES[self.lambda_architecture]
+
+    def _validate(self) -> None:
+        for name, minimum in MINIMUMS.items():
+            if getattr(self, name) < minimum:
+                raise ValueError(f"context {context_key(name)!r} must be at least {minimum}, got {getattr(self, name)}")
+        if self.overlap_days >= self.window_days:
+            raise ValueError("context 'overlapDays' must be smaller than 'windowDays', or the cursor never advances")
+        if self.lambda_architecture not in ARCHITECTURES:
+            raise ValueError(f"context 'lambdaArchitecture' must be one of {sorted(ARCHITECTURES)}, got {self.lambda_architecture!r}")
+        try:
+            date.fromisoformat(self.first_run_from)
+        except ValueError:
+            raise ValueError(f"context 'firstRunFrom' must be a date like 2025-09-01, got {self.first_run_from!r}") from None
+        for name in ("source_name", "ocds_base_url", "portal_base_url", "schedule_expression"):
+            if not getattr(self, name):
+                raise ValueError(f"context {context_key(name)!r} must not be empty")
+
+
+def context_key(field_name: str) -> str:
+    """source_name -> sourceName."""
+    first, *rest = field_name.split("_")
+    return first + "".join(part.title() for part in rest)
+
+
+def _typed(key: str, value: object, expected: type) -> object:
+    if expected is int:
+        # `cdk synth -c windowDays=3` passes numbers as strings.
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise TypeError(f"context {key!r} must be a whole number, got {value!r}")
+    if not isinstance(value, expected):
+        raise TypeError(f"context {key!r} must be a {expected.__name__}, got {value!r}")
+    return value

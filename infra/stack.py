@@ -1,0 +1,87 @@
+"""The tender sync stack, and `synth_template` for the local runner and the tests."""
+import json
+from pathlib import Path
+
+from aws_cdk import App, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.config import SyncConfig
+from infra.functions import SyncFunctions
+from infra.sync_workflow import SyncWorkflow
+
+CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
+STACK_ID = "TenderSync"
+
+
+class TenderSyncStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: SyncConfig, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+
+        bucket = s3.Bucket(
+            self,
+            "ArtifactsBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(config.artifact_expiry_days))],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        database_secret = self._database_secret(config)
+        functions = SyncFunctions(self, "Functions", config=config, bucket=bucket, database_secret=database_secret)
+        workflow = SyncWorkflow(self, "SyncWorkflow", config=config, functions=functions, bucket=bucket)
+
+        scheduler.Schedule(
+            self,
+            "SyncSchedule",
+            description="Starts a tender sync run",
+            schedule=scheduler.ScheduleExpression.expression(config.schedule_expression),
+            target=scheduler_targets.StepFunctionsStartExecution(
+                workflow.state_machine,
+                input=scheduler.ScheduleTargetInput.from_object(
+                    {
+                        "maxEnrichment": config.max_enrichment,
+                        "triggeredBy": "schedule",
+                        "scheduledTime": scheduler.ContextAttribute.scheduled_time,
+                    }
+                ),
+            ),
+        )
+
+        CfnOutput(self, "SyncStateMachineArn", value=workflow.state_machine.state_machine_arn)
+        CfnOutput(self, "ArtifactsBucketName", value=bucket.bucket_name)
+        CfnOutput(self, "DatabaseSecretArn", value=database_secret.secret_arn)
+
+    def _database_secret(self, config: SyncConfig) -> secretsmanager.ISecret:
+        if config.database_secret_arn:
+            return secretsmanager.Secret.from_secret_complete_arn(self, "DatabaseSecret", config.database_secret_arn)
+        return secretsmanager.Secret(
+            self,
+            "DatabaseSecret",
+            description=(
+                "Tender sync database: replace the generated value with the PostgreSQL URL as the secret string, "
+                "e.g. postgresql://user:password@host:5432/dbname"
+            ),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+
+def build_stack(context: dict | None = None, bundle: bool = False) -> TenderSyncStack:
+    """The stack as `cdk synth` builds it: cdk.json's context, then `context` on top.
+
+    Without `bundle`, the Lambda asset is not bundled (no pip run); the template is the same apart from the asset hash.
+    """
+    app_context = {**json.loads(CDK_JSON.read_text())["context"], **(context or {})}
+    if not bundle:
+        app_context["aws:cdk:bundling-stacks"] = []
+    app = App(context=app_context)
+    return TenderSyncStack(app, STACK_ID, config=SyncConfig.from_context(app.node))
+
+
+def synth_template(context: dict | None = None, bundle: bool = False) -> dict:
+    """The synthesized CloudFormation template of the TenderSync stack, as a dict."""
+    stack = build_stack(context, bundle)
+    return stack.node.root.synth().get_stack_artifact(stack.artifact_id).template

@@ -1,0 +1,193 @@
+"""OCDS release -> Tender, with each publisher's quirks named in one table.
+
+The cleaning helpers here (text, dates, amounts, portal-style details) are shared with enrichment.py,
+so the feed and the eTenders portal obey the same placeholder rules.
+"""
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from tender_sync.models import Tender
+
+SAST = timezone(timedelta(hours=2), "SAST")  # South Africa has no daylight saving time
+ETENDERS_OCID_PREFIX = "ocds-9t57fa"
+
+UNKNOWN_TEXT = frozenset({"", "-", "n/a"})
+NO_DATE = "0001-01-01T00:00:00"  # .NET DateTime.MinValue
+
+
+@dataclass(frozen=True)
+class PublisherQuirks:
+    # tender.title holds the tender number; the human title is tender.description.
+    title_is_tender_number: bool = False
+    # Times labelled Z (or naive) are local wall-clock time in this zone.
+    wall_clock_zone: tzinfo | None = None
+    # value.amount 0 means "not published", not "free".
+    zero_amount_is_placeholder: bool = False
+
+
+NO_QUIRKS = PublisherQuirks()
+
+QUIRKS_BY_OCID_PREFIX = {
+    ETENDERS_OCID_PREFIX: PublisherQuirks(
+        title_is_tender_number=True,
+        wall_clock_zone=SAST,
+        zero_amount_is_placeholder=True,
+    ),
+}
+
+
+class NormalizationError(ValueError):
+    """A release that cannot become a Tender; the message says what was wrong."""
+
+
+def quirks_for(ocid: str) -> PublisherQuirks:
+    for prefix, quirks in QUIRKS_BY_OCID_PREFIX.items():
+        if ocid.lower().startswith(prefix + "-"):
+            return quirks
+    return NO_QUIRKS
+
+
+def clean_text(value: Any) -> str | None:
+    """Trimmed text with `\\n` line ends, or None for missing and placeholder values."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    text = value.replace("\r\n", "\n").strip()
+    return None if text.lower() in UNKNOWN_TEXT else text
+
+
+def parse_datetime(value: Any, wall_clock_zone: tzinfo | None = None, field: str = "date") -> datetime | None:
+    """An aware datetime, or None for missing, placeholder and DateTime.MinValue values.
+
+    With a wall_clock_zone, naive and Z-labelled times are read as that zone's wall-clock time;
+    otherwise offsets are honoured and naive times (including date-only values) are taken as UTC.
+    Raises ValueError naming `field` for anything else.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"unparseable {field} {value!r}")
+    text = clean_text(value)
+    if text is None or text.startswith(NO_DATE):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"unparseable {field} {value!r}") from None
+    if wall_clock_zone is not None and (parsed.tzinfo is None or parsed.utcoffset() == timedelta(0)):
+        return parsed.replace(tzinfo=wall_clock_zone)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def parse_amount(value: Any, zero_is_placeholder: bool = False, field: str = "amount") -> Decimal | None:
+    """A Decimal, or None for missing and placeholder amounts. Raises ValueError naming `field` for non-numbers."""
+    if value is None or (isinstance(value, str) and clean_text(value) is None):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"unparseable {field} {value!r}")
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"unparseable {field} {value!r}") from None
+    if not amount.is_finite():
+        raise ValueError(f"unparseable {field} {value!r}")
+    if amount == 0 and zero_is_placeholder:
+        return None
+    return amount
+
+
+def clean_details(fields: dict[str, Any], wall_clock_zone: tzinfo | None = SAST) -> dict[str, Any]:
+    """Portal-style details from fields named as in the eTenders feed's `tender` object.
+
+    The contactPerson values are personal data: never log the result.
+    """
+    briefing = _object(fields, "briefingSession")
+    contact = _object(fields, "contactPerson")
+    briefing_date = parse_datetime(briefing.get("date"), wall_clock_zone, field="briefingSession.date")
+    return {
+        "deliveryLocation": clean_text(fields.get("deliveryLocation")),
+        "specialConditions": clean_text(fields.get("specialConditions")),
+        "briefingSession": {
+            "isSession": _flag(briefing.get("isSession")),
+            "compulsory": _flag(briefing.get("compulsory")),
+            "date": briefing_date.isoformat() if briefing_date else None,
+            "venue": clean_text(briefing.get("venue")),
+        },
+        "contactPerson": {
+            "name": clean_text(contact.get("name")),
+            "email": clean_text(contact.get("email")),
+            "telephoneNumber": clean_text(contact.get("telephoneNumber")),
+        },
+    }
+
+
+def normalize_release(release: dict) -> Tender:
+    if not isinstance(release, dict):
+        raise NormalizationError(f"release is not a JSON object (got {type(release).__name__})")
+    ocid = clean_text(release.get("ocid"))
+    if ocid is None:
+        raise NormalizationError("release has no ocid")
+    release_id = clean_text(release.get("id"))
+    if release_id is None:
+        raise NormalizationError(f"release {ocid} has no id")
+    quirks = quirks_for(ocid)
+    tender = _object(release, "tender")
+
+    try:
+        release_date = parse_datetime(release.get("date"), quirks.wall_clock_zone)
+        close_date = parse_datetime(
+            _object(tender, "tenderPeriod").get("endDate"), quirks.wall_clock_zone, field="tender.tenderPeriod.endDate"
+        )
+        value_amount = parse_amount(
+            _object(tender, "value").get("amount"), quirks.zero_amount_is_placeholder, field="tender.value.amount"
+        )
+        detailed_category = clean_text(tender.get("category"))
+        details = clean_details(tender, quirks.wall_clock_zone) if detailed_category else None
+    except ValueError as exc:
+        raise NormalizationError(f"release {ocid}: {exc}") from None
+    if release_date is None:
+        raise NormalizationError(f"release {ocid} has no date")
+
+    if quirks.title_is_tender_number:
+        tender_number = clean_text(tender.get("title"))
+        title = description = clean_text(tender.get("description"))
+    else:
+        tender_number = clean_text(tender.get("id"))
+        title = clean_text(tender.get("title"))
+        description = clean_text(tender.get("description"))
+
+    return Tender(
+        ocid=ocid,
+        release_id=release_id,
+        release_date=release_date,
+        tender_number=tender_number,
+        title=title,
+        description=description,
+        status=clean_text(tender.get("status")),
+        main_category=clean_text(tender.get("mainProcurementCategory")),
+        detailed_category=detailed_category,
+        province=clean_text(tender.get("province")) if detailed_category else None,
+        buyer_name=clean_text(_object(release, "buyer").get("name"))
+        or clean_text(_object(tender, "procuringEntity").get("name")),
+        close_date=close_date,
+        value_amount=value_amount,
+        currency=clean_text(_object(tender, "value").get("currency")),
+        enrichment_status="enriched" if detailed_category else "pending",
+        details=details,
+        raw=release,
+    )
+
+
+def _object(parent: dict, key: str) -> dict:
+    """parent[key] when it is an object; {} when it is missing, null or some other type."""
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _flag(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None

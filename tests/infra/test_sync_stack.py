@@ -1,0 +1,464 @@
+import json
+from pathlib import Path
+
+import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Capture, Match, Template
+
+from infra.config import SyncConfig
+from infra.stack import build_stack, synth_template
+
+HANDLERS = {
+    "StartJob": "tender_sync.handlers.start_job.handler",
+    "FetchReleases": "tender_sync.handlers.fetch_releases.handler",
+    "EnrichTender": "tender_sync.handlers.enrich_tender.handler",
+    "UpsertTenders": "tender_sync.handlers.upsert_tenders.handler",
+    "FinishJob": "tender_sync.handlers.finish_job.handler",
+    "FailJob": "tender_sync.handlers.fail_job.handler",
+}
+DATABASE_FUNCTIONS = {"StartJob", "UpsertTenders", "FinishJob", "FailJob"}
+TASKS = ["StartJob", "FetchReleases", "EnrichTender", "UpsertTenders", "FinishJob", "FailJob"]
+CAUGHT_BY_FAIL_JOB = ["StartJob", "FetchReleases", "EnrichTenders", "UpsertTenders", "FinishJob"]
+TRANSIENT_ERRORS = [
+    "SourceUnavailable",
+    "DatabaseUnavailable",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+
+
+def render_definition(template: Template) -> dict:
+    """The state machine definition, each CloudFormation token replaced by a placeholder like ${GetAtt:Id.Arn}."""
+    (state_machine,) = template.find_resources("AWS::StepFunctions::StateMachine").values()
+    separator, parts = state_machine["Properties"]["DefinitionString"]["Fn::Join"]
+    return json.loads(separator.join(part if isinstance(part, str) else _placeholder(part) for part in parts))
+
+
+def _placeholder(token: dict) -> str:
+    if "Ref" in token:
+        return "${Ref:" + token["Ref"] + "}"
+    if "Fn::GetAtt" in token:
+        return "${GetAtt:" + ".".join(token["Fn::GetAtt"]) + "}"
+    raise ValueError(f"unexpected token in the definition: {token}")
+
+
+def states_of(definition: dict) -> dict:
+    """Top-level states and the Map's item processor states, in one dict."""
+    return {**definition["States"], **definition["States"]["EnrichTenders"]["ItemProcessor"]["States"]}
+
+
+def function_ids(template: Template) -> dict:
+    """Construct id (StartJob, ...) -> logical id, found by handler."""
+    by_handler = {
+        resource["Properties"]["Handler"]: logical_id
+        for logical_id, resource in template.find_resources("AWS::Lambda::Function").items()
+    }
+    return {name: by_handler[handler] for name, handler in HANDLERS.items()}
+
+
+@pytest.fixture(scope="module")
+def definition(template: Template) -> dict:
+    return render_definition(template)
+
+
+# Functions
+
+
+def test_six_functions_on_python_3_12_with_their_handlers(template: Template):
+    template.resource_count_is("AWS::Lambda::Function", 6)
+    for handler in HANDLERS.values():
+        template.has_resource_properties(
+            "AWS::Lambda::Function",
+            {"Handler": handler, "Runtime": "python3.12", "Architectures": ["arm64"], "TracingConfig": {"Mode": "Active"}},
+        )
+
+
+def test_functions_share_one_code_asset_and_one_environment(template: Template):
+    functions = template.find_resources("AWS::Lambda::Function").values()
+    assert len({json.dumps(function["Properties"]["Code"], sort_keys=True) for function in functions}) == 1
+    environments = {json.dumps(function["Properties"]["Environment"], sort_keys=True) for function in functions}
+    assert len(environments) == 1
+    bucket = Capture()
+    secret = Capture()
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Environment": {
+                "Variables": Match.object_equals(
+                    {
+                        "BUCKET_NAME": {"Ref": bucket},
+                        "DATABASE_SECRET_ARN": {"Ref": secret},
+                        "OCDS_BASE_URL": "https://ocds-api.etenders.gov.za",
+                        "PORTAL_BASE_URL": "https://www.etenders.gov.za",
+                        "SOURCE_NAME": "etenders-za",
+                        "FIRST_RUN_FROM": "2025-09-01",
+                        "WINDOW_DAYS": "7",
+                        "OVERLAP_DAYS": "1",
+                        "LEASE_SECONDS": "900",
+                        "POWERTOOLS_SERVICE_NAME": "tender-sync",
+                    }
+                )
+            }
+        },
+    )
+    assert bucket.as_string() in template.find_resources("AWS::S3::Bucket")
+    assert secret.as_string() in template.find_resources("AWS::SecretsManager::Secret")
+
+
+@pytest.mark.parametrize(
+    ("name", "memory", "timeout"),
+    [
+        ("StartJob", 256, 60),
+        ("FetchReleases", 1024, 600),
+        ("EnrichTender", 256, 60),
+        ("UpsertTenders", 1024, 600),
+        ("FinishJob", 256, 60),
+        ("FailJob", 256, 60),
+    ],
+)
+def test_function_memory_and_timeout(template: Template, name: str, memory: int, timeout: int):
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"Handler": HANDLERS[name], "MemorySize": memory, "Timeout": timeout}
+    )
+
+
+def test_each_function_logs_to_its_own_log_group_with_retention(template: Template):
+    log_groups = template.find_resources("AWS::Logs::LogGroup", {"Properties": {"RetentionInDays": 30}})
+    used = {
+        function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        for function in template.find_resources("AWS::Lambda::Function").values()
+    }
+    assert len(used) == 6
+    assert used <= set(log_groups)
+
+
+def _functions_whose_role_can(template: Template, action: str) -> set[str]:
+    roles = {
+        statement_holder["Roles"][0]["Ref"]
+        for statement_holder in (policy["Properties"] for policy in template.find_resources("AWS::IAM::Policy").values())
+        if any(action in _as_list(statement["Action"]) for statement in statement_holder["PolicyDocument"]["Statement"])
+    }
+    return {name for name, logical_id in function_ids(template).items() if _role_of(template, logical_id) in roles}
+
+
+def _role_of(template: Template, function_logical_id: str) -> str:
+    function = template.find_resources("AWS::Lambda::Function")[function_logical_id]
+    return function["Properties"]["Role"]["Fn::GetAtt"][0]
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def test_only_the_database_functions_can_read_the_secret(template: Template):
+    assert _functions_whose_role_can(template, "secretsmanager:GetSecretValue") == DATABASE_FUNCTIONS
+
+
+def test_every_function_can_read_and_write_the_bucket(template: Template):
+    assert _functions_whose_role_can(template, "s3:PutObject") == set(HANDLERS)
+    assert _functions_whose_role_can(template, "s3:GetObject*") == set(HANDLERS)
+
+
+# State machine definition
+
+
+def test_definition_has_the_named_states(definition: dict):
+    assert definition["StartAt"] == "StartJob"
+    assert set(definition["States"]) == {
+        "StartJob",
+        "LeaseHeld?",
+        "SkippedAnotherRunActive",
+        "FetchReleases",
+        "AnythingNew?",
+        "EnrichTenders",
+        "UpsertTenders",
+        "FinishJob",
+        "SyncSucceeded",
+        "FailJob",
+        "SyncFailed",
+    }
+    assert set(definition["States"]["EnrichTenders"]["ItemProcessor"]["States"]) == {"EnrichTender", "EnrichmentFailed"}
+
+
+def test_definition_uses_jsonpath_only(definition: dict):
+    assert "QueryLanguage" not in json.dumps(definition)
+
+
+def test_the_happy_path_and_its_choices(definition: dict):
+    states = definition["States"]
+    assert states["StartJob"]["Next"] == "LeaseHeld?"
+    assert states["LeaseHeld?"]["Choices"] == [
+        {"Variable": "$.job.skipped", "BooleanEquals": True, "Next": "SkippedAnotherRunActive"}
+    ]
+    assert states["LeaseHeld?"]["Default"] == "FetchReleases"
+    assert states["SkippedAnotherRunActive"]["Type"] == "Succeed"
+    assert states["FetchReleases"]["Next"] == "AnythingNew?"
+    assert states["AnythingNew?"]["Choices"] == [{"Variable": "$.fetch.fetched", "NumericEquals": 0, "Next": "FinishJob"}]
+    assert states["AnythingNew?"]["Default"] == "EnrichTenders"
+    assert states["EnrichTenders"]["Next"] == "UpsertTenders"
+    assert states["UpsertTenders"]["Next"] == "FinishJob"
+    assert states["FinishJob"]["Next"] == "SyncSucceeded"
+    assert states["SyncSucceeded"]["Type"] == "Succeed"
+
+
+def test_each_task_calls_its_function_with_a_small_payload(template: Template, definition: dict):
+    states = states_of(definition)
+    ids = function_ids(template)
+    for name in TASKS:
+        assert states[name]["Type"] == "Task"
+        assert states[name]["Resource"] == "${GetAtt:" + ids[name] + ".Arn}"
+    assert states["StartJob"]["Parameters"] == {"input.$": "$", "executionId.$": "$$.Execution.Id"}
+    assert states["StartJob"]["ResultPath"] == "$.job"
+    assert states["FetchReleases"]["Parameters"] == {"job.$": "$.job"}
+    assert states["FetchReleases"]["ResultPath"] == "$.fetch"
+    assert states["UpsertTenders"]["Parameters"] == {"job.$": "$.job", "fetch.$": "$.fetch"}
+    assert states["UpsertTenders"]["ResultPath"] == "$.upsert"
+    assert states["FinishJob"]["ResultPath"] == "$.finish"
+    assert states["FailJob"]["ResultPath"] == "$.failJob"
+    assert states["FailJob"]["Parameters"] == {"state.$": "$", "executionId.$": "$$.Execution.Id"}
+    assert states["SyncFailed"] == {"Type": "Fail", "Error": "SyncFailed", "CausePath": "$.failJob.error"}
+    assert states["EnrichTender"]["ResultPath"] is None
+    # No Parameters: these get the whole state.
+    for name in ("EnrichTender", "FinishJob"):
+        assert "Parameters" not in states[name]
+
+
+def test_each_task_has_exactly_one_transient_retry(definition: dict):
+    states = states_of(definition)
+    for name in TASKS:
+        assert states[name]["Retry"] == [
+            {
+                "ErrorEquals": TRANSIENT_ERRORS,
+                "IntervalSeconds": 2,
+                "MaxAttempts": 3,
+                "BackoffRate": 2,
+                "MaxDelaySeconds": 30,
+                "JitterStrategy": "FULL",
+            }
+        ], name
+
+
+def test_failures_are_caught_by_fail_job(definition: dict):
+    states = definition["States"]
+    for name in CAUGHT_BY_FAIL_JOB:
+        assert states[name]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "FailJob"}], name
+    assert "Catch" not in states["FailJob"]
+    assert states["FailJob"]["Next"] == "SyncFailed"
+
+
+def test_one_tender_failing_enrichment_does_not_fail_the_map(definition: dict):
+    processor = definition["States"]["EnrichTenders"]["ItemProcessor"]["States"]
+    assert processor["EnrichTender"]["Catch"] == [{"ErrorEquals": ["States.ALL"], "Next": "EnrichmentFailed"}]
+    assert processor["EnrichmentFailed"]["Type"] == "Pass"
+
+
+def test_enrichment_is_a_distributed_map_reading_items_from_s3(template: Template, definition: dict):
+    enrich = definition["States"]["EnrichTenders"]
+    (bucket_id,) = template.find_resources("AWS::S3::Bucket")
+    assert enrich["Type"] == "Map"
+    assert enrich["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    assert enrich["ItemReader"] == {
+        "Resource": "arn:${Ref:AWS::Partition}:states:::s3:getObject",
+        "ReaderConfig": {"InputType": "JSON"},
+        "Parameters": {"Bucket": "${Ref:" + bucket_id + "}", "Key.$": "$.fetch.itemsKey"},
+    }
+    assert enrich["ItemSelector"] == {
+        "ocid.$": "$$.Map.Item.Value.ocid",
+        "tenderNumber.$": "$$.Map.Item.Value.tenderNumber",
+        "bucket.$": "$.fetch.bucket",
+        "resultsPrefix.$": "$.fetch.resultsPrefix",
+    }
+    assert enrich["ResultPath"] is None
+    assert enrich["MaxConcurrency"] == 10
+    # The local interpreter cannot run these (see DESIGN.md), and none is needed.
+    for unsupported in ("ToleratedFailurePercentage", "ToleratedFailureCount", "ResultWriter", "ItemBatcher"):
+        assert unsupported not in enrich
+
+
+def test_map_concurrency_comes_from_context(overridden_template: Template, overrides: dict):
+    enrich = render_definition(overridden_template)["States"]["EnrichTenders"]
+    assert enrich["MaxConcurrency"] == overrides["mapMaxConcurrency"]
+
+
+# State machine resource
+
+
+def test_state_machine_is_standard_traced_logged_and_bounded(template: Template, definition: dict):
+    log_group = Capture()
+    template.has_resource_properties(
+        "AWS::StepFunctions::StateMachine",
+        {
+            "StateMachineType": "STANDARD",
+            "TracingConfiguration": {"Enabled": True},
+            "LoggingConfiguration": {
+                "Level": "ERROR",
+                "IncludeExecutionData": False,
+                "Destinations": [{"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": [log_group, "Arn"]}}}],
+            },
+        },
+    )
+    assert log_group.as_string() in template.find_resources("AWS::Logs::LogGroup")
+    assert definition["TimeoutSeconds"] == 3600
+
+
+def test_state_machine_role_runs_map_children_and_reads_items(template: Template):
+    state_machine_role = Capture()
+    template.has_resource_properties("AWS::StepFunctions::StateMachine", {"RoleArn": {"Fn::GetAtt": [state_machine_role, "Arn"]}})
+    statements = [
+        statement
+        for policy in template.find_resources(
+            "AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": state_machine_role.as_string()}]}}
+        ).values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    actions = {action for statement in statements for action in _as_list(statement["Action"])}
+    assert {"states:StartExecution", "states:DescribeExecution", "s3:GetObject", "lambda:InvokeFunction"} <= actions
+
+
+# Schedule
+
+
+def test_schedule_starts_the_state_machine_every_30_minutes(template: Template):
+    state_machine_id = next(iter(template.find_resources("AWS::StepFunctions::StateMachine")))
+    payload = Capture()
+    template.has_resource_properties(
+        "AWS::Scheduler::Schedule",
+        {
+            "ScheduleExpression": "rate(30 minutes)",
+            "State": "ENABLED",
+            "Target": {"Arn": {"Ref": state_machine_id}, "Input": payload},
+        },
+    )
+    assert json.loads(payload.as_string()) == {
+        "maxEnrichment": 300,
+        "triggeredBy": "schedule",
+        "scheduledTime": "<aws.scheduler.scheduled-time>",
+    }
+
+
+# Bucket and secret
+
+
+def test_bucket_is_private_encrypted_expiring_and_retained(template: Template):
+    template.has_resource(
+        "AWS::S3::Bucket",
+        {
+            "Properties": {
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True,
+                    "RestrictPublicBuckets": True,
+                },
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
+                "LifecycleConfiguration": {"Rules": [Match.object_like({"ExpirationInDays": 7, "Status": "Enabled"})]},
+            },
+            "DeletionPolicy": "Retain",
+        },
+    )
+
+
+def test_bucket_enforces_ssl(template: Template):
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}, "Principal": {"AWS": "*"}}
+                        )
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_a_new_secret_is_created_when_none_is_given(template: Template):
+    template.resource_count_is("AWS::SecretsManager::Secret", 1)
+    template.has_resource(
+        "AWS::SecretsManager::Secret",
+        {"Properties": {"Description": Match.string_like_regexp("PostgreSQL URL")}, "DeletionPolicy": "Retain"},
+    )
+
+
+def test_a_given_secret_is_used_instead_of_creating_one(overridden_template: Template, overrides: dict):
+    arn = overrides["databaseSecretArn"]
+    overridden_template.resource_count_is("AWS::SecretsManager::Secret", 0)
+    overridden_template.all_resources_properties(
+        "AWS::Lambda::Function", {"Environment": {"Variables": Match.object_like({"DATABASE_SECRET_ARN": arn})}}
+    )
+    overridden_template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({"Action": Match.array_with(["secretsmanager:GetSecretValue"]), "Resource": arn})])}},
+    )
+    overridden_template.has_output("DatabaseSecretArn", {"Value": arn})
+
+
+def test_architecture_comes_from_context(overridden_template: Template):
+    overridden_template.all_resources_properties("AWS::Lambda::Function", {"Architectures": ["x86_64"]})
+
+
+def test_outputs(template: Template):
+    for name in ("SyncStateMachineArn", "ArtifactsBucketName", "DatabaseSecretArn"):
+        template.has_output(name, {"Value": {"Ref": Match.any_value()}})
+
+
+# Config
+
+
+def test_config_defaults_match_cdk_json():
+    context = json.loads((Path(__file__).parents[2] / "cdk.json").read_text())["context"]
+    assert SyncConfig.from_context(App(context=context).node) == SyncConfig()
+
+
+def test_config_accepts_numbers_given_on_the_command_line():
+    assert SyncConfig.from_context(App(context={"windowDays": "3"}).node).window_days == 3
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"mapMaxConcurrency": "lots"}, "'mapMaxConcurrency' must be a whole number"),
+        ({"maxEnrichment": True}, "'maxEnrichment' must be a whole number"),
+        ({"sourceName": 7}, "'sourceName' must be a str"),
+        ({"mapMaxConcurrency": 0}, "'mapMaxConcurrency' must be at least 1"),
+        ({"lambdaArchitecture": "sparc"}, "'lambdaArchitecture' must be one of"),
+        ({"firstRunFrom": "September"}, "'firstRunFrom' must be a date"),
+        ({"windowDays": 1, "overlapDays": 1}, "'overlapDays' must be smaller"),
+    ],
+)
+def test_config_rejects_bad_context_naming_the_key(context: dict, message: str):
+    with pytest.raises((TypeError, ValueError), match=message):
+        SyncConfig.from_context(App(context=context).node)
+
+
+# Bundling (runs pip against the package index; a few seconds)
+
+
+@pytest.mark.bundling
+def test_synth_bundles_one_lambda_asset_with_its_dependencies():
+    stack = build_stack(bundle=True)
+    assembly = stack.node.root.synth()
+    code = {
+        json.dumps(function["Properties"]["Code"], sort_keys=True)
+        for function in Template.from_stack(stack).find_resources("AWS::Lambda::Function").values()
+    }
+    assert len(code) == 1
+    (asset_dir,) = Path(assembly.directory).glob("asset.*")
+    assert (asset_dir / "tender_sync" / "handlers").is_dir()
+    assert not list(asset_dir.rglob("__pycache__"))
+    assert list((asset_dir / "psycopg_binary").glob("*cpython-312-aarch64-linux-gnu.so"))
+    assert list((asset_dir / "pydantic_core").glob("*cpython-312-aarch64-linux-gnu.so"))
+
+
+def test_synth_template_returns_the_cloudformation_template():
+    template = synth_template({"scheduleExpression": "rate(1 hour)"})
+    (schedule,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Scheduler::Schedule"]
+    assert schedule["Properties"]["ScheduleExpression"] == "rate(1 hour)"
+    assert set(template["Outputs"]) == {"SyncStateMachineArn", "ArtifactsBucketName", "DatabaseSecretArn"}
