@@ -4,6 +4,7 @@ Embedded PostgreSQL unless DATABASE_URL is set; the sample eTenders-compatible s
 import argparse
 import contextlib
 import json
+import os
 import sys
 from datetime import date
 from typing import Any
@@ -50,7 +51,7 @@ class Progress:
 
     def on_poll(self, execution_arn: str) -> None:
         counts = self.local.map_run_counts(execution_arn) if self.in_map else None
-        if counts and (counts["succeeded"] + counts["failed"], counts["total"]) != self.last_counts:
+        if counts and counts["total"] and (counts["succeeded"] + counts["failed"], counts["total"]) != self.last_counts:
             self.last_counts = (counts["succeeded"] + counts["failed"], counts["total"])
             print(f"     looked up {self.last_counts[0]}/{self.last_counts[1]}", file=self.out, flush=True)
 
@@ -112,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             sample_url = stack.enter_context(SampleSource()).url
             print(f"sample source: {sample_url}")
         environment = {
+            # Progress and the summary are the output here; the functions' JSON logs only when asked for.
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
             "DATABASE_URL": database_url,
             "OCDS_BASE_URL": args.ocds_url or sample_url,
             "PORTAL_BASE_URL": args.portal_url or sample_url,
