@@ -29,7 +29,7 @@ class SyncConfig:
     first_run_from: str = "2025-09-01"
     window_days: int = 7
     overlap_days: int = 1
-    lease_seconds: int = 900
+    lease_seconds: int = 3600
     # Empty: the stack creates a secret for the user to fill with the PostgreSQL URL.
     database_secret_arn: str = ""
     lambda_architecture: str = "arm64"

@@ -4,6 +4,7 @@ from datetime import date, datetime
 import pytest
 
 from tender_sync.normalize import clean_text
+from infra.stack import synth_template
 from local.sample_source import SampleSource
 from tests.e2e.conftest import Sync, local_sync
 
@@ -126,3 +127,17 @@ def test_a_tender_whose_enrichment_fails_is_stored_marked_failed(template, empty
     assert statuses == {"enriched", "failed"}  # new-shape releases carry their category; the rest failed
     [job] = sync.query("SELECT * FROM job_log")
     assert job["enrichment_failed"] == sum(t["enrichment_status"] == "failed" for t in tenders) > 0
+
+
+def test_an_empty_window_finishes_and_moves_the_cursor(empty_database_url, sample_source):
+    template = synth_template(context={"firstRunFrom": "2025-12-01"})  # the sample holds September 2025
+    with local_sync(template, empty_database_url, sample_source.url, sample_source.url) as local:
+        sync = Sync(local, template, empty_database_url)
+        execution = sync.run()
+
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert [e["stateEnteredEventDetails"]["name"] for e in execution.history if "stateEnteredEventDetails" in e] == [
+        "StartJob", "LeaseHeld?", "FetchReleases", "AnythingNew?", "FinishJob", "SyncSucceeded"]
+    [job] = sync.query("SELECT * FROM job_log")
+    assert (job["status"], job["fetched"], job["upserted"]) == ("SUCCESS", 0, 0)
+    assert sync.query("SELECT cursor FROM sync_state")[0]["cursor"] == date(2025, 12, 8)
