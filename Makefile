@@ -5,8 +5,11 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 ARGS ?=
 TEST_WORKERS ?= 2
+# npm and npx on a supported Node.js (the machine's, or the one pip installed): local/node_tools.py.
+NODE_TOOLS := $(BIN)/python -m local.node_tools
+NODE_MODULES := node_modules/.package-lock.json
 
-.PHONY: run test install clean
+.PHONY: run cli test install clean synth bootstrap deploy cost bench
 
 $(INSTALLED): requirements.txt lambdas/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +19,39 @@ $(INSTALLED): requirements.txt lambdas/requirements.txt
 
 install: $(INSTALLED)
 
+# The CDK CLI and asl-validator, at the versions package-lock.json pins.
+$(NODE_MODULES): package.json package-lock.json $(INSTALLED)
+	$(NODE_TOOLS) npm ci --no-audit --no-fund --loglevel=error
+
 run: $(INSTALLED)
 	$(BIN)/python -m local.run $(ARGS)
 
-test: $(INSTALLED)
+# Start any workflow, list runs, show a timeline or the sync state: locally, or with ARGS="--stack TenderSync ...".
+cli: $(INSTALLED)
+	$(BIN)/python -m local.cli $(ARGS)
+
+test: $(INSTALLED) $(NODE_MODULES)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
+# cdk.out with the bundled Lambda asset (pip, no Docker); fails on any unacknowledged cdk-nag finding.
+synth: $(INSTALLED) $(NODE_MODULES)
+	$(NODE_TOOLS) npx --no-install cdk synth --quiet $(ARGS)
+
+# Once per account and region: the bucket and roles `cdk deploy` uses.
+bootstrap: $(INSTALLED) $(NODE_MODULES)
+	$(NODE_TOOLS) npx --no-install cdk bootstrap $(ARGS)
+
+# Deploys to the account and region of your AWS credentials, then prints the stack outputs.
+deploy: $(INSTALLED) $(NODE_MODULES)
+	$(NODE_TOOLS) npx --no-install cdk deploy --outputs-file cdk.out/outputs.json $(ARGS)
+
+cost: $(INSTALLED)
+	$(BIN)/python -m local.cost $(ARGS)
+
+# The scale figures of the README's "Performance" section; `make bench SIZE=2000` for a quicker run.
+SIZE ?= 10000
+bench: $(INSTALLED)
+	$(BIN)/python -m local.bench --size $(SIZE) $(ARGS)
+
 clean:
-	rm -rf $(VENV) .local cdk.out
+	rm -rf $(VENV) .local cdk.out node_modules

@@ -1,4 +1,5 @@
 """The deployment's settings, read from CDK context (cdk.json, or `cdk synth -c key=value`)."""
+import re
 from dataclasses import dataclass, fields
 from datetime import date
 
@@ -34,6 +35,16 @@ class SyncConfig:
     database_secret_arn: str = ""
     lambda_architecture: str = "arm64"
     artifact_expiry_days: int = 7
+    # Optional: an existing VPC for the functions that reach the database (all three, or none).
+    vpc_id: str = ""
+    subnet_ids: tuple[str, ...] = ()
+    security_group_id: str = ""
+    # Optional: an RDS Proxy endpoint; the functions connect to it instead of the host in the secret's URL.
+    database_proxy_endpoint: str = ""
+    # When the cleanup workflow runs (daily).
+    cleanup_schedule_expression: str = "rate(1 day)"
+    # Optional: an email address the alerts topic sends to (it must confirm the subscription first).
+    alert_email: str = ""
 
     @classmethod
     def from_context(cls, node: Node) -> "SyncConfig":
@@ -50,6 +61,10 @@ class SyncConfig:
     def architecture(self) -> lambda_.Architecture:
         return ARCHITECTURES[self.lambda_architecture]
 
+    @property
+    def in_vpc(self) -> bool:
+        return bool(self.vpc_id)
+
     def _validate(self) -> None:
         for name, minimum in MINIMUMS.items():
             if getattr(self, name) < minimum:
@@ -62,9 +77,26 @@ class SyncConfig:
             date.fromisoformat(self.first_run_from)
         except ValueError:
             raise ValueError(f"context 'firstRunFrom' must be a date like 2025-09-01, got {self.first_run_from!r}") from None
-        for name in ("source_name", "ocds_base_url", "portal_base_url", "schedule_expression"):
+        for name in ("source_name", "ocds_base_url", "portal_base_url", "schedule_expression", "cleanup_schedule_expression"):
             if not getattr(self, name):
                 raise ValueError(f"context {context_key(name)!r} must not be empty")
+        if self.alert_email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.alert_email):
+            raise ValueError(f"context 'alertEmail' must be an email address or empty, got {self.alert_email!r}")
+        self._validate_vpc()
+
+    def _validate_vpc(self) -> None:
+        given = {"vpcId": bool(self.vpc_id), "subnetIds": bool(self.subnet_ids), "securityGroupId": bool(self.security_group_id)}
+        if any(given.values()) and not all(given.values()):
+            missing = sorted(key for key, value in given.items() if not value)
+            raise ValueError(f"context 'vpcId', 'subnetIds' and 'securityGroupId' go together; missing {missing}")
+        for key, values, prefix in (
+            ("vpcId", [self.vpc_id] if self.vpc_id else [], "vpc"),
+            ("subnetIds", list(self.subnet_ids), "subnet"),
+            ("securityGroupId", [self.security_group_id] if self.security_group_id else [], "sg"),
+        ):
+            for value in values:
+                if not re.fullmatch(prefix + r"-[0-9a-f]{8,17}", value):
+                    raise ValueError(f"context {key!r} must name ids like {prefix}-0123456789abcdef0, got {value!r}")
 
 
 def context_key(field_name: str) -> str:
@@ -74,6 +106,12 @@ def context_key(field_name: str) -> str:
 
 
 def _typed(key: str, value: object, expected: type) -> object:
+    if expected is tuple:
+        # A JSON list in cdk.json, or "subnet-a,subnet-b" from `cdk synth -c subnetIds=...`.
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise TypeError(f"context {key!r} must be a list of strings, got {value!r}")
+        return tuple(item.strip() for item in items if item.strip())
     if expected is int:
         # `cdk synth -c windowDays=3` passes numbers as strings.
         if isinstance(value, str) and value.strip().isdigit():

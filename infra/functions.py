@@ -1,15 +1,31 @@
-"""The six Lambda functions of a sync run, all from the one code asset."""
-from aws_cdk import Duration
+"""The Lambda functions of every workflow, all from the one code asset, each with only the access it uses."""
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.bundling import lambda_code
 from infra.config import SyncConfig
 
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+# Where FinishJob's metrics (EMF) land; infra/monitoring.py reads them from here.
+METRICS_NAMESPACE = "TenderSync"
+# Run artifacts live under runs/<state machine>/<execution>/ (tender_sync.artifacts.run_prefix).
+RUN_ARTIFACTS = "runs/*"
+ENRICHMENT_RESULTS = "runs/*/enrichment/*"
+# What Lambda needs to attach a function to subnets; these EC2 actions take no resource ARNs.
+VPC_NETWORK_INTERFACE_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
 
 
 class SyncFunctions(Construct):
@@ -25,6 +41,8 @@ class SyncFunctions(Construct):
         super().__init__(scope, construct_id)
         self._code = lambda_code(config.architecture)
         self._architecture = config.architecture
+        self._network = _Network(self, config) if config.in_vpc else None
+        # One environment for all: the local runner runs every handler in one process.
         self._environment = {
             "BUCKET_NAME": bucket.bucket_name,
             "DATABASE_SECRET_ARN": database_secret.secret_arn,
@@ -36,28 +54,117 @@ class SyncFunctions(Construct):
             "OVERLAP_DAYS": str(config.overlap_days),
             "LEASE_SECONDS": str(config.lease_seconds),
             "POWERTOOLS_SERVICE_NAME": "tender-sync",
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         }
+        if config.database_proxy_endpoint:
+            self._environment["DATABASE_PROXY_ENDPOINT"] = config.database_proxy_endpoint
 
-        self.start_job = self._function("StartJob", "start_job", memory_mb=256, timeout=Duration.minutes(1))
+        # database=True: the only functions that open a database connection; the fan-out (EnrichTender) never does.
+        self.start_job = self._function("StartJob", "start_job", memory_mb=256, timeout=Duration.minutes(1), database=True)
         self.fetch_releases = self._function("FetchReleases", "fetch_releases", memory_mb=1024, timeout=Duration.minutes(10))
-        self.enrich_tender = self._function("EnrichTender", "enrich_tender", memory_mb=256, timeout=Duration.minutes(1))
-        self.upsert_tenders = self._function("UpsertTenders", "upsert_tenders", memory_mb=1024, timeout=Duration.minutes(10))
-        self.finish_job = self._function("FinishJob", "finish_job", memory_mb=256, timeout=Duration.minutes(1))
-        self.fail_job = self._function("FailJob", "fail_job", memory_mb=256, timeout=Duration.minutes(1))
+        # 30 s: an Express child (this lookup with its Step Functions retries, then the failure record) must end
+        # within 5 minutes. A lookup still running at 30 s ends as a timeout, recorded as failed for a later pass.
+        self.enrich_tender = self._function("EnrichTender", "enrich_tender", memory_mb=256, timeout=Duration.seconds(30))
+        self.upsert_tenders = self._function(
+            "UpsertTenders", "upsert_tenders", memory_mb=1024, timeout=Duration.minutes(10), database=True
+        )
+        self.finish_job = self._function("FinishJob", "finish_job", memory_mb=256, timeout=Duration.minutes(1), database=True)
+        self.fail_job = self._function("FailJob", "fail_job", memory_mb=256, timeout=Duration.minutes(1), database=True)
+        # The other workflows' own steps (infra/operations.py).
+        self.start_enrich_today = self._function(
+            "StartEnrichToday", "start_enrich_today", memory_mb=1024, timeout=Duration.minutes(5), database=True
+        )
+        self.start_backfill = self._function(
+            "StartBackfill", "start_backfill", memory_mb=256, timeout=Duration.minutes(1), database=True
+        )
+        self.next_window = self._function("NextWindow", "next_window", memory_mb=128, timeout=Duration.seconds(30))
+        self.start_single_tender = self._function(
+            "StartSingleTender", "start_single_tender", memory_mb=256, timeout=Duration.minutes(1), database=True
+        )
+        self.fetch_release = self._function("FetchRelease", "fetch_release", memory_mb=256, timeout=Duration.minutes(2))
+        self.clean_up_jobs = self._function(
+            "CleanupJobs", "clean_up_jobs", memory_mb=256, timeout=Duration.minutes(5), database=True
+        )
 
-        for function in self.all:
-            bucket.grant_read_write(function)
-        # Only these open a database connection; the fan-out (EnrichTender) never does.
-        for function in (self.start_job, self.upsert_tenders, self.finish_job, self.fail_job):
-            database_secret.grant_read(function)
+        # S3: each function reaches only the run artifacts it reads or writes.
+        # FetchReleases streams tenders.jsonl and quarantine.jsonl (multipart) and writes enrich-items.json;
+        # StartEnrichToday and FetchRelease stage the same files.
+        for function in self.staging_functions:
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=[bucket.arn_for_objects(RUN_ARTIFACTS)]
+                )
+            )
+        # EnrichTender writes its one result object, nothing else.
+        self.enrich_tender.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(ENRICHMENT_RESULTS)])
+        )
+        # UpsertTenders reads the run's tenders, items and results, and lists the results prefix.
+        self.upsert_tenders.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(RUN_ARTIFACTS)])
+        )
+        self.upsert_tenders.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [RUN_ARTIFACTS]}},
+            )
+        )
+        for function in self.database_functions:
+            function.add_to_role_policy(
+                iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[database_secret.secret_arn])
+            )
 
     @property
     def all(self) -> list[lambda_.Function]:
-        return [self.start_job, self.fetch_releases, self.enrich_tender, self.upsert_tenders, self.finish_job, self.fail_job]
+        return [
+            self.start_job, self.fetch_releases, self.enrich_tender, self.upsert_tenders, self.finish_job, self.fail_job,
+            self.start_enrich_today, self.start_backfill, self.next_window, self.start_single_tender,
+            self.fetch_release, self.clean_up_jobs,
+        ]
 
-    def _function(self, construct_id: str, module: str, *, memory_mb: int, timeout: Duration) -> lambda_.Function:
+    @property
+    def database_functions(self) -> list[lambda_.Function]:
+        return [
+            self.start_job, self.upsert_tenders, self.finish_job, self.fail_job,
+            self.start_enrich_today, self.start_backfill, self.start_single_tender, self.clean_up_jobs,
+        ]
+
+    @property
+    def staging_functions(self) -> list[lambda_.Function]:
+        """The functions that stage a run's tenders in S3."""
+        return [self.fetch_releases, self.start_enrich_today, self.fetch_release]
+
+    def allow_checking_executions(self, state_machines: list[sfn.StateMachine]) -> None:
+        """CleanupJobs asks Step Functions about the executions of these state machines, and no others."""
+        stack = Stack.of(self)
+        self.clean_up_jobs.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:DescribeExecution"],
+                resources=[
+                    stack.format_arn(
+                        service="states",
+                        resource="execution",
+                        resource_name=f"{state_machine.state_machine_name}:*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                    for state_machine in state_machines
+                ],
+            )
+        )
+
+    @property
+    def network_policies(self) -> list[iam.Policy]:
+        return self._network.policies if self._network else []
+
+    def _function(
+        self, construct_id: str, module: str, *, memory_mb: int, timeout: Duration, database: bool = False
+    ) -> lambda_.Function:
         log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=LOG_RETENTION)
-        return lambda_.Function(
+        # Our own role instead of Lambda's managed one: it may write to this function's log group only.
+        role = iam.Role(self, f"{construct_id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        log_group.grant_write(role)
+        function = lambda_.Function(
             self,
             construct_id,
             code=self._code,
@@ -68,5 +175,36 @@ class SyncFunctions(Construct):
             timeout=timeout,
             environment=self._environment,
             log_group=log_group,
+            role=role,
             tracing=lambda_.Tracing.ACTIVE,
         )
+        if database and self._network:
+            self._network.place(function, role)
+        return function
+
+
+class _Network(Construct):
+    """The existing subnets and security group named in context: nothing is created or looked up.
+
+    Set on the function as its VpcConfig directly: CDK's `vpc` prop wants a VPC object, which without a
+    lookup (AWS credentials at synth) it cannot describe."""
+
+    def __init__(self, scope: Construct, config: SyncConfig) -> None:
+        super().__init__(scope, "Network")
+        self.subnet_ids = list(config.subnet_ids)
+        self.security_group_id = config.security_group_id
+        self.policies: list[iam.Policy] = []
+
+    def place(self, function: lambda_.Function, role: iam.Role) -> None:
+        function.node.default_child.vpc_config = lambda_.CfnFunction.VpcConfigProperty(
+            subnet_ids=self.subnet_ids, security_group_ids=[self.security_group_id]
+        )
+        # A policy of its own, acknowledged on its own; Lambda checks it when it creates the function.
+        policy = iam.Policy(
+            self,
+            f"{function.node.id}NetworkInterfaces",
+            roles=[role],
+            statements=[iam.PolicyStatement(actions=VPC_NETWORK_INTERFACE_ACTIONS, resources=["*"])],
+        )
+        function.node.add_dependency(policy)
+        self.policies.append(policy)

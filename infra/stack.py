@@ -9,8 +9,11 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra.checks import acknowledge_findings, add_checks
 from infra.config import SyncConfig
 from infra.functions import SyncFunctions
+from infra.monitoring import Monitoring
+from infra.operations import BackfillWorkflow, CleanupWorkflow, EnrichTodayWorkflow, SingleTenderWorkflow
 from infra.sync_workflow import SyncWorkflow
 
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
@@ -33,6 +36,14 @@ class TenderSyncStack(Stack):
         database_secret = self._database_secret(config)
         functions = SyncFunctions(self, "Functions", config=config, bucket=bucket, database_secret=database_secret)
         workflow = SyncWorkflow(self, "SyncWorkflow", config=config, functions=functions, bucket=bucket)
+        shared = {"config": config, "functions": functions, "bucket": bucket}
+        enrich_today = EnrichTodayWorkflow(self, "EnrichTodayWorkflow", **shared)
+        backfill = BackfillWorkflow(self, "BackfillWorkflow", **shared)
+        single_tender = SingleTenderWorkflow(self, "SingleTenderWorkflow", **shared)
+        cleanup = CleanupWorkflow(self, "CleanupWorkflow", **shared)
+        workflows = [workflow, enrich_today, backfill, single_tender, cleanup]
+        # Cleanup checks the executions of the workflows that open jobs.
+        functions.allow_checking_executions([w.state_machine for w in (workflow, enrich_today, backfill, single_tender)])
 
         scheduler.Schedule(
             self,
@@ -51,9 +62,49 @@ class TenderSyncStack(Stack):
             ),
         )
 
+        scheduler.Schedule(
+            self,
+            "CleanupSchedule",
+            description="Starts a tender sync cleanup run",
+            schedule=scheduler.ScheduleExpression.expression(config.cleanup_schedule_expression),
+            target=scheduler_targets.StepFunctionsStartExecution(
+                cleanup.state_machine,
+                input=scheduler.ScheduleTargetInput.from_object(
+                    {"triggeredBy": "schedule", "scheduledTime": scheduler.ContextAttribute.scheduled_time}
+                ),
+            ),
+        )
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            state_machines={
+                "sync": workflow.state_machine,
+                "enrich-today": enrich_today.state_machine,
+                "backfill": backfill.state_machine,
+                "single-tender": single_tender.state_machine,
+                "cleanup": cleanup.state_machine,
+            },
+        )
+
         CfnOutput(self, "SyncStateMachineArn", value=workflow.state_machine.state_machine_arn)
+        CfnOutput(self, "EnrichTodayStateMachineArn", value=enrich_today.state_machine.state_machine_arn)
+        CfnOutput(self, "BackfillStateMachineArn", value=backfill.state_machine.state_machine_arn)
+        CfnOutput(self, "SingleTenderStateMachineArn", value=single_tender.state_machine.state_machine_arn)
+        CfnOutput(self, "CleanupStateMachineArn", value=cleanup.state_machine.state_machine_arn)
+        CfnOutput(self, "AlertsTopicArn", value=monitoring.topic.topic_arn)
+        CfnOutput(self, "DashboardName", value=monitoring.dashboard.dashboard_name)
         CfnOutput(self, "ArtifactsBucketName", value=bucket.bucket_name)
         CfnOutput(self, "DatabaseSecretArn", value=database_secret.secret_arn)
+        if config.in_vpc:
+            CfnOutput(
+                self,
+                "DatabaseFunctionsNetwork",
+                description="Where StartJob, UpsertTenders, FinishJob and FailJob run",
+                value=f"{config.vpc_id}: subnets {', '.join(config.subnet_ids)}; security group {config.security_group_id}",
+            )
+
+        acknowledge_findings(bucket=bucket, database_secret=database_secret, functions=functions, workflows=workflows)
 
     def _database_secret(self, config: SyncConfig) -> secretsmanager.ISecret:
         if config.database_secret_arn:
@@ -69,15 +120,18 @@ class TenderSyncStack(Stack):
         )
 
 
-def build_stack(context: dict | None = None, bundle: bool = False) -> TenderSyncStack:
+def build_stack(context: dict | None = None, bundle: bool = False, checks: bool = False) -> TenderSyncStack:
     """The stack as `cdk synth` builds it: cdk.json's context, then `context` on top.
 
     Without `bundle`, the Lambda asset is not bundled (no pip run); the template is the same apart from the asset hash.
+    With `checks`, synthesis runs cdk-nag as `cdk synth` does, and fails on an unacknowledged finding.
     """
     app_context = {**json.loads(CDK_JSON.read_text())["context"], **(context or {})}
     if not bundle:
         app_context["aws:cdk:bundling-stacks"] = []
     app = App(context=app_context)
+    if checks:
+        add_checks(app)
     return TenderSyncStack(app, STACK_ID, config=SyncConfig.from_context(app.node))
 
 

@@ -46,12 +46,14 @@ class LambdaContext:
     """The parts of the Lambda context object the handlers (and Powertools) read."""
 
     function_name: str
-    memory_limit_in_mb: int = 256
+    memory_limit_in_mb: int = 128
+    timeout_seconds: int = 3
     invoked_function_arn: str = ""
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    started: float = field(default_factory=time.monotonic)
 
     def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+        return max(0, int((self.started + self.timeout_seconds - time.monotonic()) * 1000))
 
 
 class LocalStack:
@@ -111,7 +113,7 @@ class LocalStack:
         self.s3.create_bucket(Bucket=LOCAL_BUCKET)
         for logical_id, resource in self.resources.items():
             if resource["Type"] == "AWS::StepFunctions::StateMachine":
-                definition = self.resolve(resource["Properties"]["DefinitionString"])
+                definition = local_definition(self.resolve(resource["Properties"]["DefinitionString"]))
                 self.state_machines[logical_id] = self.sfn.create_state_machine(
                     name=logical_id, definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT}:role/local",
                     type=resource["Properties"].get("StateMachineType", "STANDARD"),
@@ -135,6 +137,8 @@ class LocalStack:
             for name, value in variables.items():
                 if shared.setdefault(name, value) != value:
                     raise ValueError(f"functions disagree on {name}; the local runner needs one shared environment")
+        # No X-Ray daemon here: Powertools Tracer does nothing (Metrics print their EMF lines, as on Lambda).
+        shared["POWERTOOLS_TRACE_DISABLED"] = "true"
         shared.update(self.environment_overrides, AWS_DEFAULT_REGION=REGION)
         for name, value in shared.items():
             self._saved_environ.setdefault(name, os.environ.get(name))
@@ -151,6 +155,7 @@ class LocalStack:
         context = LambdaContext(
             function_name=logical_id,
             memory_limit_in_mb=properties.get("MemorySize", 128),
+            timeout_seconds=properties.get("Timeout", 3),
             invoked_function_arn=self._get_att(logical_id, "Arn"),
         )
         try:
@@ -223,6 +228,22 @@ class LocalStack:
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         pages = self.sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
         return [event for page in pages for event in page["events"]]
+
+
+def local_definition(definition: str) -> str:
+    """The deployed definition with the one change moto's interpreter needs: it has no Express child
+    executions, so a Distributed Map's item processor runs its children as STANDARD here."""
+    document = json.loads(definition)
+
+    def adapt(states: dict[str, Any]) -> None:
+        for state in states.values():
+            processor = state.get("ItemProcessor") or {}
+            if processor.get("ProcessorConfig", {}).get("ExecutionType") == "EXPRESS":
+                processor["ProcessorConfig"]["ExecutionType"] = "STANDARD"
+            adapt(processor.get("States", {}))
+
+    adapt(document["States"])
+    return json.dumps(document)
 
 
 def check_quotas(history: list[dict[str, Any]]) -> None:

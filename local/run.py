@@ -6,8 +6,9 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from datetime import date
-from typing import Any
+from typing import Any, TextIO
 
 from local import toolchain
 
@@ -21,10 +22,41 @@ from local.engine import Execution, LocalStack  # noqa: E402
 from local.sample_source import SampleSource  # noqa: E402
 
 SYNC_STATE_MACHINE_OUTPUT = "SyncStateMachineArn"
+# The steps that stage a run's tenders in S3 (their output holds the fetch summary).
+STAGING_STEPS = ("FetchReleases", "FetchRelease", "StartEnrichToday")
+
+
+def state_machine_id(template: dict[str, Any], output: str) -> str:
+    """The logical id of the state machine a stack output (SyncStateMachineArn, ...) names."""
+    return template["Outputs"][output]["Value"]["Ref"]
 
 
 def sync_state_machine_id(template: dict[str, Any]) -> str:
-    return template["Outputs"][SYNC_STATE_MACHINE_OUTPUT]["Value"]["Ref"]
+    return state_machine_id(template, SYNC_STATE_MACHINE_OUTPUT)
+
+
+@contextlib.contextmanager
+def local_stack(
+    template: dict[str, Any], database_url: str, ocds_url: str | None = None, portal_url: str | None = None,
+    out: TextIO = sys.stdout,
+) -> Iterator[LocalStack]:
+    """The stack on this machine, on `database_url`; the sample source unless both source URLs are given.
+
+    Progress and the summary are the output here: the functions' JSON logs only when POWERTOOLS_LOG_LEVEL asks,
+    and their EMF metric lines only when POWERTOOLS_METRICS_DISABLED=false."""
+    with contextlib.ExitStack() as stack:
+        sample_url = None
+        if not (ocds_url and portal_url):
+            sample_url = stack.enter_context(SampleSource()).url
+            print(f"sample source: {sample_url}", file=out)
+        environment = {
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+            "DATABASE_URL": database_url,
+            "OCDS_BASE_URL": ocds_url or sample_url,
+            "PORTAL_BASE_URL": portal_url or sample_url,
+        }
+        yield stack.enter_context(LocalStack(template, environment))
 
 
 class Progress:
@@ -41,7 +73,7 @@ class Progress:
         if entered:
             print(f"  -> {entered['name']}", file=self.out, flush=True)
             self.in_map = event["type"] == "MapStateEntered"
-        if exited and exited["name"] == "FetchReleases":
+        if exited and exited["name"] in STAGING_STEPS:
             fetch = json.loads(exited["output"]).get("fetch", {})
             print(
                 f"     {fetch.get('fetched', 0)} releases, {fetch.get('tenders', 0)} tenders, "
@@ -70,13 +102,17 @@ def summary(execution: Execution, job: dict[str, Any] | None) -> list[str]:
     lines = [f"status:     {job['status'] if job else execution.status} (execution {execution.status})"]
     if job and job["window_from"]:
         lines.append(f"window:     {job['window_from']} .. {job['window_to']} (to is exclusive)")
-    if job and job["status"] != "SKIPPED":
+    if job and job["status"] != "SKIPPED" and job["workflow"] != "cleanup":
+        # A backfill's last upsert is only its last window's: its job row holds the totals, without the detail.
+        detailed = job["workflow"] != "backfill"
         lines += [
             f"fetched:    {job['fetched'] or 0} releases, {job['quarantined'] or 0} quarantined",
             f"enrichment: {job['enriched'] or 0} enriched, {job['not_found'] or 0} not found, "
-            f"{job['enrichment_failed'] or 0} failed, {upsert.get('pending', 0)} left pending",
-            f"upserted:   {job['upserted'] or 0} ({upsert.get('inserted', 0)} new, {upsert.get('updated', 0)} updated, "
-            f"{upsert.get('unchanged', 0)} unchanged)",
+            f"{job['enrichment_failed'] or 0} failed" + (f", {upsert.get('pending', 0)} left pending" if detailed else ""),
+            f"upserted:   {job['upserted'] or 0}" + (
+                f" ({upsert.get('inserted', 0)} new, {upsert.get('updated', 0)} updated, "
+                f"{upsert.get('unchanged', 0)} unchanged)" if detailed else ""
+            ),
         ]
     if job and job["error"]:
         lines.append(f"reason:     {job['error']}")
@@ -107,19 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.date_from:
         execution_input.update({"from": args.date_from.isoformat(), "to": args.date_to.isoformat()})
 
-    with contextlib.ExitStack() as stack:
-        sample_url = None
-        if not (args.ocds_url and args.portal_url):
-            sample_url = stack.enter_context(SampleSource()).url
-            print(f"sample source: {sample_url}")
-        environment = {
-            # Progress and the summary are the output here; the functions' JSON logs only when asked for.
-            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
-            "DATABASE_URL": database_url,
-            "OCDS_BASE_URL": args.ocds_url or sample_url,
-            "PORTAL_BASE_URL": args.portal_url or sample_url,
-        }
-        local = stack.enter_context(LocalStack(template, environment))
+    with local_stack(template, database_url, args.ocds_url, args.portal_url) as local:
         print("sync:")
         progress = Progress(local)
         execution = local.execute(

@@ -9,15 +9,33 @@ Tender k (k = 0 .. count-1) comes from portal row k % 200 (rows sorted by id), i
   odd k: the older shape without them, so enrichment needs the portal;
 - k % 10 == 0: a second, newer release 2 days later: closing date 7 days later when k % 20 == 0,
   status "cancelled" when k % 20 == 10.
+
+Faults (class Faults; constructor argument, `--faults-*` flags or SAMPLE_FAULTS_* environment variables),
+all drawn from one seed so a run can be repeated:
+- request faults, on any path (listing, detail, portal search), a share `rate` of requests: 429 with and
+  without Retry-After, 500, 502, 503, a reply slower than the client waits, JSON cut short, HTTP 200 with
+  an error body, and the body in ISO-8859-1 (declared in Content-Type). Whether the n-th request for a URL
+  faults depends on the seed, the URL and n only, so concurrent clients do not change the draw;
+- unstable paging: every listing request orders the releases afresh, so the pages of one listing overlap
+  and miss releases, as the eTenders API does;
+- data faults, a share `broken` of releases: no ocid, no date, the 0001-01-01 date sentinel (all three
+  must end in quarantine), or the sentinel as the closing date (stored as "no closing date").
+  Every release's times are South African wall-clock labelled Z, as eTenders publishes them.
+
+The source knows its ground truth (expected_tenders, broken, releases_listed_on) and counts the faults it
+injected by kind (fault_counts).
 """
 import argparse
 import bisect
 import json
 import os
+import random
+import re
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta, timezone
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,17 +43,27 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ocds"
+SHARED_DATA = Path(__file__).resolve().parents[1] / "data" / "ocds"
 PORTAL_ROWS_FILE = "etenders-za/portal_PaginatedTenderOpportunities_2025-09-18.json"
 OCID_PREFIX = "ocds-9t57fa"
 CYCLE_ID_OFFSET = 1_000_000
 RELEASES_PATH = "/api/OCDSReleases"
 RELEASE_PATH_PREFIX = "/api/OCDSReleases/release/"
 PORTAL_SEARCH_PATH = "/Home/PaginatedTenderOpportunities"
+NO_DATE = "0001-01-01T00:00:00"  # .NET DateTime.MinValue, as eTenders sends "no date"
+
+# Request faults: a status with an error body, or a 200 whose bytes are not what the API promises.
+STATUS_FAULTS = {"429-retry-after": 429, "429": 429, "500": 500, "502": 502, "503": 503}
+REQUEST_FAULTS = (*STATUS_FAULTS, "slow", "truncated", "error-body", "latin-1")
+# Data faults: releases a correct sync quarantines, and a quirk it stores as "no closing date".
+BROKEN_RELEASE_FAULTS = ("missing-ocid", "missing-date", "sentinel-date")
+DATA_FAULTS = (*BROKEN_RELEASE_FAULTS, "sentinel-close")
+ERROR_BODY = {"message": "An error has occurred."}  # an ASP.NET-style error object, sent with HTTP 200
+FAULTS_ENVIRONMENT_PREFIX = "SAMPLE_FAULTS_"
 
 
 def sample_data_dir() -> Path:
-    """The shared OCDS sample data, unless OCDS_SAMPLE_DATA names another directory."""
+    """The real OCDS sample data kept in data/ocds/, unless OCDS_SAMPLE_DATA names another directory."""
     return Path(os.environ.get("OCDS_SAMPLE_DATA") or SHARED_DATA)
 
 
@@ -51,6 +79,48 @@ class Reply:
     document: Any
 
 
+@dataclass(frozen=True)
+class Faults:
+    """What the source gets wrong, and how often. The same seed gives the same faults."""
+
+    seed: int = 0
+    rate: float = 0.0  # share of requests answered with one of `kinds`
+    kinds: tuple[str, ...] = REQUEST_FAULTS
+    broken: float = 0.0  # share of releases published with one of DATA_FAULTS
+    unstable_paging: bool = False
+    slow_seconds: float = 2.0  # how long a "slow" reply takes: longer than the client waits
+    retry_after: int = 1  # the Retry-After of a "429-retry-after"
+
+    def __post_init__(self) -> None:
+        unknown = set(self.kinds) - set(REQUEST_FAULTS)
+        if unknown:
+            raise ValueError(f"unknown request faults {sorted(unknown)}; known: {', '.join(REQUEST_FAULTS)}")
+        if not (0 <= self.rate <= 1 and 0 <= self.broken <= 1):
+            raise ValueError("rate and broken are shares, from 0 to 1")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Faults":
+        """Faults from SAMPLE_FAULTS_SEED, _RATE, _KINDS (comma-separated), _BROKEN, _UNSTABLE_PAGING (1/0),
+        _SLOW_SECONDS and _RETRY_AFTER; none set means no faults."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for setting in fields(cls):
+            text = environ.get(FAULTS_ENVIRONMENT_PREFIX + setting.name.upper())
+            if text is not None:
+                values[setting.name] = _parse_setting(setting.name, text)
+        return cls(**values)
+
+
+def _parse_setting(name: str, text: str) -> Any:
+    """A Faults setting from text, typed as its default is."""
+    default = getattr(Faults, name)
+    if isinstance(default, tuple):
+        return tuple(part.strip() for part in text.split(",") if part.strip())
+    if isinstance(default, bool):
+        return text.strip().lower() in {"1", "true", "yes", "on"}
+    return type(default)(text)
+
+
 class SampleSource:
     def __init__(
         self,
@@ -58,37 +128,114 @@ class SampleSource:
         days: int = 30,
         count: int = 200,
         portal_latency: float = 0.0,
+        faults: Faults | None = None,
     ):
+        """faults: None reads them from the environment (SAMPLE_FAULTS_*). Request faults follow `self.faults`
+        as it is when each request arrives, so a test may change them between runs; data faults are made here."""
         self.portal_latency = portal_latency
+        self.faults = Faults.from_env() if faults is None else faults
         self.url: str | None = None
         self._server: _Server | None = None
+        self._lock = threading.Lock()
+        self._requests_by_url: Counter[str] = Counter()
+        self._injected: Counter[str] = Counter()
 
         base_rows = load_portal_rows()
         # Built once per real row: quoting document URLs is most of the cost of 50,000 releases.
         base_documents = [[_document(document) for document in row.get("supportDocument") or []] for row in base_rows]
         self.portal_rows: list[dict] = []
-        self.releases: list[dict] = []
+        listed: list[tuple[str, dict]] = []  # (the day the release is listed under, the release)
         for k in range(count):
             cycle, base = divmod(k, len(base_rows))
             row = _synthetic_row(base_rows[base], cycle)
             self.portal_rows.append(row)
-            self.releases.extend(_releases_for(row, base_documents[base], k, start + timedelta(days=k % days)))
-        self.releases.sort(key=lambda release: (release["date"], release["ocid"]))
+            listed.extend(_releases_for(row, base_documents[base], k, start + timedelta(days=k % days)))
+        listed.sort(key=lambda entry: (entry[0], entry[1]["ocid"]))
+        # (kind, release) for every release broken on purpose: a correct sync quarantines exactly these.
+        self.broken: list[tuple[str, dict]] = self._break_releases([release for _, release in listed])
+        self.releases = [release for _, release in listed]
 
         self._releases_by_day: dict[str, list[dict]] = {}
         self._latest_by_ocid: dict[str, dict] = {}
-        for release in self.releases:
-            self._releases_by_day.setdefault(release["date"][:10], []).append(release)
-            self._latest_by_ocid[release["ocid"]] = release  # sorted by date, so the last one is the newest
+        for day, release in listed:
+            self._releases_by_day.setdefault(day, []).append(release)
+            if "ocid" in release:
+                self._latest_by_ocid[release["ocid"]] = release  # sorted by day, so the last one is the newest
         self._days = sorted(self._releases_by_day)
         self._tender_numbers = _SubstringIndex([row["tender_No"] for row in self.portal_rows])
 
+    def _break_releases(self, releases: list[dict]) -> list[tuple[str, dict]]:
+        if not self.faults.broken:
+            return []
+        draw = random.Random(f"{self.faults.seed}:releases")
+        broken = []
+        for release in releases:
+            if draw.random() >= self.faults.broken:
+                continue
+            kind = draw.choice(DATA_FAULTS)
+            if kind == "missing-ocid":
+                del release["ocid"]
+            elif kind == "missing-date":
+                del release["date"]
+            elif kind == "sentinel-date":
+                release["date"] = NO_DATE
+            else:
+                release["tender"]["tenderPeriod"]["endDate"] = NO_DATE
+            self._injected[kind] += 1
+            if kind in BROKEN_RELEASE_FAULTS:
+                broken.append((kind, release))
+        return broken
+
+    # -- ground truth --------------------------------------------------------------------------
     def latest_by_ocid(self) -> dict[str, dict]:
+        """The newest release of each ocid, as the detail endpoint serves it."""
         return dict(self._latest_by_ocid)
+
+    def expected_tenders(self) -> dict[str, dict]:
+        """What a correct sync stores: per ocid, its newest release that was not broken on purpose."""
+        broken = {id(release) for _, release in self.broken}
+        expected: dict[str, dict] = {}
+        for release in self.releases:
+            if id(release) in broken:
+                continue
+            current = expected.get(release["ocid"])
+            if current is None or (release["date"], release["id"]) > (current["date"], current["id"]):
+                expected[release["ocid"]] = release
+        return expected
+
+    def releases_listed_on(self, day: date) -> list[dict]:
+        return list(self._releases_by_day.get(day.isoformat(), []))
+
+    def fault_counts(self) -> dict[str, int]:
+        """Faults injected so far, by kind: data faults, and request faults as they were served."""
+        with self._lock:
+            return dict(self._injected)
+
+    def _next_request(self, url: str) -> tuple[int, str | None]:
+        """This request's number among the requests for url, and the request fault it gets, if any."""
+        with self._lock:
+            number = self._requests_by_url[url]
+            self._requests_by_url[url] += 1
+            faults = self.faults
+            if not faults.rate or not faults.kinds:
+                return number, None
+            draw = random.Random(f"{faults.seed}:{url}:{number}")
+            if draw.random() >= faults.rate:
+                return number, None
+            kind = draw.choice(faults.kinds)
+            self._injected[kind] += 1
+            return number, kind
+
+    def _counted(self, kind: str) -> None:
+        with self._lock:
+            self._injected[kind] += 1
 
     def start(self, port: int = 0) -> str:
         self._server = _Server(port, self)
-        threading.Thread(target=self._server.serve_forever, name="sample-source", daemon=True).start()
+        # A short poll interval: stop() waits up to one for the serving loop to notice.
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sample-source", daemon=True
+        ).start()
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         return self.url
 
@@ -105,17 +252,18 @@ class SampleSource:
     def __exit__(self, *exc_info: Any) -> None:
         self.stop()
 
-    def reply(self, path: str, query: dict[str, list[str]], base_url: str) -> Reply:
-        """The answer to one GET. base_url is where the client reached us, for absolute links."""
+    def reply(self, path: str, query: dict[str, list[str]], base_url: str, order_seed: str = "") -> Reply:
+        """The answer to one GET. base_url is where the client reached us, for absolute links; order_seed
+        orders a listing when paging is unstable."""
         if path == RELEASES_PATH:
-            return self._list_releases(query, base_url)
+            return self._list_releases(query, base_url, order_seed)
         if path.startswith(RELEASE_PATH_PREFIX):
             return self._get_release(unquote(path[len(RELEASE_PATH_PREFIX) :]), base_url)
         if path == PORTAL_SEARCH_PATH:
             return self._search_portal(query)
         return Reply(HTTPStatus.NOT_FOUND, {"error": f"no such path {path}"})
 
-    def _list_releases(self, query: dict[str, list[str]], base_url: str) -> Reply:
+    def _list_releases(self, query: dict[str, list[str]], base_url: str, order_seed: str) -> Reply:
         try:
             page_number = int(_param(query, "PageNumber"))
             page_size = int(_param(query, "PageSize"))
@@ -129,6 +277,9 @@ class SampleSource:
         first = bisect.bisect_left(self._days, date_from.isoformat())
         last = bisect.bisect_right(self._days, date_to.isoformat())
         matching = [release for day in self._days[first:last] for release in self._releases_by_day[day]]
+        if self.faults.unstable_paging and len(matching) > 1:
+            matching = random.Random(order_seed).sample(matching, len(matching))
+            self._counted("unstable-paging")
         offset = (page_number - 1) * page_size
 
         def page_url(number: int) -> str:
@@ -189,15 +340,31 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
-        # Fault injection (429/5xx, slow or truncated bodies, error bodies, other charsets, page shuffles)
-        # belongs here, between the reply and the bytes on the wire.
+        source = self.server.source
+        number, fault = source._next_request(self.path)
+        if fault in STATUS_FAULTS:
+            retry_after = {"Retry-After": str(source.faults.retry_after)} if fault == "429-retry-after" else {}
+            self._send(STATUS_FAULTS[fault], _json_bytes({"message": f"HTTP {STATUS_FAULTS[fault]}"}), **retry_after)
+            return
         url = urlsplit(self.path)
         host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_address[1]}"
-        reply = self.server.source.reply(url.path, parse_qs(url.query), f"http://{host}")
-        body = json.dumps(reply.document, ensure_ascii=False).encode("utf-8")
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        reply = source.reply(url.path, parse_qs(url.query), f"http://{host}", f"{source.faults.seed}:{self.path}:{number}")
+        if fault == "error-body":
+            reply = Reply(HTTPStatus.OK, ERROR_BODY)
+        charset = "ISO-8859-1" if fault == "latin-1" else "utf-8"
+        body = _json_bytes(reply.document, charset)
+        if fault == "truncated":
+            body = body[: len(body) // 2]
+        if fault == "slow":
+            time.sleep(source.faults.slow_seconds)
+        self._send(reply.status, body, charset=charset)
+
+    def _send(self, status: int, body: bytes, charset: str = "utf-8", **headers: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", f"application/json; charset={charset}")
         self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
         self.end_headers()
         self.wfile.write(body)
 
@@ -239,6 +406,14 @@ class _SubstringIndex:
         return found
 
 
+def _json_bytes(document: Any, charset: str = "utf-8") -> bytes:
+    text = json.dumps(document, ensure_ascii=False)
+    if charset == "utf-8":
+        return text.encode("utf-8")
+    # Characters the charset cannot hold travel as JSON \u escapes, as such a publisher must send them.
+    return re.sub(r"[^\x00-\xff]", lambda match: json.dumps(match.group())[1:-1], text).encode(charset)
+
+
 def _param(query: dict[str, list[str]], name: str, default: str | None = None) -> str:
     values = query.get(name)
     if values:
@@ -271,18 +446,20 @@ def _synthetic_row(row: dict, cycle: int) -> dict:
     }
 
 
-def _releases_for(row: dict, documents: list[dict], k: int, day: date) -> list[dict]:
+def _releases_for(row: dict, documents: list[dict], k: int, day: date) -> list[tuple[str, dict]]:
+    """(the day it is listed under, the release) for each release of tender k."""
     ocid = f"{OCID_PREFIX}-{row['id']}"
     first = _release(row, documents, ocid, day, new_shape=k % 2 == 0)
     if k % 10 != 0:
-        return [first]
-    update = _release(row, documents, ocid, day + timedelta(days=2), new_shape=k % 2 == 0)
+        return [(day.isoformat(), first)]
+    update_day = day + timedelta(days=2)
+    update = _release(row, documents, ocid, update_day, new_shape=k % 2 == 0)
     if k % 20 == 0:
         closing = datetime.fromisoformat(row["closing_Date"]) + timedelta(days=7)
         update["tender"]["tenderPeriod"]["endDate"] = closing.isoformat() + "Z"
     else:
         update["tender"]["status"] = "cancelled"
-    return [first, update]
+    return [(day.isoformat(), first), (update_day.isoformat(), update)]
 
 
 def _release(row: dict, documents: list[dict], ocid: str, day: date, new_shape: bool) -> dict:
@@ -369,10 +546,25 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--count", type=int, default=200, help="number of tenders")
     parser.add_argument("--portal-latency", type=float, default=0.0, help="seconds per portal search")
+    from_env = Faults.from_env()
+    for setting in fields(Faults):
+        default = getattr(from_env, setting.name)
+        flag = "--faults-" + setting.name.replace("_", "-")
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        else:
+            parser.add_argument(
+                flag, type=lambda text, name=setting.name: _parse_setting(name, text), default=default,
+                help=f"default {','.join(default) if isinstance(default, tuple) else default} "
+                f"(or {FAULTS_ENVIRONMENT_PREFIX}{setting.name.upper()})",
+            )
     arguments = parser.parse_args()
-    source = SampleSource(arguments.start, arguments.days, arguments.count, arguments.portal_latency)
+    faults = Faults(**{setting.name: getattr(arguments, "faults_" + setting.name) for setting in fields(Faults)})
+    source = SampleSource(arguments.start, arguments.days, arguments.count, arguments.portal_latency, faults)
     url = source.start(arguments.port)
     print(f"Serving {len(source.releases)} releases of {arguments.count} tenders at {url}", flush=True)
+    if faults.rate or faults.broken or faults.unstable_paging:
+        print(f"with faults: {faults}; broken on purpose: {len(source.broken)} releases", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

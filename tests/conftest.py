@@ -10,6 +10,8 @@ import pytest
 from local import toolchain
 
 toolchain.prepare()
+# Source retries really sleep: keep their backoff short here (RequestPolicy in tender_sync.ocds_client).
+os.environ.setdefault("SOURCE_BACKOFF_SECONDS", "0.01")
 
 from tender_sync import db  # noqa: E402
 

@@ -2,11 +2,18 @@
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from typing import Any
 
 import boto3
 
 PART_SIZE = 8 * 1024 * 1024  # S3 multipart parts must be at least 5 MiB (but the last).
+
+
+@lru_cache(maxsize=1)
+def s3_client():
+    """One S3 client per container: making one costs milliseconds, and warm invocations reuse it."""
+    return boto3.client("s3")
 
 
 def run_prefix(execution_id: str) -> str:
@@ -20,7 +27,7 @@ class JsonLinesWriter:
 
     def __init__(self, bucket: str, key: str, s3=None):
         self.bucket, self.key = bucket, key
-        self.s3 = s3 or boto3.client("s3")
+        self.s3 = s3 or s3_client()
         self.buffer = bytearray()
         self.parts: list[dict[str, Any]] = []
         self.upload_id: str | None = None
@@ -58,7 +65,7 @@ class JsonLinesWriter:
 
 
 def read_json_lines(bucket: str, key: str, s3=None) -> Iterator[dict[str, Any]]:
-    body = (s3 or boto3.client("s3")).get_object(Bucket=bucket, Key=key)["Body"]
+    body = (s3 or s3_client()).get_object(Bucket=bucket, Key=key)["Body"]
     for line in body.iter_lines():
         if line:
             yield json.loads(line)
@@ -66,16 +73,16 @@ def read_json_lines(bucket: str, key: str, s3=None) -> Iterator[dict[str, Any]]:
 
 def put_json(bucket: str, key: str, value: Any, s3=None) -> None:
     body = json.dumps(value, default=str, separators=(",", ":")).encode()
-    (s3 or boto3.client("s3")).put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    (s3 or s3_client()).put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
 
 
 def get_json(bucket: str, key: str, s3=None) -> Any:
-    return json.loads((s3 or boto3.client("s3")).get_object(Bucket=bucket, Key=key)["Body"].read())
+    return json.loads((s3 or s3_client()).get_object(Bucket=bucket, Key=key)["Body"].read())
 
 
 def read_all_json(bucket: str, prefix: str, s3=None) -> list[Any]:
     """Every JSON object under a prefix, fetched in parallel."""
-    s3 = s3 or boto3.client("s3")
+    s3 = s3 or s3_client()
     keys = [
         item["Key"]
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)

@@ -6,6 +6,7 @@ from importlib import resources
 
 import psycopg
 from aws_lambda_powertools.utilities.parameters import get_secret
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tender_sync.errors import DatabaseUnavailable
 
@@ -23,11 +24,31 @@ def database_url() -> str:
     return get_secret(secret_arn, max_age=300)
 
 
+def connection_string(url: str) -> str:
+    """The libpq connection string for a database URL.
+
+    TLS is required unless the URL names its own sslmode (libpq never uses TLS on a Unix socket, so the
+    local socket URL works as it is; a server without TLS must say sslmode=disable). With an RDS Proxy
+    (DATABASE_PROXY_ENDPOINT) the proxy replaces the URL's host. The URL holds the password: no error
+    raised here repeats it."""
+    try:
+        options = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        raise ValueError("the database URL is not a valid PostgreSQL URL") from None
+    overrides = {}
+    if "sslmode" not in options:
+        overrides["sslmode"] = "require"
+    proxy = os.environ.get("DATABASE_PROXY_ENDPOINT")
+    if proxy:
+        overrides["host"] = proxy
+    return make_conninfo(url, **overrides)
+
+
 @contextmanager
 def connect() -> Iterator[psycopg.Connection]:
     """One connection for one step; closed when the step is done. Connection failures are transient."""
     try:
-        conn = psycopg.connect(database_url(), connect_timeout=10, application_name="tender-sync")
+        conn = psycopg.connect(connection_string(database_url()), connect_timeout=10, application_name="tender-sync")
     except psycopg.OperationalError as error:
         raise DatabaseUnavailable(f"cannot connect to the database: {error}") from None
     try:

@@ -1,18 +1,28 @@
 """Detailed category, province and details for a tender, from the eTenders portal's tender search."""
+from dataclasses import replace
+
 import httpx
 
 from tender_sync.errors import BadSourceData
 from tender_sync.models import EnrichmentItem, EnrichmentResult
 from tender_sync.normalize import clean_details, clean_text
-from tender_sync.ocds_client import decode_json, fetch
+from tender_sync.ocds_client import RequestPolicy, fetch, read_json
 
 SEARCH_PATH = "/Home/PaginatedTenderOpportunities"
 
 
 class PortalClient:
-    def __init__(self, base_url: str, timeout: float = 30.0, client: httpx.Client | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float | None = None,
+        client: httpx.Client | None = None,
+        policy: RequestPolicy | None = None,
+    ):
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
+        self.policy = policy or RequestPolicy.from_env()
+        if timeout is not None:
+            self.policy = replace(self.policy, timeout=timeout)
         self._http = client or httpx.Client()
 
     def search(self, tender_number: str) -> list[dict]:
@@ -21,12 +31,16 @@ class PortalClient:
             self.base_url + SEARCH_PATH,
             params={"draw": 1, "start": 0, "length": 10, "status": 1, "search[value]": tender_number},
         )
-        response = fetch(self._http, url, self.timeout)
-        document = decode_json(response.content, response.headers.get("content-type"))
-        rows = document.get("data") if isinstance(document, dict) else None
-        if not isinstance(rows, list):
-            raise BadSourceData(f"portal search for {tender_number!r} answered without a data list")
-        return [row for row in rows if isinstance(row, dict)]
+        return fetch(self._http, url, _read_rows, self.policy)
+
+
+def _read_rows(response: httpx.Response) -> list[dict]:
+    """The rows of a portal search answer. An answer without a data list (an error object) is BadSourceData."""
+    document = read_json(response)
+    rows = document.get("data") if isinstance(document, dict) else None
+    if not isinstance(rows, list):
+        raise BadSourceData("portal search answered without a data list")
+    return [row for row in rows if isinstance(row, dict)]
 
 
 def enrich(item: EnrichmentItem, portal: PortalClient) -> EnrichmentResult:

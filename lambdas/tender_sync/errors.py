@@ -4,7 +4,14 @@ import json
 
 
 class SourceUnavailable(Exception):
-    """Transient: the source timed out, throttled (429) or failed (5xx). Worth retrying."""
+    """Transient: the source timed out, throttled (429) or failed (5xx). Worth retrying.
+
+    retry_after: the seconds the source asked us to wait (its Retry-After), when it said.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class SourceRejected(Exception):
@@ -16,7 +23,7 @@ class BadSourceData(Exception):
 
 
 class ListingIncomplete(Exception):
-    """The window's listing could not be read completely; the cursor must not move."""
+    """Permanent for this run: the window's listing could not be read completely; the cursor must not move."""
 
 
 class InvalidInput(ValueError):

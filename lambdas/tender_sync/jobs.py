@@ -5,40 +5,81 @@ from typing import Any
 import psycopg
 from pydantic import BaseModel
 
-from tender_sync.models import Window
+from tender_sync.artifacts import run_prefix
+from tender_sync.models import BackfillPlan, Window
 from tender_sync.window import cursor_after, next_window, source_today
 from tender_sync.settings import Settings
 
+# job_log.workflow of each state machine's runs.
 SYNC_WORKFLOW = "sync"
+ENRICH_TODAY_WORKFLOW = "enrich-today"
+BACKFILL_WORKFLOW = "backfill"
+SINGLE_TENDER_WORKFLOW = "single-tender"
+CLEANUP_WORKFLOW = "cleanup"
+# The counts a finished job stores, and FinishJob emits as metrics.
+COUNTS = ("fetched", "enriched", "not_found", "enrichment_failed", "upserted", "quarantined")
 
 
 class Job(BaseModel):
-    """What StartJob hands to the later steps."""
+    """What a workflow's first step hands to the later steps."""
 
     jobId: int | None
     executionId: str
+    workflow: str = SYNC_WORKFLOW
     skipped: bool = False
     reason: str | None = None
     window: dict[str, date] | None = None
     cursorAfter: date | None = None
     maxEnrichment: int = 300
+    ocid: str | None = None  # single-tender
+    backfill: BackfillPlan | None = None
+
+    @property
+    def artifacts_prefix(self) -> str:
+        """Where the run's artifacts go in S3. A backfill keeps each window apart, so the enrichment results of
+        one window are never read as another's."""
+        if self.workflow == BACKFILL_WORKFLOW and self.window:
+            return f"{run_prefix(self.executionId)}{self.window['from'].isoformat()}/"
+        return run_prefix(self.executionId)
+
+
+class FinishedJob(BaseModel):
+    """A job's stored counts and how long it ran."""
+
+    counts: dict[str, int]
+    seconds: float
 
 
 def _take_lease(conn: psycopg.Connection, source: str, holder: str, lease_seconds: int):
-    """The lease row (cursor, holder, expiry) after trying to take it; taken when holder matches."""
+    """The lease row (cursor, holder, expiry) after trying to take it; taken when holder matches.
+
+    A lease past its expiry is taken over: its holder crashed or was stopped without FailJob, so its
+    job_log row, if still RUNNING, becomes FAILED saying so.
+    """
     conn.execute("INSERT INTO sync_state (source) VALUES (%s) ON CONFLICT DO NOTHING", (source,))
     taken = conn.execute(
-        """UPDATE sync_state
+        """WITH previous AS (SELECT lease_holder FROM sync_state WHERE source = %(source)s FOR UPDATE)
+           UPDATE sync_state
               SET lease_holder = %(holder)s,
                   lease_expires_at = now() + make_interval(secs => %(secs)s),
                   updated_at = now()
+             FROM previous
             WHERE source = %(source)s
-              AND (lease_holder IS NULL OR lease_holder = %(holder)s OR lease_expires_at < now())
-        RETURNING cursor, lease_holder, lease_expires_at""",
+              AND (sync_state.lease_holder IS NULL OR sync_state.lease_holder = %(holder)s
+                   OR lease_expires_at < now())
+        RETURNING cursor, sync_state.lease_holder, lease_expires_at, previous.lease_holder""",
         {"holder": holder, "secs": lease_seconds, "source": source},
     ).fetchone()
     if taken:
-        return taken
+        cursor, holder_now, expires, previous_holder = taken
+        if previous_holder not in (None, holder):
+            conn.execute(
+                """UPDATE job_log SET status = 'FAILED', finished_at = now(),
+                          error = 'its lease expired and was taken over by ' || %s
+                    WHERE execution_id = %s AND status = 'RUNNING'""",
+                (holder, previous_holder),
+            )
+        return cursor, holder_now, expires
     return conn.execute(
         "SELECT cursor, lease_holder, lease_expires_at FROM sync_state WHERE source = %s", (source,)
     ).fetchone()
@@ -66,14 +107,7 @@ def start_sync(
     window = requested or next_window(
         cursor, source_today(), settings.first_run_from, settings.window_days, settings.overlap_days
     )
-    (job_id,) = conn.execute(
-        """INSERT INTO job_log (workflow, status, window_from, window_to, execution_id, triggered_by)
-           VALUES (%s, 'RUNNING', %s, %s, %s, %s)
-           ON CONFLICT (execution_id) WHERE status <> 'SKIPPED'
-           DO UPDATE SET status = 'RUNNING'
-           RETURNING id""",
-        (SYNC_WORKFLOW, window.date_from, window.date_to, execution_id, triggered_by),
-    ).fetchone()
+    job_id = open_job(conn, SYNC_WORKFLOW, execution_id, triggered_by, window)
     return Job(
         jobId=job_id,
         executionId=execution_id,
@@ -81,6 +115,40 @@ def start_sync(
         cursorAfter=cursor_after(window, cursor, settings.first_run_from),
         maxEnrichment=max_enrichment,
     )
+
+
+def open_job(
+    conn: psycopg.Connection, workflow: str, execution_id: str, triggered_by: str, window: Window | None
+) -> int:
+    """The execution's RUNNING job_log row (the same row again when a step is retried)."""
+    (job_id,) = conn.execute(
+        """INSERT INTO job_log (workflow, status, window_from, window_to, execution_id, triggered_by)
+           VALUES (%s, 'RUNNING', %s, %s, %s, %s)
+           ON CONFLICT (execution_id) WHERE status <> 'SKIPPED'
+           DO UPDATE SET status = 'RUNNING'
+           RETURNING id""",
+        (
+            workflow,
+            window.date_from if window else None,
+            window.date_to if window else None,
+            execution_id,
+            triggered_by,
+        ),
+    ).fetchone()
+    return job_id
+
+
+def move_cursor(conn: psycopg.Connection, settings: Settings, window: Window) -> date | None:
+    """Move the cursor past a window just stored, by the cursor rule (window.cursor_after) applied to the cursor
+    as it is now, in the storing transaction. For runs that hold no lease (a backfill): returns the new cursor."""
+    conn.execute("INSERT INTO sync_state (source) VALUES (%s) ON CONFLICT DO NOTHING", (settings.source_name,))
+    (cursor,) = conn.execute(
+        "SELECT cursor FROM sync_state WHERE source = %s FOR UPDATE", (settings.source_name,)
+    ).fetchone()
+    moved_to = cursor_after(window, cursor, settings.first_run_from)
+    if moved_to:
+        advance_cursor(conn, settings.source_name, moved_to)
+    return moved_to
 
 
 def advance_cursor(conn: psycopg.Connection, source: str, to: date) -> None:
@@ -100,17 +168,28 @@ def release_lease(conn: psycopg.Connection, source: str, holder: str) -> None:
     )
 
 
-def finish_job(conn: psycopg.Connection, source: str, job: Job, counts: dict[str, int]) -> None:
-    conn.execute(
-        """UPDATE job_log
+def finish_job(conn: psycopg.Connection, source: str, job: Job, counts: dict[str, int] | None) -> FinishedJob:
+    """job_log SUCCESS with the counts (None: keep those the row holds, as a backfill adds them up), lease released."""
+    counts = counts or dict.fromkeys(COUNTS)
+    row = conn.execute(
+        f"""UPDATE job_log
               SET status = 'SUCCESS', finished_at = now(), error = NULL,
-                  fetched = %(fetched)s, enriched = %(enriched)s, not_found = %(not_found)s,
-                  enrichment_failed = %(enrichment_failed)s, upserted = %(upserted)s,
-                  quarantined = %(quarantined)s
-            WHERE id = %(id)s""",
+                  {", ".join(f"{name} = COALESCE(%({name})s, {name}, 0)" for name in COUNTS)}
+            WHERE id = %(id)s
+        RETURNING {", ".join(COUNTS)}, extract(epoch FROM finished_at - started_at)""",
         {**counts, "id": job.jobId},
-    )
+    ).fetchone()
     release_lease(conn, source, job.executionId)
+    return FinishedJob(counts=dict(zip(COUNTS, row[:-1])), seconds=float(row[-1]))
+
+
+def add_counts(conn: psycopg.Connection, job_id: int, counts: dict[str, int]) -> None:
+    """Add one part's counts (a backfill window's) to the job's."""
+    conn.execute(
+        f"""UPDATE job_log SET {", ".join(f"{name} = COALESCE({name}, 0) + %({name})s" for name in COUNTS)}
+             WHERE id = %(id)s""",
+        {**counts, "id": job_id},
+    )
 
 
 def fail_job(

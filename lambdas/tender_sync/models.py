@@ -3,7 +3,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict
 
 EnrichmentStatus = Literal["pending", "enriched", "not_found", "failed"]
 
@@ -59,33 +59,9 @@ class Window(BaseModel):
     date_to: date
 
 
-class SyncRequest(BaseModel):
-    """The sync state machine's execution input."""
+class BackfillPlan(BaseModel):
+    """What a backfill works through: [rangeFrom, rangeTo) in windows of windowDays days, in order."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    maxEnrichment: int = Field(default=300, ge=0, le=10_000)
-    triggeredBy: str = Field(default="manual", max_length=200)
-    scheduledTime: str | None = None
-    date_from: date | None = Field(default=None, alias="from")
-    date_to: date | None = Field(default=None, alias="to")
-
-    @model_validator(mode="after")
-    def window_is_whole(self) -> "SyncRequest":
-        if (self.date_from is None) != (self.date_to is None):
-            raise ValueError("give both 'from' and 'to', or neither")
-        if self.date_from and self.date_to and self.date_from >= self.date_to:
-            raise ValueError(f"'from' ({self.date_from}) must be before 'to' ({self.date_to}); 'to' is exclusive")
-        return self
-
-    def requested_window(self) -> "Window | None":
-        if self.date_from is None or self.date_to is None:
-            return None
-        return Window(date_from=self.date_from, date_to=self.date_to)
-
-
-def one_line(error: ValidationError) -> str:
-    """A pydantic error as one line naming each bad field."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors(include_url=False)
-    )
+    rangeFrom: date
+    rangeTo: date
+    windowDays: int

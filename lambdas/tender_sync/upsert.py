@@ -22,9 +22,9 @@ STATUS_COUNTS_SQL = (
     f"SELECT enrichment_status, count(*) FROM (SELECT {NEWEST_PER_OCID.format('enrichment_status')}) newest GROUP BY 1"
 )
 
-UPSERT_SQL = f"""
-INSERT INTO tenders ({", ".join(COLUMNS)})
-SELECT {NEWEST_PER_OCID.format(", ".join(COLUMNS))}
+# A newer release replaces an older one, never the reverse; rows it does not change are left alone.
+# (Also what `make bench` compares against, one row at a time.)
+ON_CONFLICT_NEWER = f"""
 ON CONFLICT (ocid) DO UPDATE SET
     {", ".join(f"{c} = EXCLUDED.{c}" for c in RELEASE_COLUMNS if c != "ocid")},
     detailed_category = COALESCE(EXCLUDED.detailed_category, tenders.detailed_category),
@@ -36,12 +36,19 @@ ON CONFLICT (ocid) DO UPDATE SET
     updated_at = now()
 WHERE EXCLUDED.release_date > tenders.release_date
    OR (EXCLUDED.release_date = tenders.release_date AND EXCLUDED.release_id > tenders.release_id)
-   -- The same release again only fills in an enrichment that was missing.
+   -- The same release again only fills in an enrichment that was missing (a tender the portal did not
+   -- find before may be there now).
    OR (EXCLUDED.release_id = tenders.release_id
-       AND tenders.enrichment_status IN ('pending', 'failed')
-       AND EXCLUDED.enrichment_status <> 'pending'
+       AND ((tenders.enrichment_status IN ('pending', 'failed') AND EXCLUDED.enrichment_status <> 'pending')
+            OR (tenders.enrichment_status = 'not_found' AND EXCLUDED.enrichment_status = 'enriched'))
        AND (EXCLUDED.enrichment_status, EXCLUDED.enrichment_error, EXCLUDED.detailed_category)
            IS DISTINCT FROM (tenders.enrichment_status, tenders.enrichment_error, tenders.detailed_category))
+"""
+
+UPSERT_SQL = f"""
+INSERT INTO tenders ({", ".join(COLUMNS)})
+SELECT {NEWEST_PER_OCID.format(", ".join(COLUMNS))}
+{ON_CONFLICT_NEWER}
 RETURNING (xmax = 0) AS inserted
 """
 
@@ -69,7 +76,8 @@ def merge_enrichment(tender: dict[str, Any], looked_up: bool, result: dict[str, 
     return merged
 
 
-def _copy_row(tender: dict[str, Any]) -> tuple:
+def copy_row(tender: dict[str, Any]) -> tuple:
+    """The tender's values in COLUMNS order, as COPY (or an INSERT) takes them."""
     return tuple(
         Jsonb(tender.get(c)) if c in JSON_COLUMNS and tender.get(c) is not None else tender.get(c) for c in COLUMNS
     )
@@ -81,7 +89,7 @@ def store_tenders(conn: psycopg.Connection, tenders: Iterable[dict[str, Any]]) -
     with conn.cursor() as cur:
         with cur.copy(f"COPY incoming ({', '.join(COLUMNS)}) FROM STDIN") as copy:
             for tender in tenders:
-                copy.write_row(_copy_row(tender))
+                copy.write_row(copy_row(tender))
         statuses = dict(cur.execute(STATUS_COUNTS_SQL).fetchall())
         outcomes = [row[0] for row in cur.execute(UPSERT_SQL).fetchall()]
     unique = sum(statuses.values())

@@ -23,8 +23,9 @@ def next_window(
 
 def cursor_after(window: Window, cursor: date | None, first_run_from: date) -> date | None:
     """The cursor to store once the window is stored, or None to leave it alone: only a window
-    that leaves no gap after the cursor moves it, and only forwards."""
+    that leaves no gap after the cursor moves it, and only forwards. (Before the first run the cursor is
+    as good as first_run_from: a window that ends before it, a backfill's, leaves the cursor alone.)"""
     reach = cursor or first_run_from
-    if window.date_from <= reach and (cursor is None or window.date_to > cursor):
+    if window.date_from <= reach < window.date_to:
         return window.date_to
     return None

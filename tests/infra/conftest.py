@@ -1,13 +1,32 @@
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import httpx
 import pytest
 from aws_cdk.assertions import Template
 
-from infra.stack import build_stack
+from infra.stack import build_stack, synth_template
+from local.engine import LocalStack
 
+# Every optional setting at once: an imported secret, x86, a VPC and an RDS Proxy.
 OVERRIDES = {
     "mapMaxConcurrency": 25,
     "databaseSecretArn": "arn:aws:secretsmanager:af-south-1:123456789012:secret:tender-sync/database-AbCdEf",
     "lambdaArchitecture": "x86_64",
+    "vpcId": "vpc-0a1b2c3d4e5f60718",
+    "subnetIds": ["subnet-0a1b2c3d4e5f60718", "subnet-0a1b2c3d4e5f60719"],
+    "securityGroupId": "sg-0a1b2c3d4e5f60718",
+    "databaseProxyEndpoint": "tender-sync.proxy-c0ffee.af-south-1.rds.amazonaws.com",
 }
+# The deployable variants the checks run on: cdk.json as it is, and with every option set.
+CONTEXTS = {"defaults": {}, "every-option": OVERRIDES}
 
 
 def pytest_configure(config):
@@ -21,6 +40,12 @@ def template() -> Template:
 
 
 @pytest.fixture(scope="module")
+def template_dict() -> dict[str, Any]:
+    """The synthesized template (cdk.json's context) as a dict, as the local runner gets it."""
+    return synth_template()
+
+
+@pytest.fixture(scope="module")
 def overrides() -> dict:
     return OVERRIDES
 
@@ -29,3 +54,189 @@ def overrides() -> dict:
 def overridden_template() -> Template:
     """The stack with OVERRIDES on top of cdk.json's context."""
     return Template.from_stack(build_stack(OVERRIDES))
+
+
+@dataclass
+class Synthesis:
+    """One `cdk synth` with the cdk-nag checks: the template and CDK's validation report."""
+
+    context: dict[str, Any]
+    template: dict[str, Any]
+    report: dict[str, Any]
+    acknowledgments: dict[tuple[str, str], str]  # (construct path, rule id) -> reason
+
+
+@pytest.fixture(scope="module", params=sorted(CONTEXTS))
+def synthesis(request) -> Synthesis:
+    """Synthesis fails here on an unacknowledged finding, as `cdk synth` does."""
+    from aws_cdk import Validations
+
+    stack = build_stack(CONTEXTS[request.param], checks=True)
+    assembly = stack.node.root.synth()
+    acknowledgments = {
+        (construct.node.path, rule): reason
+        for construct in stack.node.find_all()
+        for entry in construct.node.metadata
+        if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+        for rule, reason in entry.data.items()
+    }
+    return Synthesis(
+        context=CONTEXTS[request.param],
+        template=assembly.get_stack_artifact(stack.artifact_id).template,
+        report=json.loads((Path(assembly.directory) / "validation-report.json").read_text()),
+        acknowledgments=acknowledgments,
+    )
+
+
+def rendered_definitions(template: dict[str, Any]) -> dict[str, str]:
+    """Each state machine's DefinitionString as plain JSON, its Fn::Join/Ref/GetAtt replaced by placeholder
+    names and ARNs (the local runner's), by logical id."""
+    resolver = LocalStack(template, {})
+    return {
+        logical_id: resolver.resolve(resource["Properties"]["DefinitionString"])
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::StepFunctions::StateMachine"
+    }
+
+
+@dataclass
+class S3Call:
+    function: str  # logical id of the function whose handler made the call
+    operation: str
+    params: dict[str, Any]
+
+
+@dataclass
+class RecordedRun:
+    """One whole sync run on this machine, then one run of each other workflow, with every S3 request each
+    function's handler made.
+
+    Every URL inside the source's releases and portal rows (document links and the like) points at
+    `elsewhere`, a second server on this machine that counts the requests it gets."""
+
+    template: dict[str, Any]
+    output: dict[str, Any]
+    s3_calls: list[S3Call]
+    other_s3_calls: list[S3Call]  # those of the other workflows' runs, after the sync
+    listing_body: str  # a listing page as the source served it
+    elsewhere_url: str
+    elsewhere_requests: list[str]
+
+
+class _Elsewhere(ThreadingHTTPServer):
+    """An HTTP server no source URL names: it records each request's path."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.requests.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def _point_urls_at(value: Any, url: str) -> Any:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            value[key] = _point_urls_at(item, url)
+    elif isinstance(value, list):
+        value[:] = [_point_urls_at(item, url) for item in value]
+    elif isinstance(value, str) and value.startswith(("http://", "https://")):
+        return f"{url}/{value.split('://', 1)[1]}"
+    return value
+
+
+@pytest.fixture(scope="session")
+def recorded_run(server_url: str) -> Iterator[RecordedRun]:
+    import psycopg
+    from botocore.client import BaseClient
+
+    from local.run import state_machine_id, sync_state_machine_id
+    from local.sample_source import SampleSource
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base, _, query = server_url.partition("?")
+    database_url = f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+
+    template = synth_template()
+    # The state machine runs one function at a time, but for the Map's EnrichTender children: so each
+    # S3 call (whatever client and thread made it) belongs to the one function running.
+    running: dict[str, int] = {}
+    lock = threading.Lock()
+    calls: list[S3Call] = []
+    make_api_call = BaseClient._make_api_call
+
+    def recording_api_call(client, operation, params):
+        if client.meta.service_model.service_name == "s3":
+            with lock:
+                assert len(running) <= 1, f"functions running at once: {running}"
+                function = next(iter(running), None)
+            if function:
+                calls.append(S3Call(function, operation, dict(params)))
+        return make_api_call(client, operation, params)
+
+    elsewhere = _Elsewhere()
+    try:
+        with SampleSource() as source, mock.patch.object(BaseClient, "_make_api_call", recording_api_call):
+            _point_urls_at(source.releases, elsewhere.url)
+            _point_urls_at(source.portal_rows, elsewhere.url)
+            listing_body = httpx.get(
+                f"{source.url}/api/OCDSReleases", params={"PageNumber": 1, "PageSize": 5, "dateFrom": "2025-09-01", "dateTo": "2025-09-30"}
+            ).text
+            environment = {"DATABASE_URL": database_url, "OCDS_BASE_URL": source.url, "PORTAL_BASE_URL": source.url}
+            with LocalStack(template, environment) as local:
+                invoke = local._invoke
+
+                def invoke_recording(function_name, *args):
+                    function = function_name.split(":")[6] if function_name.startswith("arn:") else function_name
+                    with lock:
+                        running[function] = running.get(function, 0) + 1
+                    try:
+                        return invoke(function_name, *args)
+                    finally:
+                        with lock:
+                            running[function] -= 1
+                            if not running[function]:
+                                del running[function]
+
+                local._invoke = invoke_recording
+                execution = local.execute(sync_state_machine_id(template), {"triggeredBy": "test"})
+                sync_calls = len(calls)
+                # A tender of the older shape, so its single-tender run looks it up in the portal.
+                ocid = next(r["ocid"] for r in source.releases if "category" not in r["tender"])
+                others = [
+                    local.execute(state_machine_id(template, output), execution_input)
+                    for output, execution_input in (
+                        ("EnrichTodayStateMachineArn", {"maxEnrichment": 5}),
+                        ("BackfillStateMachineArn", {"from": "2025-09-08", "to": "2025-09-10", "windowDays": 1}),
+                        ("SingleTenderStateMachineArn", {"ocid": ocid}),
+                        ("CleanupStateMachineArn", {}),
+                    )
+                ]
+        assert execution.status == "SUCCEEDED", execution.cause
+        assert [other.status for other in others] == ["SUCCEEDED"] * len(others), [o.cause for o in others]
+        yield RecordedRun(
+            template=template,
+            output=execution.output,
+            s3_calls=calls[:sync_calls],
+            other_s3_calls=calls[sync_calls:],
+            listing_body=listing_body,
+            elsewhere_url=elsewhere.url,
+            elsewhere_requests=elsewhere.requests,
+        )
+    finally:
+        elsewhere.shutdown()
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -15,13 +15,26 @@ HANDLERS = {
     "UpsertTenders": "tender_sync.handlers.upsert_tenders.handler",
     "FinishJob": "tender_sync.handlers.finish_job.handler",
     "FailJob": "tender_sync.handlers.fail_job.handler",
+    "StartEnrichToday": "tender_sync.handlers.start_enrich_today.handler",
+    "StartBackfill": "tender_sync.handlers.start_backfill.handler",
+    "NextWindow": "tender_sync.handlers.next_window.handler",
+    "StartSingleTender": "tender_sync.handlers.start_single_tender.handler",
+    "FetchRelease": "tender_sync.handlers.fetch_release.handler",
+    "CleanupJobs": "tender_sync.handlers.clean_up_jobs.handler",
 }
-DATABASE_FUNCTIONS = {"StartJob", "UpsertTenders", "FinishJob", "FailJob"}
+DATABASE_FUNCTIONS = {
+    "StartJob", "UpsertTenders", "FinishJob", "FailJob", "StartEnrichToday", "StartBackfill", "StartSingleTender", "CleanupJobs",
+}
+STATE_MACHINE_OUTPUTS = [
+    "SyncStateMachineArn", "EnrichTodayStateMachineArn", "BackfillStateMachineArn", "SingleTenderStateMachineArn",
+    "CleanupStateMachineArn",
+]
 TASKS = ["StartJob", "FetchReleases", "EnrichTender", "UpsertTenders", "FinishJob", "FailJob"]
 CAUGHT_BY_FAIL_JOB = ["StartJob", "FetchReleases", "EnrichTenders", "UpsertTenders", "FinishJob"]
 TRANSIENT_ERRORS = [
     "SourceUnavailable",
     "DatabaseUnavailable",
+    "Lambda.ClientExecutionTimeoutException",
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
@@ -29,9 +42,10 @@ TRANSIENT_ERRORS = [
 ]
 
 
-def render_definition(template: Template) -> dict:
-    """The state machine definition, each CloudFormation token replaced by a placeholder like ${GetAtt:Id.Arn}."""
-    (state_machine,) = template.find_resources("AWS::StepFunctions::StateMachine").values()
+def render_definition(template: Template, output: str = "SyncStateMachineArn") -> dict:
+    """The definition of the state machine a stack output names, each CloudFormation token replaced by a
+    placeholder like ${GetAtt:Id.Arn}."""
+    state_machine = template.find_resources("AWS::StepFunctions::StateMachine")[state_machine_id(template, output)]
     separator, parts = state_machine["Properties"]["DefinitionString"]["Fn::Join"]
     return json.loads(separator.join(part if isinstance(part, str) else _placeholder(part) for part in parts))
 
@@ -42,6 +56,10 @@ def _placeholder(token: dict) -> str:
     if "Fn::GetAtt" in token:
         return "${GetAtt:" + ".".join(token["Fn::GetAtt"]) + "}"
     raise ValueError(f"unexpected token in the definition: {token}")
+
+
+def state_machine_id(template: Template, output: str = "SyncStateMachineArn") -> str:
+    return template.to_json()["Outputs"][output]["Value"]["Ref"]
 
 
 def states_of(definition: dict) -> dict:
@@ -66,8 +84,8 @@ def definition(template: Template) -> dict:
 # Functions
 
 
-def test_six_functions_on_python_3_12_with_their_handlers(template: Template):
-    template.resource_count_is("AWS::Lambda::Function", 6)
+def test_twelve_functions_on_python_3_12_with_their_handlers(template: Template):
+    template.resource_count_is("AWS::Lambda::Function", 12)
     for handler in HANDLERS.values():
         template.has_resource_properties(
             "AWS::Lambda::Function",
@@ -96,8 +114,9 @@ def test_functions_share_one_code_asset_and_one_environment(template: Template):
                         "FIRST_RUN_FROM": "2025-09-01",
                         "WINDOW_DAYS": "7",
                         "OVERLAP_DAYS": "1",
-                        "LEASE_SECONDS": "900",
+                        "LEASE_SECONDS": "3600",
                         "POWERTOOLS_SERVICE_NAME": "tender-sync",
+                        "POWERTOOLS_METRICS_NAMESPACE": "TenderSync",
                     }
                 )
             }
@@ -112,10 +131,16 @@ def test_functions_share_one_code_asset_and_one_environment(template: Template):
     [
         ("StartJob", 256, 60),
         ("FetchReleases", 1024, 600),
-        ("EnrichTender", 256, 60),
+        ("EnrichTender", 256, 30),
         ("UpsertTenders", 1024, 600),
         ("FinishJob", 256, 60),
         ("FailJob", 256, 60),
+        ("StartEnrichToday", 1024, 300),
+        ("StartBackfill", 256, 60),
+        ("NextWindow", 128, 30),
+        ("StartSingleTender", 256, 60),
+        ("FetchRelease", 256, 120),
+        ("CleanupJobs", 256, 300),
     ],
 )
 def test_function_memory_and_timeout(template: Template, name: str, memory: int, timeout: int):
@@ -130,7 +155,7 @@ def test_each_function_logs_to_its_own_log_group_with_retention(template: Templa
         function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         for function in template.find_resources("AWS::Lambda::Function").values()
     }
-    assert len(used) == 6
+    assert len(used) == 12
     assert used <= set(log_groups)
 
 
@@ -156,9 +181,11 @@ def test_only_the_database_functions_can_read_the_secret(template: Template):
     assert _functions_whose_role_can(template, "secretsmanager:GetSecretValue") == DATABASE_FUNCTIONS
 
 
-def test_every_function_can_read_and_write_the_bucket(template: Template):
-    assert _functions_whose_role_can(template, "s3:PutObject") == set(HANDLERS)
-    assert _functions_whose_role_can(template, "s3:GetObject*") == set(HANDLERS)
+def test_only_the_functions_that_use_the_bucket_can_reach_it(template: Template):
+    # Each grant's prefixes are asserted in test_security.py.
+    assert _functions_whose_role_can(template, "s3:PutObject") == {
+        "FetchReleases", "EnrichTender", "StartEnrichToday", "FetchRelease"}
+    assert _functions_whose_role_can(template, "s3:GetObject") == {"UpsertTenders"}
 
 
 # State machine definition
@@ -179,7 +206,8 @@ def test_definition_has_the_named_states(definition: dict):
         "FailJob",
         "SyncFailed",
     }
-    assert set(definition["States"]["EnrichTenders"]["ItemProcessor"]["States"]) == {"EnrichTender", "EnrichmentFailed"}
+    assert set(definition["States"]["EnrichTenders"]["ItemProcessor"]["States"]) == {
+        "EnrichTender", "RecordEnrichmentFailure"}
 
 
 def test_definition_uses_jsonpath_only(definition: dict):
@@ -217,7 +245,7 @@ def test_each_task_calls_its_function_with_a_small_payload(template: Template, d
     assert states["UpsertTenders"]["ResultPath"] == "$.upsert"
     assert states["FinishJob"]["ResultPath"] == "$.finish"
     assert states["FailJob"]["ResultPath"] == "$.failJob"
-    assert states["FailJob"]["Parameters"] == {"state.$": "$", "executionId.$": "$$.Execution.Id"}
+    assert states["FailJob"]["Parameters"] == {"state.$": "$", "executionId.$": "$$.Execution.Id", "workflow": "sync"}
     assert states["SyncFailed"] == {"Type": "Fail", "Error": "SyncFailed", "CausePath": "$.failJob.error"}
     assert states["EnrichTender"]["ResultPath"] is None
     # No Parameters: these get the whole state.
@@ -227,7 +255,7 @@ def test_each_task_calls_its_function_with_a_small_payload(template: Template, d
 
 def test_each_task_has_exactly_one_transient_retry(definition: dict):
     states = states_of(definition)
-    for name in TASKS:
+    for name in [*TASKS, "RecordEnrichmentFailure"]:
         assert states[name]["Retry"] == [
             {
                 "ErrorEquals": TRANSIENT_ERRORS,
@@ -250,15 +278,26 @@ def test_failures_are_caught_by_fail_job(definition: dict):
 
 def test_one_tender_failing_enrichment_does_not_fail_the_map(definition: dict):
     processor = definition["States"]["EnrichTenders"]["ItemProcessor"]["States"]
-    assert processor["EnrichTender"]["Catch"] == [{"ErrorEquals": ["States.ALL"], "Next": "EnrichmentFailed"}]
-    assert processor["EnrichmentFailed"]["Type"] == "Pass"
+    assert processor["EnrichTender"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordEnrichmentFailure"}]
+
+
+def test_a_failed_enrichment_is_recorded_with_its_error_by_the_same_function(template: Template, definition: dict):
+    processor = definition["States"]["EnrichTenders"]["ItemProcessor"]["States"]
+    record = processor["RecordEnrichmentFailure"]
+    # The whole item state ({ocid, tenderNumber, bucket, resultsPrefix, error}) goes to EnrichTender's function.
+    assert record["Type"] == "Task" and "Parameters" not in record
+    assert record["Resource"] == processor["EnrichTender"]["Resource"] == "${GetAtt:" + function_ids(template)["EnrichTender"] + ".Arn}"
+    assert record["ResultPath"] is None and record["End"] is True
+    assert "Catch" not in record
 
 
 def test_enrichment_is_a_distributed_map_reading_items_from_s3(template: Template, definition: dict):
     enrich = definition["States"]["EnrichTenders"]
     (bucket_id,) = template.find_resources("AWS::S3::Bucket")
     assert enrich["Type"] == "Map"
-    assert enrich["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    # Express children: the local runner makes them STANDARD (test_local_adaptations.py).
+    assert enrich["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}
     assert enrich["ItemReader"] == {
         "Resource": "arn:${Ref:AWS::Partition}:states:::s3:getObject",
         "ReaderConfig": {"InputType": "JSON"},
@@ -321,14 +360,13 @@ def test_state_machine_role_runs_map_children_and_reads_items(template: Template
 
 
 def test_schedule_starts_the_state_machine_every_30_minutes(template: Template):
-    state_machine_id = next(iter(template.find_resources("AWS::StepFunctions::StateMachine")))
     payload = Capture()
     template.has_resource_properties(
         "AWS::Scheduler::Schedule",
         {
             "ScheduleExpression": "rate(30 minutes)",
             "State": "ENABLED",
-            "Target": {"Arn": {"Ref": state_machine_id}, "Input": payload},
+            "Target": {"Arn": {"Ref": state_machine_id(template)}, "Input": payload},
         },
     )
     assert json.loads(payload.as_string()) == {
@@ -395,7 +433,7 @@ def test_a_given_secret_is_used_instead_of_creating_one(overridden_template: Tem
     )
     overridden_template.has_resource_properties(
         "AWS::IAM::Policy",
-        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({"Action": Match.array_with(["secretsmanager:GetSecretValue"]), "Resource": arn})])}},
+        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({"Action": "secretsmanager:GetSecretValue", "Resource": arn})])}},
     )
     overridden_template.has_output("DatabaseSecretArn", {"Value": arn})
 
@@ -405,7 +443,7 @@ def test_architecture_comes_from_context(overridden_template: Template):
 
 
 def test_outputs(template: Template):
-    for name in ("SyncStateMachineArn", "ArtifactsBucketName", "DatabaseSecretArn"):
+    for name in (*STATE_MACHINE_OUTPUTS, "ArtifactsBucketName", "DatabaseSecretArn", "AlertsTopicArn", "DashboardName"):
         template.has_output(name, {"Value": {"Ref": Match.any_value()}})
 
 
@@ -442,8 +480,9 @@ def test_config_rejects_bad_context_naming_the_key(context: dict, message: str):
 
 
 @pytest.mark.bundling
-def test_synth_bundles_one_lambda_asset_with_its_dependencies():
-    stack = build_stack(bundle=True)
+@pytest.mark.parametrize(("architecture", "platform"), [("arm64", "aarch64"), ("x86_64", "x86_64")])
+def test_synth_bundles_one_lambda_asset_with_its_dependencies(architecture: str, platform: str):
+    stack = build_stack({"lambdaArchitecture": architecture}, bundle=True)
     assembly = stack.node.root.synth()
     code = {
         json.dumps(function["Properties"]["Code"], sort_keys=True)
@@ -453,12 +492,17 @@ def test_synth_bundles_one_lambda_asset_with_its_dependencies():
     (asset_dir,) = Path(assembly.directory).glob("asset.*")
     assert (asset_dir / "tender_sync" / "handlers").is_dir()
     assert not list(asset_dir.rglob("__pycache__"))
-    assert list((asset_dir / "psycopg_binary").glob("*cpython-312-aarch64-linux-gnu.so"))
-    assert list((asset_dir / "pydantic_core").glob("*cpython-312-aarch64-linux-gnu.so"))
+    assert list((asset_dir / "psycopg_binary").glob(f"*cpython-312-{platform}-linux-gnu.so"))
+    assert list((asset_dir / "pydantic_core").glob(f"*cpython-312-{platform}-linux-gnu.so"))
 
 
 def test_synth_template_returns_the_cloudformation_template():
     template = synth_template({"scheduleExpression": "rate(1 hour)"})
-    (schedule,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Scheduler::Schedule"]
+    sync = {"Ref": template["Outputs"]["SyncStateMachineArn"]["Value"]["Ref"]}
+    (schedule,) = [
+        r for r in template["Resources"].values()
+        if r["Type"] == "AWS::Scheduler::Schedule" and r["Properties"]["Target"]["Arn"] == sync
+    ]
     assert schedule["Properties"]["ScheduleExpression"] == "rate(1 hour)"
-    assert set(template["Outputs"]) == {"SyncStateMachineArn", "ArtifactsBucketName", "DatabaseSecretArn"}
+    assert set(template["Outputs"]) == {
+        *STATE_MACHINE_OUTPUTS, "ArtifactsBucketName", "DatabaseSecretArn", "AlertsTopicArn", "DashboardName"}

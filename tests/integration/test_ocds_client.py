@@ -30,15 +30,19 @@ def released_on(sample_source, first: date, last: date) -> list[dict]:
     return [r for r in sample_source.releases if first.isoformat() <= r["date"][:10] <= last.isoformat()]
 
 
-def test_every_page_is_read_with_a_small_page_size(sample_source, http):
+def test_the_window_is_listed_one_day_at_a_time_and_a_full_day_reads_on(sample_source, http):
     client = OcdsClient(sample_source.url, page_size=7, client=http)
+    first, end = date(2025, 9, 1), date(2025, 10, 4)
 
-    releases = list(client.iter_releases(date(2025, 9, 1), date(2025, 10, 4)))
+    releases = list(client.iter_releases(first, end))
 
     assert [r["id"] for r in releases] == [r["id"] for r in sample_source.releases]
-    assert len(http.requested) == math.ceil(len(sample_source.releases) / 7)
-    assert http.requested[0].params["PageNumber"] == "1"
-    assert http.requested[-1].params["PageNumber"] == str(len(http.requested))
+    days = [first + timedelta(days=n) for n in range((end - first).days)]
+    # One request per day, and one more per further page of a day holding more than a page.
+    pages = [max(1, math.ceil(len(sample_source.releases_listed_on(day)) / 7)) for day in days]
+    assert len(http.requested) == sum(pages) > len(days)
+    assert [(u.params["dateFrom"], u.params["dateTo"]) for u in http.requested if u.params["PageNumber"] == "1"] == [
+        (day.isoformat(), day.isoformat()) for day in days]
 
 
 def test_window_is_half_open(sample_source, http):
@@ -48,8 +52,8 @@ def test_window_is_half_open(sample_source, http):
 
     assert {r["date"][:10] for r in releases} == {"2025-09-02", "2025-09-03"}
     assert releases == released_on(sample_source, date(2025, 9, 2), date(2025, 9, 3))
-    assert http.requested[0].params["dateFrom"] == "2025-09-02"
-    assert http.requested[0].params["dateTo"] == "2025-09-03"
+    assert [(u.params["dateFrom"], u.params["dateTo"]) for u in http.requested] == [
+        ("2025-09-02", "2025-09-02"), ("2025-09-03", "2025-09-03")]
 
 
 def test_one_day_window_holds_that_day_only(sample_source, http):
@@ -128,7 +132,7 @@ def test_links_next_on_another_host_is_bad_source_data(sample_source):
     [(429, SourceUnavailable), (500, SourceUnavailable), (503, SourceUnavailable), (403, SourceRejected)],
 )
 def test_http_status_mapping(status, error):
-    # The sample source has no fault injection yet, so these statuses come from an in-process transport.
+    # A 403 is no fault the sample source injects, so these statuses come from an in-process transport.
     transport = httpx.MockTransport(lambda request: httpx.Response(status, json={"error": "nope"}))
     client = OcdsClient("https://ocds-api.example.org", client=httpx.Client(transport=transport))
 

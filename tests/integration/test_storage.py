@@ -39,12 +39,12 @@ def store(url, tenders):
 
 def test_migrations_apply_once_in_order_and_are_recorded(empty_database_url):
     with psycopg.connect(empty_database_url) as conn:
-        assert db.migrate(conn) == ["001_tables"]
+        assert db.migrate(conn) == ["001_tables", "002_backfill_progress"]
         assert db.migrate(conn) == []
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-        versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations")]
-    assert {"tenders", "job_log", "sync_state", "quarantine", "schema_migrations"} <= tables
-    assert versions == ["001_tables"]
+        versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+    assert {"tenders", "job_log", "sync_state", "quarantine", "backfill_progress", "schema_migrations"} <= tables
+    assert versions == ["001_tables", "002_backfill_progress"]
 
 
 def test_tenders_has_the_columns_other_tools_read(database_url):

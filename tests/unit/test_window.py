@@ -38,3 +38,9 @@ def test_cursor_stays_for_a_window_after_a_gap_or_behind_it():
     assert cursor_after(window(date(2025, 10, 1), date(2025, 10, 3)), date(2025, 9, 8), FIRST) is None
     assert cursor_after(window(date(2025, 8, 1), date(2025, 8, 3)), date(2025, 9, 8), FIRST) is None
     assert cursor_after(window(date(2025, 9, 5), date(2025, 9, 8)), None, FIRST) is None
+
+
+def test_a_window_ending_before_the_first_run_date_leaves_a_fresh_cursor_alone():
+    assert cursor_after(window(date(2025, 8, 1), date(2025, 8, 8)), None, FIRST) is None
+    assert cursor_after(window(date(2025, 8, 25), date(2025, 9, 1)), None, FIRST) is None
+    assert cursor_after(window(date(2025, 8, 25), date(2025, 9, 2)), None, FIRST) == date(2025, 9, 2)

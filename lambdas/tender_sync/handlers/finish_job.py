@@ -1,21 +1,34 @@
-"""FinishJob: job_log SUCCESS with the counts, and the lease released."""
-from aws_lambda_powertools import Logger
+"""FinishJob: job_log SUCCESS with the counts, the lease released, and the run's metrics (EMF)."""
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 
-from tender_sync import db, jobs
+from tender_sync import backfill, db, jobs
 from tender_sync.settings import Settings
 
 logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
 
 
+@tracer.capture_lambda_handler
 def handler(event: dict, context) -> dict:
     job = jobs.Job.model_validate(event["job"])
     logger.set_correlation_id(job.executionId)
-    counts = jobs.counts_of(event.get("fetch"), event.get("upsert"))
+    # A backfill added up its windows' counts as it stored them; the others count their one fetch and upsert.
+    counts = None if job.workflow == jobs.BACKFILL_WORKFLOW else jobs.counts_of(event.get("fetch"), event.get("upsert"))
     source = Settings.from_env().source_name
     with db.connect() as conn:
         # A window with nothing in it never reached UpsertTenders: the cursor moves here instead.
         if "upsert" not in event and job.cursorAfter:
             jobs.advance_cursor(conn, source, job.cursorAfter)
-        jobs.finish_job(conn, source, job, counts)
-    logger.info("job succeeded", extra={"counts": counts})
-    return {"status": "SUCCESS", **counts}
+        if job.workflow == jobs.BACKFILL_WORKFLOW:
+            backfill.complete(conn, source, job)
+        finished = jobs.finish_job(conn, source, job, counts)
+    metrics.add_metadata(key="workflow", value=job.workflow)
+    for name, value in finished.counts.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    metrics.add_metric(name="duration", unit=MetricUnit.Seconds, value=finished.seconds)
+    # Published here, once the job is stored as finished; a FinishJob that failed publishes nothing.
+    metrics.flush_metrics()
+    logger.info("job succeeded", extra={"counts": finished.counts, "seconds": finished.seconds})
+    return {"status": "SUCCESS", **finished.counts}

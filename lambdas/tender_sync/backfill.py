@@ -1,0 +1,81 @@
+"""A backfill: a date range worked through window by window, each stored as a sync stores its window.
+
+It holds no lease: storing is idempotent and a newer release always wins, so it may run beside the sync. The
+cursor moves by the sync's own rule, applied when each window is stored (jobs.move_cursor): never backwards,
+never past a gap. Progress is kept per plan in backfill_progress, so a rerun resumes at the first window
+not yet stored."""
+from datetime import date, timedelta
+
+import psycopg
+
+from tender_sync import jobs
+from tender_sync.inputs import BackfillRequest
+from tender_sync.models import BackfillPlan, Window
+from tender_sync.settings import Settings
+
+
+def start(conn: psycopg.Connection, settings: Settings, execution_id: str, request: BackfillRequest) -> jobs.Job:
+    """Open the job and claim the plan's progress: resumed where a run that did not complete left it, else afresh."""
+    plan = BackfillPlan(rangeFrom=request.date_from, rangeTo=request.date_to, windowDays=request.windowDays)
+    job_id = jobs.open_job(
+        conn, jobs.BACKFILL_WORKFLOW, execution_id, "manual", Window(date_from=plan.rangeFrom, date_to=plan.rangeTo)
+    )
+    (done_to,) = conn.execute(
+        """INSERT INTO backfill_progress (source, range_from, range_to, window_days, done_to, execution_id)
+           VALUES (%(source)s, %(from)s, %(to)s, %(days)s, %(from)s, %(execution)s)
+           ON CONFLICT (source, range_from, range_to, window_days) DO UPDATE
+              SET done_to = CASE WHEN backfill_progress.completed_at IS NULL
+                                 THEN backfill_progress.done_to ELSE EXCLUDED.done_to END,
+                  completed_at = NULL, execution_id = EXCLUDED.execution_id, updated_at = now()
+        RETURNING done_to""",
+        {
+            "source": settings.source_name,
+            "from": plan.rangeFrom,
+            "to": plan.rangeTo,
+            "days": plan.windowDays,
+            "execution": execution_id,
+        },
+    ).fetchone()
+    return jobs.Job(
+        jobId=job_id,
+        executionId=execution_id,
+        workflow=jobs.BACKFILL_WORKFLOW,
+        window=window_from(plan, done_to),
+        maxEnrichment=request.maxEnrichment,
+        backfill=plan,
+    )
+
+
+def window_from(plan: BackfillPlan, start: date) -> dict[str, date] | None:
+    """The plan's window that starts at `start`, or None when the plan is done."""
+    if start >= plan.rangeTo:
+        return None
+    return {"from": start, "to": min(start + timedelta(days=plan.windowDays), plan.rangeTo)}
+
+
+def next_window(job: jobs.Job) -> jobs.Job:
+    """The job moved on to the window after its current one (window None: no windows left)."""
+    return job.model_copy(update={"window": window_from(job.backfill, job.window["to"])})
+
+
+def record_window(conn: psycopg.Connection, settings: Settings, job: jobs.Job, counts: dict[str, int]) -> None:
+    """In the transaction that stored the window: the cursor by its rule, the plan's progress, the job's counts."""
+    window = Window(date_from=job.window["from"], date_to=job.window["to"])
+    jobs.move_cursor(conn, settings, window)
+    plan = job.backfill
+    conn.execute(
+        """UPDATE backfill_progress SET done_to = GREATEST(done_to, %s), updated_at = now()
+            WHERE source = %s AND range_from = %s AND range_to = %s AND window_days = %s""",
+        (window.date_to, settings.source_name, plan.rangeFrom, plan.rangeTo, plan.windowDays),
+    )
+    jobs.add_counts(conn, job.jobId, counts)
+
+
+def complete(conn: psycopg.Connection, source: str, job: jobs.Job) -> None:
+    """Every window stored: the next backfill of the same plan starts afresh."""
+    plan = job.backfill
+    conn.execute(
+        """UPDATE backfill_progress SET completed_at = now(), updated_at = now()
+            WHERE source = %s AND range_from = %s AND range_to = %s AND window_days = %s""",
+        (source, plan.rangeFrom, plan.rangeTo, plan.windowDays),
+    )

@@ -1,0 +1,123 @@
+"""Each workflow's execution input: a Pydantic model that rejects unknown fields, parses dates and bounds caps,
+read with Powertools Parser before anything is written."""
+import math
+from datetime import date, timedelta
+from typing import TypeVar
+
+from aws_lambda_powertools.utilities.parser import parse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tender_sync.errors import InvalidInput
+from tender_sync.models import Window
+from tender_sync.settings import Settings
+from tender_sync.window import source_today
+
+# The most portal lookups one run may make: a Map of 10,000 items is still well inside the run's hour.
+MAX_ENRICHMENT = 10_000
+# A backfill costs about 25 history events a window: 400 windows stay well below Step Functions' 25,000.
+MAX_BACKFILL_WINDOWS = 400
+MAX_WINDOW_DAYS = 31
+# An OCDS ocid: "ocds-", the publisher's 6-character prefix, "-", the publisher's own id.
+OCID_PATTERN = r"^ocds-[0-9A-Za-z]{6}-[^\s/]{1,100}$"
+
+Request = TypeVar("Request", bound=BaseModel)
+
+
+class SyncRequest(BaseModel):
+    """The sync state machine's execution input."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    maxEnrichment: int = Field(default=300, ge=0, le=MAX_ENRICHMENT)
+    triggeredBy: str = Field(default="manual", max_length=200)
+    scheduledTime: str | None = None
+    date_from: date | None = Field(default=None, alias="from")
+    date_to: date | None = Field(default=None, alias="to")
+
+    @model_validator(mode="after")
+    def window_is_whole(self) -> "SyncRequest":
+        if (self.date_from is None) != (self.date_to is None):
+            raise ValueError("give both 'from' and 'to', or neither")
+        if self.date_from and self.date_to and self.date_from >= self.date_to:
+            raise ValueError(f"'from' ({self.date_from}) must be before 'to' ({self.date_to}); 'to' is exclusive")
+        return self
+
+    def requested_window(self) -> "Window | None":
+        if self.date_from is None or self.date_to is None:
+            return None
+        return Window(date_from=self.date_from, date_to=self.date_to)
+
+
+class EnrichTodayRequest(BaseModel):
+    """enrich-today: look up today's tenders still lacking their detailed category, at most maxEnrichment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    maxEnrichment: int = Field(ge=1, le=MAX_ENRICHMENT)
+    adminUserId: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @property
+    def triggered_by(self) -> str:
+        return f"admin {self.adminUserId}" if self.adminUserId else "manual"
+
+
+def _configured_window_days() -> int:
+    return Settings.from_env().window_days
+
+
+class BackfillRequest(BaseModel):
+    """backfill: the releases dated in [from, to), worked through in windows of windowDays days."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date_from: date = Field(alias="from")
+    date_to: date = Field(alias="to")
+    windowDays: int = Field(default_factory=_configured_window_days, ge=1, le=MAX_WINDOW_DAYS)
+    maxEnrichment: int = Field(default=300, ge=0, le=MAX_ENRICHMENT)
+
+    @model_validator(mode="after")
+    def range_is_workable(self) -> "BackfillRequest":
+        if self.date_from >= self.date_to:
+            raise ValueError(f"'from' ({self.date_from}) must be before 'to' ({self.date_to}); 'to' is exclusive")
+        tomorrow = source_today() + timedelta(days=1)
+        if self.date_to > tomorrow:
+            raise ValueError(f"'to' ({self.date_to}) is in the future: at most {tomorrow} (today, exclusive end)")
+        windows = math.ceil((self.date_to - self.date_from).days / self.windowDays)
+        if windows > MAX_BACKFILL_WINDOWS:
+            raise ValueError(
+                f"{windows} windows of {self.windowDays} days; at most {MAX_BACKFILL_WINDOWS} per backfill: "
+                "use larger windows or split the range"
+            )
+        return self
+
+
+class SingleTenderRequest(BaseModel):
+    """single-tender: one ocid, fetched from the release endpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ocid: str = Field(pattern=OCID_PATTERN)
+
+
+class CleanupRequest(BaseModel):
+    """cleanup: no settings; the schedule says who started it and when."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    triggeredBy: str = Field(default="manual", max_length=200)
+    scheduledTime: str | None = None
+
+
+def parse_input(model: type[Request], value: object, workflow: str) -> Request:
+    """The execution input as `model`, or InvalidInput with a one-line reason naming each bad field."""
+    try:
+        return parse(event=value if value is not None else {}, model=model)
+    except ValidationError as error:
+        raise InvalidInput(f"invalid {workflow} input: {one_line(error)}") from None
+
+
+def one_line(error: ValidationError) -> str:
+    """A pydantic error as one line naming each bad field."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors(include_url=False)
+    )

@@ -1,0 +1,302 @@
+"""`make cost`: what the sync costs on AWS, by service, per run and per month.
+
+Reads the synthesized template: the state machine definition (the states a run goes through, and the
+Distributed Map's child execution type), each function's memory and architecture, and the schedule.
+Adds a run profile (tenders per run, runs per month, seconds per function) and the list prices in
+local/prices.json. The run modelled is the ordinary one: something new in the window, every tender
+looked up, every step succeeding first time (each retry would add a transition and an invocation).
+Free tiers are not deducted."""
+import argparse
+import json
+import math
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local import toolchain
+
+PRICES_FILE = Path(__file__).with_name("prices.json")
+DAYS_PER_MONTH = 30
+DEFAULT_TENDERS_PER_RUN = 300
+# Seconds per invocation, by task state. Assumed, not measured on AWS: pass --duration NAME=SECONDS.
+DEFAULT_DURATIONS = {"StartJob": 1.0, "FetchReleases": 10.0, "EnrichTender": 1.0, "UpsertTenders": 5.0, "FinishJob": 0.5}
+# The S3 requests of a run, from what the handlers do (tests/infra/test_cost.py counts them in a local run):
+FETCH_PUTS = 3  # FetchReleases: tenders.jsonl, quarantine.jsonl (each one part below 8 MiB) and enrich-items.json
+MAP_GETS = 1  # the Distributed Map's ItemReader reads enrich-items.json
+UPSERT_GETS = 3  # UpsertTenders: enrich-items.json, tenders.jsonl, quarantine.jsonl; then one GET per result
+LIST_PAGE = 1000  # UpsertTenders lists the results prefix, 1,000 keys a page
+# Each invocation of a function that may read the database secret fetches it once: runs are 30 minutes
+# apart, longer than the 5 minutes the functions cache it.
+SECRET_READS_PER_INVOCATION = 1
+RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
+MINUTES = {"minute": 1, "hour": 60, "day": 24 * 60}
+
+
+@dataclass(frozen=True)
+class Profile:
+    tenders_per_run: int = DEFAULT_TENDERS_PER_RUN
+    runs_per_month: float = DAYS_PER_MONTH * 48
+    durations: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_DURATIONS))
+
+
+@dataclass(frozen=True)
+class Line:
+    service: str
+    usage: str
+    per_run: float
+    per_month_fixed: float = 0.0
+
+
+@dataclass(frozen=True)
+class Estimate:
+    lines: list[Line]
+    profile: Profile
+    child_execution_type: str
+
+    @property
+    def per_run(self) -> float:
+        return sum(line.per_run for line in self.lines)
+
+    def per_month(self, line: Line | None = None) -> float:
+        lines = [line] if line else self.lines
+        return sum(item.per_run * self.profile.runs_per_month + item.per_month_fixed for item in lines)
+
+
+@dataclass(frozen=True)
+class Function:
+    memory_mb: int
+    architecture: str
+    reads_secret: bool
+
+
+@dataclass(frozen=True)
+class S3Requests:
+    puts: int  # PUT-class: PutObject and each multipart call
+    lists: int
+    gets: int
+
+
+def s3_requests(items: int) -> S3Requests:
+    """The S3 requests of a run that looks up `items` tenders."""
+    return S3Requests(
+        puts=FETCH_PUTS + items, lists=max(1, math.ceil(items / LIST_PAGE)), gets=MAP_GETS + UPSERT_GETS + items
+    )
+
+
+def load_prices(path: Path = PRICES_FILE) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def sync_definition(template: dict[str, Any]) -> dict[str, Any]:
+    """The sync state machine's definition as deployed, each function ARN naming the function's logical id."""
+    from local.engine import LocalStack
+
+    state_machine = template["Resources"][_sync_state_machine_id(template)]
+    return json.loads(LocalStack(template, {}).resolve(state_machine["Properties"]["DefinitionString"]))
+
+
+def _sync_state_machine_id(template: dict[str, Any]) -> str:
+    return template["Outputs"]["SyncStateMachineArn"]["Value"]["Ref"]
+
+
+def runs_per_month(template: dict[str, Any]) -> float:
+    """From the sync schedule's rate(...) expression, over a 30-day month."""
+    schedules = [r for r in template["Resources"].values() if r["Type"] == "AWS::Scheduler::Schedule"]
+    if len(schedules) > 1:  # the stack's: the sync's and the cleanup's
+        sync = {"Ref": _sync_state_machine_id(template)}
+        schedules = [s for s in schedules if s["Properties"]["Target"]["Arn"] == sync]
+    (schedule,) = schedules
+    expression = schedule["Properties"]["ScheduleExpression"]
+    match = RATE.fullmatch(expression)
+    if not match:
+        raise ValueError(f"cannot count runs of the schedule {expression!r}: give --runs-per-month")
+    minutes = int(match[1]) * MINUTES[match[2].rstrip("s")]
+    return DAYS_PER_MONTH * 24 * 60 / minutes
+
+
+def run_path(machine: dict[str, Any]) -> list[str]:
+    """The states an ordinary run enters, in order: each Choice takes its Default (the branch that does the work)."""
+    path, name = [], machine["StartAt"]
+    while name:
+        state = machine["States"][name]
+        path.append(name)
+        if state["Type"] in ("Succeed", "Fail") or state.get("End"):
+            break
+        name = state["Default"] if state["Type"] == "Choice" else state["Next"]
+    return path
+
+
+def estimate(template: dict[str, Any], profile: Profile, prices: dict[str, Any], child_execution_type: str | None = None) -> Estimate:
+    """Cost lines of one run. child_execution_type overrides the Map's, to compare the two."""
+    definition = sync_definition(template)
+    functions = _functions(template)
+    sfn, lam, s3, secrets = prices["step_functions"], prices["lambda"], prices["s3_standard"], prices["secrets_manager"]
+    items = profile.tenders_per_run
+
+    transitions = 0
+    invocations: list[tuple[Function, float, float]] = []  # function, count, seconds each
+    express_requests, express_seconds = 0, 0.0
+    execution_type = None
+    for name in run_path(definition):
+        state = definition["States"][name]
+        transitions += 1
+        if state["Type"] == "Task":
+            invocations.append((_task_function(state, functions), 1, _duration(profile, name)))
+        if state["Type"] == "Map":
+            processor = state["ItemProcessor"]
+            execution_type = child_execution_type or processor.get("ProcessorConfig", {}).get("ExecutionType", "STANDARD")
+            child_path = run_path(processor)
+            # Each child execution the Distributed Map starts is one transition of the parent.
+            transitions += items
+            child_seconds = 0.0
+            for child_name in child_path:
+                child = processor["States"][child_name]
+                if child["Type"] == "Task":
+                    seconds = _duration(profile, child_name)
+                    invocations.append((_task_function(child, functions), items, seconds))
+                    child_seconds += seconds
+            if execution_type == "STANDARD":
+                transitions += items * len(child_path)
+            else:
+                express_requests = items
+                increment = sfn["express_duration_increment_seconds"]
+                express_seconds = math.ceil(round(child_seconds / increment, 6)) * increment
+
+    lambda_requests = sum(count for _, count, _ in invocations)
+    gb_seconds = {
+        architecture: sum(count * seconds * f.memory_mb / 1024 for f, count, seconds in invocations if f.architecture == architecture)
+        for architecture in sorted({f.architecture for f, _, _ in invocations})
+    }
+    s3_run = s3_requests(items)
+    secret_reads = sum(count for f, count, _ in invocations if f.reads_secret) * SECRET_READS_PER_INVOCATION
+    created_secrets = sum(1 for r in template["Resources"].values() if r["Type"] == "AWS::SecretsManager::Secret")
+
+    lines = [Line("Step Functions state transitions", f"{transitions:,}", transitions * sfn["standard_per_state_transition"])]
+    if express_requests:
+        express_gb_seconds = express_requests * express_seconds * sfn["express_billed_memory_mb"] / 1024
+        lines += [
+            Line("Step Functions Express requests", f"{express_requests:,}", express_requests * sfn["express_per_request"]),
+            Line(
+                "Step Functions Express duration",
+                f"{express_gb_seconds:,.2f} GB-s",
+                express_gb_seconds * sfn["express_per_gb_second"],
+            ),
+        ]
+    lines.append(Line("Lambda requests", f"{lambda_requests:,}", lambda_requests * lam["per_request"]))
+    for architecture, amount in gb_seconds.items():
+        lines.append(Line(f"Lambda duration ({architecture})", f"{amount:,.2f} GB-s", amount * lam["per_gb_second"][architecture]))
+    lines += [
+        Line(
+            "S3 PUT and LIST requests",
+            f"{s3_run.puts + s3_run.lists:,}",
+            (s3_run.puts + s3_run.lists) * s3["per_put_copy_post_list_request"],
+        ),
+        Line("S3 GET requests", f"{s3_run.gets:,}", s3_run.gets * s3["per_get_request"]),
+        Line(
+            "Secrets Manager",
+            f"{secret_reads} reads" + (f", {created_secrets} secret" if created_secrets else ""),
+            secret_reads * secrets["per_api_call"],
+            per_month_fixed=created_secrets * secrets["per_secret_month"],
+        ),
+    ]
+    return Estimate(lines=lines, profile=profile, child_execution_type=execution_type or "none")
+
+
+def report(template: dict[str, Any], profile: Profile, prices: dict[str, Any]) -> list[str]:
+    result = estimate(template, profile, prices)
+    width = max(len(line.service) for line in result.lines)
+    out = [
+        f"Run profile: {profile.tenders_per_run:,} tenders looked up per run, {profile.runs_per_month:,.0f} runs per month; "
+        "seconds per invocation: " + ", ".join(f"{name} {seconds:g}" for name, seconds in profile.durations.items()),
+        f"Prices: AWS list prices, {prices['region']}, as of {prices['date']} (local/prices.json); free tiers not deducted.",
+        f"Enrichment Map children: {result.child_execution_type}",
+        "",
+        f"{'service':<{width}}  {'usage per run':>16}  {'$ per run':>10}  {'$ per month':>11}",
+    ]
+    for line in result.lines:
+        out.append(f"{line.service:<{width}}  {line.usage:>16}  {line.per_run:>10.5f}  {result.per_month(line):>11.2f}")
+    out.append(f"{'total':<{width}}  {'':>16}  {result.per_run:>10.5f}  {result.per_month():>11.2f}")
+    other = "STANDARD" if result.child_execution_type == "EXPRESS" else "EXPRESS"
+    if result.child_execution_type != "none":
+        alternative = estimate(template, profile, prices, child_execution_type=other)
+        out.append(
+            f"(with {other} Map children instead: ${alternative.per_run:.5f} per run, ${alternative.per_month():.2f} per month)"
+        )
+    return out
+
+
+def _functions(template: dict[str, Any]) -> dict[str, Function]:
+    """Lambda functions by logical id, with the memory and architecture the template gives them."""
+    readers = _roles_that_can(template, "secretsmanager:GetSecretValue")
+    functions = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Lambda::Function":
+            continue
+        properties = resource["Properties"]
+        functions[logical_id] = Function(
+            memory_mb=properties.get("MemorySize", 128),
+            architecture=(properties.get("Architectures") or ["x86_64"])[0],
+            reads_secret=properties["Role"]["Fn::GetAtt"][0] in readers,
+        )
+    return functions
+
+
+def _roles_that_can(template: dict[str, Any], action: str) -> set[str]:
+    roles = set()
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::IAM::Policy":
+            continue
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if action in actions:
+                roles.update(role["Ref"] for role in resource["Properties"]["Roles"])
+    return roles
+
+
+def _task_function(state: dict[str, Any], functions: dict[str, Function]) -> Function:
+    logical_id = state["Resource"].rsplit(":", 1)[-1]
+    if logical_id not in functions:
+        raise ValueError(f"the cost model knows Lambda tasks only, not {state['Resource']}")
+    return functions[logical_id]
+
+
+def _duration(profile: Profile, state_name: str) -> float:
+    if state_name not in profile.durations:
+        raise ValueError(f"no duration for {state_name}: give --duration {state_name}=SECONDS")
+    return profile.durations[state_name]
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="make cost", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tenders", type=int, default=DEFAULT_TENDERS_PER_RUN, help="tenders looked up per run (default 300)")
+    parser.add_argument("--runs-per-month", type=float, help="default: from the schedule, over a 30-day month")
+    parser.add_argument(
+        "--duration", action="append", default=[], metavar="STATE=SECONDS",
+        help="seconds per invocation of a task state, e.g. EnrichTender=2.5 (repeatable)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    toolchain.prepare()
+    from infra.stack import synth_template
+
+    template = synth_template()
+    durations = dict(DEFAULT_DURATIONS)
+    for item in args.duration:
+        name, _, seconds = item.partition("=")
+        durations[name] = float(seconds)
+    profile = Profile(
+        tenders_per_run=args.tenders,
+        runs_per_month=args.runs_per_month if args.runs_per_month is not None else runs_per_month(template),
+        durations=durations,
+    )
+    print("\n".join(report(template, profile, load_prices())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

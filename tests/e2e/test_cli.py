@@ -1,0 +1,119 @@
+"""`python -m local.cli`, run in-process: each command on this machine, and against a stack (AWS in moto)."""
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local import cli
+
+
+@pytest.fixture
+def local_cli(database_url, sample_source, tmp_path, monkeypatch, capsys):
+    """main(argv) on the test database and the session's sample source, keeping histories in tmp_path; returns
+    (exit code, what it printed)."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setattr(cli, "EXECUTIONS_DIR", tmp_path)
+    capsys.readouterr()
+
+    def run(*argv: str) -> tuple[int, str]:
+        if argv[0] == "start":
+            argv = (*argv, "--ocds-url", sample_source.url, "--portal-url", sample_source.url)
+        code = cli.main(list(argv))
+        return code, capsys.readouterr().out
+
+    return run
+
+
+def test_start_runs_a_workflow_to_the_end_and_runs_state_and_timeline_show_it(local_cli):
+    code, started = local_cli("start", "backfill", "--from", "2025-09-01", "--to", "2025-09-15", "--window-days", "7")
+
+    assert code == 0, started
+    assert "status:     SUCCESS (execution SUCCEEDED)" in started
+    assert "window:     2025-09-01 .. 2025-09-15" in started
+    arn = next(line.split()[-1] for line in started.splitlines() if line.startswith("execution:"))
+
+    code, runs = local_cli("runs")
+    assert code == 0
+    header, rule, row = runs.splitlines()
+    assert header.split()[:4] == ["id", "workflow", "status", "window"]
+    assert row.split()[:6] == ["1", "backfill", "SUCCESS", "2025-09-01", "..", "2025-09-15"]
+    assert arn.rsplit(":", 1)[-1] in row
+
+    code, state = local_cli("state")
+    assert code == 0
+    assert "etenders-za  2025-09-15" in state  # a fresh database: the backfill moved the cursor
+    assert "2025-09-01 .. 2025-09-15  7            2025-09-15" in state
+
+    code, timeline = local_cli("timeline", arn)
+    assert code == 0
+    lines = timeline.splitlines()
+    assert lines[0].startswith("ExecutionSucceeded after ")
+    steps = [line.split()[1] for line in lines[3:]]
+    assert steps == [
+        "StartBackfill", "WindowsLeft?", "FetchReleases", "AnythingToEnrich?", "EnrichTenders", "UpsertTenders",
+        "NextWindow", "WindowsLeft?", "FetchReleases", "AnythingToEnrich?", "EnrichTenders", "UpsertTenders",
+        "NextWindow", "WindowsLeft?", "FinishJob", "BackfillSucceeded",
+    ]
+    assert all(line.split()[-1] == "s" for line in lines[3:-1])  # each step that ended shows its duration
+
+
+def test_start_takes_the_input_as_json(local_cli):
+    code, output = local_cli("start", "sync", "--input", json.dumps({"from": "2025-09-01", "to": "2025-09-03"}))
+    assert code == 0, output
+    assert "window:     2025-09-01 .. 2025-09-03" in output
+
+
+def test_a_rejected_input_prints_its_reason_and_fails(local_cli):
+    code, output = local_cli("start", "single-tender", "--ocid", "134030")
+    assert code == 1
+    assert "single-tender failed: InvalidInput: invalid single-tender input: ocid: String should match pattern" in output
+
+    code, runs = local_cli("runs")
+    assert runs.splitlines()[2:] == []  # nothing written
+
+
+def test_the_flags_must_fit_the_workflow(local_cli):
+    with pytest.raises(SystemExit, match="--ocid does not apply to enrich-today"):
+        local_cli("start", "enrich-today", "--max-enrichment", "5", "--ocid", "ocds-9t57fa-1")
+    with pytest.raises(SystemExit, match="give --input or flags, not both"):
+        local_cli("start", "sync", "--input", "{}", "--max-enrichment", "5")
+
+
+def test_timeline_of_an_unknown_local_execution_says_where_it_looked(local_cli):
+    with pytest.raises(SystemExit, match="no local execution"):
+        local_cli("timeline", "arn:aws:states:us-east-1:123456789012:execution:Sync:nowhere")
+
+
+def test_against_a_stack_it_starts_by_the_outputs_and_reads_the_database_through_the_secret(
+    database_url, monkeypatch, capsys
+):
+    """The deployed path, with AWS in moto (no CloudFormation there: the stack's outputs are given)."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    with mock_aws():
+        sfn = boto3.client("stepfunctions", region_name="af-south-1")
+        definition = json.dumps({"StartAt": "Pass", "States": {"Pass": {"Type": "Pass", "End": True}}})
+        outputs = {
+            output: sfn.create_state_machine(name=output, definition=definition, roleArn="arn:aws:iam::123456789012:role/r")[
+                "stateMachineArn"]
+            for output in cli.WORKFLOWS.values()
+        }
+        secrets = boto3.client("secretsmanager", region_name="af-south-1")
+        outputs["DatabaseSecretArn"] = secrets.create_secret(Name="db", SecretString=database_url)["ARN"]
+        monkeypatch.setattr(cli, "stack_outputs", lambda session, stack: outputs if stack == "TenderSync" else {})
+
+        assert cli.main(["--stack", "TenderSync", "--region", "af-south-1", "start", "backfill",
+                         "--from", "2025-09-01", "--to", "2025-09-08"]) == 0
+        arn = capsys.readouterr().out.split()[-1]
+        [execution] = sfn.list_executions(stateMachineArn=outputs["BackfillStateMachineArn"])["executions"]
+        assert execution["executionArn"] == arn
+        assert json.loads(sfn.describe_execution(executionArn=arn)["input"]) == {"from": "2025-09-01", "to": "2025-09-08"}
+
+        assert cli.main(["--stack", "TenderSync", "--region", "af-south-1", "timeline", arn]) == 0
+        rows = capsys.readouterr().out.splitlines()[3:]
+        entered = [e["stateEnteredEventDetails"]["name"] for e in sfn.get_execution_history(executionArn=arn)["events"]
+                   if "stateEnteredEventDetails" in e]
+        assert entered and [row.split("  ")[1].strip() for row in rows] == entered
+
+        assert cli.main(["--stack", "TenderSync", "--region", "af-south-1", "state"]) == 0
+        assert capsys.readouterr().out.splitlines()[0].split()[:2] == ["source", "cursor"]

@@ -1,0 +1,237 @@
+"""The operators' state machines, the cleanup schedule and its function's access, and the alerts: asserted in the
+synthesized template, property by property."""
+import json
+
+import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Capture, Match, Template
+
+from infra.config import SyncConfig
+from infra.stack import build_stack
+from tests.infra.test_sync_stack import (
+    STATE_MACHINE_OUTPUTS,
+    TRANSIENT_ERRORS,
+    function_ids,
+    render_definition,
+    state_machine_id,
+)
+
+RETRY = [{
+    "ErrorEquals": TRANSIENT_ERRORS, "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2, "MaxDelaySeconds": 30,
+    "JitterStrategy": "FULL",
+}]
+CATCH = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "FailJob"}]
+# Each workflow: its output, its job_log name, the name its end states carry, and its top-level tasks.
+WORKFLOWS = {
+    "EnrichTodayStateMachineArn": ("enrich-today", "EnrichToday", ["StartEnrichToday", "UpsertTenders", "FinishJob"]),
+    "BackfillStateMachineArn": (
+        "backfill", "Backfill", ["StartBackfill", "FetchReleases", "UpsertTenders", "NextWindow", "FinishJob"]),
+    "SingleTenderStateMachineArn": (
+        "single-tender", "SingleTender", ["StartSingleTender", "FetchRelease", "UpsertTenders", "FinishJob"]),
+    "CleanupStateMachineArn": ("cleanup", "Cleanup", ["CleanupJobs"]),
+}
+ENRICHING = ["EnrichTodayStateMachineArn", "BackfillStateMachineArn", "SingleTenderStateMachineArn"]
+
+
+@pytest.fixture(scope="module")
+def definitions(template: Template) -> dict[str, dict]:
+    return {output: render_definition(template, output) for output in STATE_MACHINE_OUTPUTS}
+
+
+def test_each_workflow_is_its_own_standard_traced_logged_state_machine_named_by_an_output(template: Template):
+    machines = template.find_resources("AWS::StepFunctions::StateMachine")
+    assert {state_machine_id(template, output) for output in STATE_MACHINE_OUTPUTS} == set(machines)
+    for machine in machines.values():
+        properties = machine["Properties"]
+        assert properties["StateMachineType"] == "STANDARD"
+        assert properties["TracingConfiguration"] == {"Enabled": True}
+        assert properties["LoggingConfiguration"]["Level"] == "ERROR"
+        assert properties["LoggingConfiguration"]["IncludeExecutionData"] is False
+
+
+@pytest.mark.parametrize("output", list(WORKFLOWS))
+def test_every_task_retries_transient_errors_and_is_caught_by_fail_job(definitions: dict, output: str):
+    workflow, name, tasks = WORKFLOWS[output]
+    states = definitions[output]["States"]
+    assert "QueryLanguage" not in json.dumps(definitions[output])  # JSONPath only
+    for task in tasks:
+        assert states[task]["Retry"] == RETRY, task
+        assert states[task]["Catch"] == CATCH, task
+    if output in ENRICHING:
+        assert states["EnrichTenders"]["Catch"] == CATCH
+    assert states["FailJob"]["Parameters"] == {"state.$": "$", "executionId.$": "$$.Execution.Id", "workflow": workflow}
+    assert states["FailJob"]["Next"] == f"{name}Failed"
+    assert states[f"{name}Failed"] == {"Type": "Fail", "Error": f"{name}Failed", "CausePath": "$.failJob.error"}
+
+
+@pytest.mark.parametrize("output", ENRICHING)
+def test_the_workflows_share_the_syncs_enrichment_map_and_upsert(definitions: dict, output: str):
+    sync, states = definitions["SyncStateMachineArn"]["States"], definitions[output]["States"]
+    assert states["EnrichTenders"] == {**sync["EnrichTenders"], "Next": "UpsertTenders", "Catch": CATCH}
+    assert {k: v for k, v in states["UpsertTenders"].items() if k != "Next"} == {
+        k: v for k, v in sync["UpsertTenders"].items() if k != "Next"}
+    assert {k: v for k, v in states["FinishJob"].items() if k != "Next"} == {
+        k: v for k, v in sync["FinishJob"].items() if k != "Next"}
+    # Nothing to look up: straight to UpsertTenders.
+    assert states["AnythingToEnrich?"]["Choices"] == [
+        {"Variable": "$.fetch.toEnrich", "NumericEquals": 0, "Next": "UpsertTenders"}]
+    assert states["AnythingToEnrich?"]["Default"] == "EnrichTenders"
+
+
+def test_enrich_today_stages_then_enriches_and_stores(template: Template, definitions: dict):
+    definition = definitions["EnrichTodayStateMachineArn"]
+    states = definition["States"]
+    assert definition["StartAt"] == "StartEnrichToday"
+    assert states["StartEnrichToday"]["Resource"] == "${GetAtt:" + function_ids(template)["StartEnrichToday"] + ".Arn}"
+    assert states["StartEnrichToday"]["Parameters"] == {"input.$": "$", "executionId.$": "$$.Execution.Id"}
+    assert states["StartEnrichToday"]["ResultPath"] == "$"  # {job, fetch}: the state a sync has after FetchReleases
+    assert states["StartEnrichToday"]["Next"] == "AnythingToEnrich?"
+    assert states["UpsertTenders"]["Next"] == "FinishJob"
+    assert states["FinishJob"]["Next"] == "EnrichTodaySucceeded"
+    assert definition["TimeoutSeconds"] == 3600
+
+
+def test_backfill_loops_over_its_windows_one_at_a_time(template: Template, definitions: dict):
+    definition = definitions["BackfillStateMachineArn"]
+    states = definition["States"]
+    assert definition["StartAt"] == "StartBackfill"
+    assert states["StartBackfill"]["ResultPath"] == "$.job"
+    assert states["StartBackfill"]["Next"] == "WindowsLeft?"
+    assert states["WindowsLeft?"]["Choices"] == [{"Variable": "$.job.window", "IsNull": True, "Next": "FinishJob"}]
+    assert states["WindowsLeft?"]["Default"] == "FetchReleases"
+    assert states["FetchReleases"]["Next"] == "AnythingToEnrich?"
+    assert states["UpsertTenders"]["Next"] == "NextWindow"
+    assert states["NextWindow"]["Parameters"] == {"job.$": "$.job"}
+    assert states["NextWindow"]["ResultPath"] == "$.job"
+    assert states["NextWindow"]["Next"] == "WindowsLeft?"
+    assert states["FinishJob"]["Next"] == "BackfillSucceeded"
+    assert definition["TimeoutSeconds"] == 24 * 3600
+    # The same FetchReleases function as the sync's.
+    sync = definitions["SyncStateMachineArn"]["States"]["FetchReleases"]
+    assert states["FetchReleases"]["Resource"] == sync["Resource"]
+
+
+def test_single_tender_fetches_its_release_then_enriches_and_stores(template: Template, definitions: dict):
+    definition = definitions["SingleTenderStateMachineArn"]
+    states = definition["States"]
+    assert definition["StartAt"] == "StartSingleTender"
+    assert states["StartSingleTender"]["Next"] == "FetchRelease"
+    assert states["FetchRelease"]["Resource"] == "${GetAtt:" + function_ids(template)["FetchRelease"] + ".Arn}"
+    assert states["FetchRelease"]["Parameters"] == {"job.$": "$.job"}
+    assert states["FetchRelease"]["ResultPath"] == "$.fetch"
+    assert states["FetchRelease"]["Next"] == "AnythingToEnrich?"
+    assert states["FinishJob"]["Next"] == "SingleTenderSucceeded"
+
+
+def test_cleanup_is_one_task(definitions: dict):
+    definition = definitions["CleanupStateMachineArn"]
+    assert definition["StartAt"] == "CleanupJobs"
+    assert set(definition["States"]) == {"CleanupJobs", "CleanupSucceeded", "FailJob", "CleanupFailed"}
+    assert definition["States"]["CleanupJobs"]["Next"] == "CleanupSucceeded"
+
+
+def test_cleanup_runs_daily_on_its_own_schedule(template: Template):
+    payload = Capture()
+    template.has_resource_properties(
+        "AWS::Scheduler::Schedule",
+        {
+            "ScheduleExpression": "rate(1 day)",
+            "State": "ENABLED",
+            "Target": {"Arn": {"Ref": state_machine_id(template, "CleanupStateMachineArn")}, "Input": payload},
+        },
+    )
+    assert json.loads(payload.as_string()) == {"triggeredBy": "schedule", "scheduledTime": "<aws.scheduler.scheduled-time>"}
+    template.resource_count_is("AWS::Scheduler::Schedule", 2)
+
+
+def test_only_cleanup_may_describe_executions_and_only_the_job_workflows(template: Template):
+    policies = template.find_resources("AWS::IAM::Policy")
+    describing = [
+        (policy["Properties"]["Roles"], statement["Resource"])
+        for policy in policies.values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "states:DescribeExecution"
+    ]
+    cleanup_role = template.to_json()["Resources"][function_ids(template)["CleanupJobs"]]["Properties"]["Role"]["Fn::GetAtt"][0]
+    [(roles, resources)] = [(r, res) for r, res in describing if {"Ref": cleanup_role} in r]
+    described = {part["Fn::GetAtt"][0] for resource in resources for part in resource["Fn::Join"][1] if isinstance(part, dict)
+                 and "Fn::GetAtt" in part}
+    assert described == {state_machine_id(template, output) for output in STATE_MACHINE_OUTPUTS if output != "CleanupStateMachineArn"}
+    assert all(resource["Fn::Join"][1][-1] == ":*" for resource in resources)
+
+
+# Alerts
+
+
+def test_alerts_go_to_an_encrypted_ssl_only_topic(template: Template):
+    key = Capture()
+    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [key, "Arn"]}})
+    kms_key = template.to_json()["Resources"][key.as_string()]["Properties"]
+    assert kms_key["EnableKeyRotation"] is True
+    services = {s["Principal"].get("Service") for s in kms_key["KeyPolicy"]["Statement"]}
+    assert {"events.amazonaws.com", "cloudwatch.amazonaws.com"} <= services
+    template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like(
+            {"Effect": "Deny", "Action": "sns:Publish", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})])}},
+    )
+    template.resource_count_is("AWS::SNS::Subscription", 0)  # cdk.json's alertEmail is empty
+
+
+def test_an_alert_email_from_context_subscribes_to_the_topic():
+    template = Template.from_stack(build_stack({"alertEmail": "ops@example.org"}))
+    template.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.org"})
+
+
+def test_a_bad_alert_email_is_refused():
+    with pytest.raises(ValueError, match="'alertEmail' must be an email address"):
+        SyncConfig.from_context(App(context={"alertEmail": "ops at example"}).node)
+
+
+def test_executions_that_end_badly_notify_the_topic(template: Template):
+    topic = next(iter(template.find_resources("AWS::SNS::Topic")))
+    rule = Capture()
+    template.has_resource_properties(
+        "AWS::Events::Rule", {"EventPattern": rule, "Targets": [Match.object_like({"Arn": {"Ref": topic}})]}
+    )
+    pattern = rule.as_object()
+    assert pattern["source"] == ["aws.states"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert pattern["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
+    assert pattern["detail"]["stateMachineArn"] == [
+        {"Ref": state_machine_id(template, output)} for output in STATE_MACHINE_OUTPUTS]
+
+
+def test_alarms_on_failed_executions_and_on_the_enrichment_failure_rate_notify_the_topic(template: Template):
+    topic = next(iter(template.find_resources("AWS::SNS::Topic")))
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    assert len(alarms) == 2
+    by_metric = {}
+    for alarm in alarms.values():
+        properties = alarm["Properties"]
+        assert properties["AlarmActions"] == [{"Ref": topic}]
+        stats = [m["MetricStat"]["Metric"] for m in properties["Metrics"] if "MetricStat" in m]
+        by_metric[frozenset(s["MetricName"] for s in stats)] = (properties, stats)
+
+    failed, stats = by_metric[frozenset({"ExecutionsFailed"})]
+    assert {s["Dimensions"][0]["Value"]["Ref"] for s in stats} == {
+        state_machine_id(template, output) for output in STATE_MACHINE_OUTPUTS}
+    assert (failed["Threshold"], failed["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+
+    rate, stats = by_metric[frozenset({"enriched", "enrichment_failed"})]
+    assert all(s["Namespace"] == "TenderSync" and s["Dimensions"] == [{"Name": "service", "Value": "tender-sync"}]
+               for s in stats)
+    [expression] = [m["Expression"] for m in rate["Metrics"] if "Expression" in m]
+    assert expression == "IF(enriched + failed > 0, 100 * failed / (enriched + failed), 0)"
+    assert (rate["Threshold"], rate["ComparisonOperator"]) == (20, "GreaterThanThreshold")
+
+
+def test_the_dashboard_shows_runs_durations_and_tender_counts(template: Template):
+    (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
+    body = "".join(part if isinstance(part, str) else "<ref>" for part in dashboard["Properties"]["DashboardBody"]["Fn::Join"][1])
+    for title in ("Runs started", "Runs failed", "Run duration", "Job duration", "Tenders", "Alarms"):
+        assert f'"title":"{title}' in body
+    for metric in ("ExecutionsStarted", "ExecutionsFailed", "ExecutionTime",
+                   "fetched", "enriched", "enrichment_failed", "upserted", "quarantined", "duration"):
+        assert f'"{metric}"' in body
+    template.has_output("DashboardName", {"Value": {"Ref": Match.any_value()}})

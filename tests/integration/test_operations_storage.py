@@ -1,0 +1,142 @@
+"""The operators' workflows against a real PostgreSQL: enrich-today's selection, backfill progress, cleanup,
+and the job log's counts."""
+from datetime import date, datetime, timedelta
+
+import psycopg
+import pytest
+
+from tender_sync import backfill, jobs
+from tender_sync.cleanup import clean_up
+from tender_sync.enrich_today import todays_unenriched_releases
+from tender_sync.inputs import BackfillRequest
+from tender_sync.upsert import merge_enrichment
+from tender_sync.window import SOUTH_AFRICA
+from tests.integration.test_storage import SETTINGS, rows, store, tender
+
+TODAY = date(2025, 9, 10)
+
+
+def at(day: date, hour: int) -> str:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=SOUTH_AFRICA).isoformat()
+
+
+# enrich-today
+
+
+def test_todays_unenriched_are_todays_without_category_or_failed_newest_first_up_to_the_cap(database_url):
+    yesterday, tomorrow = TODAY - timedelta(days=1), TODAY + timedelta(days=1)
+    candidates = [
+        {**tender("late-pending"), "release_date": at(TODAY, 23)},
+        {**tender("early-not-found", status="not_found"), "release_date": at(TODAY, 0)},
+        {**tender("noon-failed", status="failed", category="Sewerage"), "release_date": at(TODAY, 12)},
+    ]
+    others = [
+        {**tender("enriched", status="enriched", category="Sewerage"), "release_date": at(TODAY, 13)},
+        {**tender("yesterday", status="failed"), "release_date": at(yesterday, 23)},
+        {**tender("tomorrow", status="failed"), "release_date": at(tomorrow, 0)},
+    ]
+    store(database_url, [{**t, "raw": {"ocid": t["ocid"]}} for t in candidates + others])
+
+    with psycopg.connect(database_url) as conn:
+        newest_first = [release["ocid"] for release in todays_unenriched_releases(conn, TODAY, 10)]
+        capped = [release["ocid"] for release in todays_unenriched_releases(conn, TODAY, 2)]
+
+    assert newest_first == ["late-pending", "noon-failed", "early-not-found"]
+    assert capped == ["late-pending", "noon-failed"]
+
+
+def test_the_same_release_again_fills_in_a_category_the_portal_did_not_have_before(database_url):
+    store(database_url, [merge_enrichment(tender("a"), True, {"ocid": "a", "status": "not_found"})])
+    # Looked up again and still not found, or failing this time: the row stays as it was.
+    assert store(database_url, [merge_enrichment(tender("a"), True, {"ocid": "a", "status": "not_found"})])["unchanged"] == 1
+    assert store(database_url, [merge_enrichment(tender("a"), True, None)])["unchanged"] == 1
+    assert rows(database_url)[0]["enrichment_status"] == "not_found"
+
+    found = merge_enrichment(tender("a"), True, {"ocid": "a", "status": "enriched", "detailed_category": "Sewerage"})
+    assert store(database_url, [found])["updated"] == 1
+    assert (rows(database_url)[0]["enrichment_status"], rows(database_url)[0]["detailed_category"]) == ("enriched", "Sewerage")
+
+
+# backfill
+
+
+def request(start: str, end: str, window_days: int = 7) -> BackfillRequest:
+    return BackfillRequest.model_validate({"from": start, "to": end, "windowDays": window_days})
+
+
+def store_window(database_url: str, job: jobs.Job, counts: dict[str, int] | None = None) -> jobs.Job:
+    with psycopg.connect(database_url) as conn:
+        backfill.record_window(conn, SETTINGS, job, counts or dict.fromkeys(jobs.COUNTS, 1))
+    return backfill.next_window(job)
+
+
+def test_a_backfill_resumes_where_a_run_that_did_not_complete_stopped(database_url):
+    with psycopg.connect(database_url) as conn:
+        first = backfill.start(conn, SETTINGS, "exec-1", request("2025-09-01", "2025-09-20"))
+    assert first.window == {"from": date(2025, 9, 1), "to": date(2025, 9, 8)}
+    second = store_window(database_url, first)
+    assert second.window == {"from": date(2025, 9, 8), "to": date(2025, 9, 15)}
+
+    with psycopg.connect(database_url) as conn:
+        resumed = backfill.start(conn, SETTINGS, "exec-2", request("2025-09-01", "2025-09-20"))
+        other_plan = backfill.start(conn, SETTINGS, "exec-3", request("2025-09-01", "2025-09-20", window_days=3))
+    assert resumed.window == second.window
+    assert other_plan.window == {"from": date(2025, 9, 1), "to": date(2025, 9, 4)}
+
+    last = store_window(database_url, store_window(database_url, resumed))
+    assert last.window is None
+    with psycopg.connect(database_url) as conn:
+        backfill.complete(conn, SETTINGS.source_name, last)
+        finished = jobs.finish_job(conn, SETTINGS.source_name, last, None)
+        again = backfill.start(conn, SETTINGS, "exec-4", request("2025-09-01", "2025-09-20"))
+    # The job's counts are its own windows' (two), kept by finish_job; a completed plan starts afresh.
+    assert finished.counts == dict.fromkeys(jobs.COUNTS, 2)
+    assert again.window == first.window
+
+
+def test_backfill_windows_end_at_the_range_end():
+    plan = backfill.BackfillPlan(rangeFrom=date(2025, 9, 1), rangeTo=date(2025, 9, 10), windowDays=7)
+    assert backfill.window_from(plan, date(2025, 9, 8)) == {"from": date(2025, 9, 8), "to": date(2025, 9, 10)}
+    assert backfill.window_from(plan, date(2025, 9, 10)) is None
+
+
+# cleanup
+
+
+def test_cleanup_fails_the_jobs_and_frees_the_leases_of_executions_no_longer_running(database_url):
+    statuses = {"aborted": "ABORTED", "timed-out": "TIMED_OUT", "running": "RUNNING", "forgotten": None}
+
+    def status_of(execution_id: str) -> str | None:
+        if execution_id not in statuses:
+            raise PermissionError(f"not allowed to describe {execution_id}")
+        return statuses[execution_id]
+
+    with psycopg.connect(database_url) as conn:
+        for execution_id in (*statuses, "another-stacks"):
+            jobs.open_job(conn, jobs.SYNC_WORKFLOW, execution_id, "test", None)
+        conn.execute(
+            "INSERT INTO sync_state (source, lease_holder, lease_expires_at) VALUES ('a', 'aborted', now() + interval '1 hour'),"
+            " ('b', 'running', now() + interval '1 hour')"
+        )
+        result = clean_up(conn, status_of)
+        jobs_now = dict(conn.execute("SELECT execution_id, status FROM job_log").fetchall())
+        errors = dict(conn.execute("SELECT execution_id, error FROM job_log WHERE status = 'FAILED'").fetchall())
+        leases = dict(conn.execute("SELECT source, lease_holder FROM sync_state").fetchall())
+
+    assert sorted(result.jobsFailed) == ["aborted", "forgotten", "timed-out"]
+    assert result.leasesFreed == ["aborted"]
+    assert jobs_now == {"aborted": "FAILED", "timed-out": "FAILED", "forgotten": "FAILED", "running": "RUNNING",
+                        "another-stacks": "RUNNING"}
+    assert errors["timed-out"] == "cleanup: its execution ended TIMED_OUT without finishing the job"
+    assert leases == {"a": None, "b": "running"}
+
+
+@pytest.mark.parametrize("counts", [None, {"fetched": 3, "enriched": 2, "not_found": 0, "enrichment_failed": 1,
+                                           "upserted": 3, "quarantined": 0}])
+def test_finish_job_stores_the_counts_or_keeps_those_added_up(database_url, counts):
+    with psycopg.connect(database_url) as conn:
+        job_id = jobs.open_job(conn, jobs.BACKFILL_WORKFLOW, "exec-1", "test", None)
+        jobs.add_counts(conn, job_id, dict.fromkeys(jobs.COUNTS, 5))
+        finished = jobs.finish_job(conn, SETTINGS.source_name, jobs.Job(jobId=job_id, executionId="exec-1"), counts)
+    assert finished.counts == (counts or dict.fromkeys(jobs.COUNTS, 5))
+    assert finished.seconds >= 0

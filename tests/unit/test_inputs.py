@@ -1,0 +1,65 @@
+"""Each workflow's execution input: unknown fields rejected, dates parsed, caps bounded, one-line reasons."""
+from datetime import date, timedelta
+
+import pytest
+
+from tender_sync.errors import InvalidInput
+from tender_sync.inputs import (
+    BackfillRequest,
+    CleanupRequest,
+    EnrichTodayRequest,
+    SingleTenderRequest,
+    SyncRequest,
+    parse_input,
+)
+from tender_sync.window import source_today
+
+
+def test_enrich_today_needs_a_cap_and_may_name_its_admin():
+    request = parse_input(EnrichTodayRequest, {"maxEnrichment": 50, "adminUserId": "u-17"}, "enrich-today")
+    assert (request.maxEnrichment, request.triggered_by) == (50, "admin u-17")
+    assert parse_input(EnrichTodayRequest, {"maxEnrichment": 1}, "enrich-today").triggered_by == "manual"
+
+
+def test_backfill_dates_are_parsed_and_its_window_size_defaults_to_the_deployments(monkeypatch):
+    monkeypatch.setenv("WINDOW_DAYS", "5")
+    request = parse_input(BackfillRequest, {"from": "2025-09-01", "to": "2025-10-01"}, "backfill")
+    assert (request.date_from, request.date_to, request.windowDays, request.maxEnrichment) == (
+        date(2025, 9, 1), date(2025, 10, 1), 5, 300)
+
+
+def test_a_backfill_may_reach_today_but_not_beyond():
+    tomorrow = source_today() + timedelta(days=1)
+    assert parse_input(BackfillRequest, {"from": "2025-09-01", "to": tomorrow.isoformat(), "windowDays": 31}, "backfill")
+    with pytest.raises(InvalidInput, match="is in the future"):
+        parse_input(BackfillRequest, {"from": "2025-09-01", "to": (tomorrow + timedelta(days=1)).isoformat(),
+                                      "windowDays": 31}, "backfill")
+
+
+@pytest.mark.parametrize(
+    ("model", "value", "reason"),
+    [
+        (EnrichTodayRequest, {"maxEnrichment": 10_001}, "maxEnrichment: Input should be less than or equal to 10000"),
+        (EnrichTodayRequest, {"maxEnrichment": "lots"}, "maxEnrichment: Input should be a valid integer"),
+        (EnrichTodayRequest, {"maxEnrichment": 3, "adminUserId": ""}, "adminUserId: String should have at least 1"),
+        (BackfillRequest, {"from": "2025-09-01"}, "to: Field required"),
+        (BackfillRequest, {"from": "yesterday", "to": "2025-09-02"}, "from: Input should be a valid date"),
+        (BackfillRequest, {"from": "2025-09-01", "to": "2025-09-02", "windowDays": 32}, "windowDays: Input should be less"),
+        (BackfillRequest, {"from": "2025-09-01", "to": "2025-09-01"}, "must be before 'to'"),
+        (SingleTenderRequest, {"ocid": "ocds-9t57fa-1/../../x"}, "ocid: String should match pattern"),
+        (SingleTenderRequest, {"ocid": "ocds-9t57fa-1", "ocids": []}, "ocids: Extra inputs are not permitted"),
+        (CleanupRequest, [], "input: Input should be a valid dictionary"),
+        (SyncRequest, {"from": "2025-09-01"}, "give both 'from' and 'to'"),
+    ],
+)
+def test_a_bad_input_is_refused_with_a_one_line_reason(model, value, reason):
+    with pytest.raises(InvalidInput) as raised:
+        parse_input(model, value, "some-workflow")
+    message = str(raised.value)
+    assert message.startswith("invalid some-workflow input: ") and reason in message
+    assert "\n" not in message
+
+
+def test_no_input_at_all_is_an_empty_one():
+    assert parse_input(CleanupRequest, None, "cleanup") == CleanupRequest()
+    assert parse_input(SingleTenderRequest, {"ocid": "ocds-9t57fa-134030"}, "single-tender").ocid == "ocds-9t57fa-134030"
