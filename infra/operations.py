@@ -42,12 +42,7 @@ class BackfillWorkflow(Workflow):
             scope, construct_id, name="Backfill", workflow="backfill", config=config, functions=functions, bucket=bucket
         )
         start = self._start("StartBackfill", functions.start_backfill, result_path="$.job")
-        fetch_releases = self._invoke(
-            "FetchReleases",
-            functions.fetch_releases,
-            sfn.TaskInput.from_object({"job": sfn.JsonPath.object_at("$.job")}),
-            result_path="$.fetch",
-        )
+        fetch_releases = self._fetch_releases()
         anything_to_enrich, upsert_tenders, enrich_tenders = self._enrich_and_store()
         next_window = self._invoke(
             "NextWindow",

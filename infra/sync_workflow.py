@@ -68,6 +68,14 @@ class Workflow(Construct):
             result_path=result_path,
         )
 
+    def _fetch_releases(self) -> tasks.LambdaInvoke:
+        return self._invoke(
+            "FetchReleases",
+            self.functions.fetch_releases,
+            sfn.TaskInput.from_object({"job": sfn.JsonPath.object_at("$.job")}),
+            result_path="$.fetch",
+        )
+
     def _upsert_tenders(self) -> tasks.LambdaInvoke:
         return self._invoke(
             "UpsertTenders",
@@ -182,12 +190,7 @@ class SyncWorkflow(Workflow):
             scope, construct_id, name="Sync", workflow="sync", config=config, functions=functions, bucket=bucket
         )
         start_job = self._start("StartJob", functions.start_job, result_path="$.job")
-        fetch_releases = self._invoke(
-            "FetchReleases",
-            functions.fetch_releases,
-            sfn.TaskInput.from_object({"job": sfn.JsonPath.object_at("$.job")}),
-            result_path="$.fetch",
-        )
+        fetch_releases = self._fetch_releases()
         enrich_tenders = self._enrich_tenders(config, functions, bucket)
         upsert_tenders = self._upsert_tenders()
         finish_job = self._finish_job()

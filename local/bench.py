@@ -2,7 +2,8 @@
 
 For N tenders of the sample source (--size, default 10,000) it prints:
 1. the upsert's throughput (store_tenders into a fresh database), against a plain COPY of the same rows
-   into an empty, unindexed table (target >= 0.5) and a loop of per-row INSERT ... ON CONFLICT (target >= 20x);
+   into an empty, unindexed table (target >= 0.5) and a loop of per-row INSERT ... ON CONFLICT (target >= 20x),
+   over the local Unix socket and through a proxy adding a network round trip (--round-trip-ms);
 2. an end-to-end local sync of the N tenders through the synthesized state machine, the portal answering
    each lookup after a fixed latency, at two Map concurrencies: wall time, tenders/s, and the ratio to the
    latency bound (lookups x latency / MaxConcurrency);
@@ -33,6 +34,7 @@ from psycopg.conninfo import make_conninfo  # noqa: E402
 from infra.stack import synth_template  # noqa: E402
 from local.connection_peak import SYNC_APPLICATION_NAME, ConnectionPeak  # noqa: E402
 from local.database import local_database_url  # noqa: E402
+from local.database_proxy import DatabaseProxy  # noqa: E402
 from local.engine import LocalStack  # noqa: E402
 from local.run import sync_state_machine_id  # noqa: E402
 from local.sample_source import SampleSource  # noqa: E402
@@ -91,6 +93,8 @@ class UpsertFigures:
     copy_seconds: float
     loop_seconds: float  # per-row statements, each committed on its own: how a per-tender writer works
     loop_one_transaction_seconds: float  # per-row statements inside one transaction
+    round_trip_seconds: float  # added between the client and the database; 0 = the local Unix socket
+    measured_round_trip_seconds: float  # what a `SELECT 1` took, median
 
     @property
     def rows_per_second(self) -> float:
@@ -125,9 +129,7 @@ def row_by_row(conn: psycopg.Connection, tenders: list[dict[str, Any]], commit_e
                 conn.commit()
 
 
-def bench_upsert(server_url: str, size: int) -> UpsertFigures:
-    # What UpsertTenders hands store_tenders: every release of the window, normalized.
-    tenders = [normalize_release(release).model_dump(mode="json") for release in SampleSource(count=size).releases]
+def bench_upsert(server_url: str, tenders: list[dict[str, Any]], round_trip_seconds: float) -> UpsertFigures:
     ways: dict[str, tuple[str, Callable[[psycopg.Connection], Any]]] = {
         "upsert": ("TRUNCATE tenders", lambda conn: store_tenders(conn, tenders)),
         "copy": ("TRUNCATE plain_copy", lambda conn: plain_copy(conn, tenders)),
@@ -135,8 +137,13 @@ def bench_upsert(server_url: str, size: int) -> UpsertFigures:
         "loop_one_transaction": ("TRUNCATE tenders", lambda conn: row_by_row(conn, tenders, commit_each=False)),
     }
     best = dict.fromkeys(ways, float("inf"))
-    with fresh_database(server_url) as url, psycopg.connect(url) as conn:
+    with (
+        fresh_database(server_url) as url,
+        DatabaseProxy(url, round_trip_seconds=round_trip_seconds) as network,
+        psycopg.connect(network.url if round_trip_seconds else url) as conn,
+    ):
         db.migrate(conn)
+        measured_round_trip = median_round_trip(conn)
         conn.execute("CREATE TABLE plain_copy (LIKE tenders INCLUDING DEFAULTS)")  # no keys, no indexes
         conn.commit()
         for _ in range(REPEATS):
@@ -149,14 +156,35 @@ def bench_upsert(server_url: str, size: int) -> UpsertFigures:
                 best[name] = min(best[name], time.perf_counter() - started)
     unique = len({tender["ocid"] for tender in tenders})
     return UpsertFigures(
-        len(tenders), unique, best["upsert"], best["copy"], best["loop"], best["loop_one_transaction"]
+        len(tenders), unique, best["upsert"], best["copy"], best["loop"], best["loop_one_transaction"], round_trip_seconds,
+        measured_round_trip,
     )
 
 
+def median_round_trip(conn: psycopg.Connection, samples: int = 101) -> float:
+    timings = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        conn.execute("SELECT 1").fetchone()
+        timings.append(time.perf_counter() - started)
+    conn.commit()
+    return sorted(timings)[samples // 2]
+
+
+def upsert_tenders(size: int) -> list[dict[str, Any]]:
+    """What UpsertTenders hands store_tenders: every release of the window, normalized."""
+    return [normalize_release(release).model_dump(mode="json") for release in SampleSource(count=size).releases]
+
+
 def report_upsert(figures: UpsertFigures) -> None:
+    link = (
+        f"through a TCP proxy adding a {figures.round_trip_seconds * 1000:g} ms round trip (as to a database in "
+        f"another zone)" if figures.round_trip_seconds else "over the local Unix socket"
+    )
+    link += f"; a SELECT 1 takes {figures.measured_round_trip_seconds * 1000:.2f} ms"
     print(
         f"1. upsert: {figures.rows:,} rows ({figures.tenders:,} tenders) into an empty table of a fresh database, "
-        f"best of {REPEATS}"
+        f"{link}, best of {REPEATS}"
     )
     print(f"   store_tenders                    {figures.upsert_seconds:6.2f} s  {figures.rows_per_second:9,.0f} rows/s")
     print(
@@ -359,13 +387,16 @@ def report_fetch(figures: FetchFigures) -> None:
 # -- the run ----------------------------------------------------------------------------------------
 
 
-def summary(size: int, upsert: UpsertFigures, syncs: list[SyncFigures], fetch: FetchFigures) -> str:
+def summary(size: int, upserts: list[UpsertFigures], syncs: list[SyncFigures], fetch: FetchFigures) -> str:
     peaks = [s.peak_connections for s in syncs]
     parts = [
         f"N={size:,}",
-        f"upsert {upsert.rows_per_second:,.0f} rows/s, {upsert.vs_copy:.2f} of COPY (>= {UPSERT_VS_COPY_TARGET} "
-        f"{met(upsert.vs_copy >= UPSERT_VS_COPY_TARGET)}), {upsert.vs_loop:.1f}x per-row (>= {UPSERT_VS_LOOP_TARGET}x "
-        f"{met(upsert.vs_loop >= UPSERT_VS_LOOP_TARGET)})",
+        *(
+            f"upsert@{u.round_trip_seconds * 1000:g}ms {u.rows_per_second:,.0f} rows/s, {u.vs_copy:.2f} of COPY "
+            f"(>= {UPSERT_VS_COPY_TARGET} {met(u.vs_copy >= UPSERT_VS_COPY_TARGET)}), {u.vs_loop:.1f}x per-row "
+            f"(>= {UPSERT_VS_LOOP_TARGET}x {met(u.vs_loop >= UPSERT_VS_LOOP_TARGET)})"
+            for u in upserts
+        ),
         *(
             f"sync@{s.max_concurrency} {s.seconds:.0f} s, {s.tenders_per_second:.0f} tenders/s, "
             f"{s.vs_latency_bound:.1f}x latency bound (latency-bound {met(s.latency_bound_met)})"
@@ -386,6 +417,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--concurrency", type=int, nargs="+", default=[10, 40],
         help="Map MaxConcurrency values to sync at, as context mapMaxConcurrency (default: 10 40)",
     )
+    parser.add_argument(
+        "--round-trip-ms", type=float, nargs="+", default=[0, 1],
+        help="round trips to put between the upsert and the database, 0 = the Unix socket (default: 0 1)",
+    )
     parser.add_argument("--fetch-releases", type=int, default=50_000, help="releases in the fetch memory run (default 50,000)")
     return parser.parse_args(argv)
 
@@ -395,8 +430,10 @@ def main(argv: list[str] | None = None) -> int:
     server_url = local_database_url()
     print(f"make bench, {datetime.now():%Y-%m-%d %H:%M}, N = {args.size:,} tenders", flush=True)
 
-    upsert = bench_upsert(server_url, args.size)
-    report_upsert(upsert)
+    tenders = upsert_tenders(args.size)
+    upserts = [bench_upsert(server_url, tenders, rtt_ms / 1000) for rtt_ms in args.round_trip_ms]
+    for upsert in upserts:
+        report_upsert(upsert)
 
     templates = [synth_template(context={"mapMaxConcurrency": c}) for c in args.concurrency]
     syncs = []
@@ -418,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     fetch = bench_fetch_memory(args.fetch_releases, templates[0])
     report_fetch(fetch)
 
-    print(summary(args.size, upsert, syncs, fetch))
+    print(summary(args.size, upserts, syncs, fetch))
     return 0
 
 

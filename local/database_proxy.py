@@ -1,4 +1,5 @@
-"""A TCP proxy in front of the test PostgreSQL that can take the database away, connection by connection.
+"""A TCP proxy in front of a PostgreSQL that can take the database away, connection by connection, or put a
+network between it and its clients (a round-trip time, as between a Lambda and a database in another zone).
 
 Each new connection gets a number (1, 2, ...) and `fault_for(number)` decides its fate:
 - None: forwarded both ways until either side closes;
@@ -8,6 +9,7 @@ Each new connection gets a number (1, 2, ...) and `fault_for(number)` decides it
 """
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -17,8 +19,15 @@ CUT_AFTER_BYTES = 16 * 1024
 
 
 class DatabaseProxy:
-    def __init__(self, database_url: str, fault_for: Callable[[int], str | None] = lambda number: None):
+    def __init__(
+        self,
+        database_url: str,
+        fault_for: Callable[[int], str | None] = lambda number: None,
+        round_trip_seconds: float = 0.0,
+    ):
         self.fault_for = fault_for
+        # Each direction waits half the round trip before passing a chunk on.
+        self._one_way_delay = round_trip_seconds / 2
         self.faults: Counter[str] = Counter()
         self.connections = 0
         params = conninfo_to_dict(database_url)
@@ -60,6 +69,10 @@ class DatabaseProxy:
                 continue
             server = socket.socket(self._target[0], socket.SOCK_STREAM)
             server.connect(self._target[1])
+            # As libpq does on its own socket: no Nagle delay on small messages.
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._target[0] == socket.AF_INET:
+                server.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self._open.update((client, server))
             limit = CUT_AFTER_BYTES if fault == "cut" else None
@@ -73,6 +86,8 @@ class DatabaseProxy:
                 data = source.recv(65536 if limit is None else min(65536, limit - sent))
                 if not data:
                     break
+                if self._one_way_delay:
+                    time.sleep(self._one_way_delay)
                 target.sendall(data)
                 sent += len(data)
         except OSError:
