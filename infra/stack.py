@@ -7,6 +7,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.checks import acknowledge_findings, add_checks
@@ -45,34 +46,13 @@ class TenderSyncStack(Stack):
         # Cleanup checks the executions of the workflows that open jobs.
         functions.allow_checking_executions([w.state_machine for w in (workflow, enrich_today, backfill, single_tender)])
 
-        scheduler.Schedule(
-            self,
-            "SyncSchedule",
-            description="Starts a tender sync run",
-            schedule=scheduler.ScheduleExpression.expression(config.schedule_expression),
-            target=scheduler_targets.StepFunctionsStartExecution(
-                workflow.state_machine,
-                input=scheduler.ScheduleTargetInput.from_object(
-                    {
-                        "maxEnrichment": config.max_enrichment,
-                        "triggeredBy": "schedule",
-                        "scheduledTime": scheduler.ContextAttribute.scheduled_time,
-                    }
-                ),
-            ),
+        self._schedule(
+            "SyncSchedule", "Starts a tender sync run", config.schedule_expression, workflow.state_machine,
+            {"maxEnrichment": config.max_enrichment},
         )
-
-        scheduler.Schedule(
-            self,
-            "CleanupSchedule",
-            description="Starts a tender sync cleanup run",
-            schedule=scheduler.ScheduleExpression.expression(config.cleanup_schedule_expression),
-            target=scheduler_targets.StepFunctionsStartExecution(
-                cleanup.state_machine,
-                input=scheduler.ScheduleTargetInput.from_object(
-                    {"triggeredBy": "schedule", "scheduledTime": scheduler.ContextAttribute.scheduled_time}
-                ),
-            ),
+        self._schedule(
+            "CleanupSchedule", "Starts a tender sync cleanup run", config.cleanup_schedule_expression,
+            cleanup.state_machine,
         )
         monitoring = Monitoring(
             self,
@@ -117,6 +97,32 @@ class TenderSyncStack(Stack):
                 "e.g. postgresql://user:password@host:5432/dbname"
             ),
             removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def _schedule(
+        self,
+        construct_id: str,
+        description: str,
+        expression: str,
+        state_machine: sfn.IStateMachine,
+        extra_input: dict | None = None,
+    ) -> None:
+        """An EventBridge Scheduler schedule that starts the state machine, saying it was the schedule and when."""
+        scheduler.Schedule(
+            self,
+            construct_id,
+            description=description,
+            schedule=scheduler.ScheduleExpression.expression(expression),
+            target=scheduler_targets.StepFunctionsStartExecution(
+                state_machine,
+                input=scheduler.ScheduleTargetInput.from_object(
+                    {
+                        **(extra_input or {}),
+                        "triggeredBy": "schedule",
+                        "scheduledTime": scheduler.ContextAttribute.scheduled_time,
+                    }
+                ),
+            ),
         )
 
 
