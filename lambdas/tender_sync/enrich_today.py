@@ -9,7 +9,12 @@ from typing import Any
 
 import psycopg
 
-from tender_sync.window import SOUTH_AFRICA
+from tender_sync import jobs
+from tender_sync.fetch import FetchSummary, stage_releases
+from tender_sync.inputs import EnrichTodayRequest
+from tender_sync.models import Window
+from tender_sync.settings import Settings
+from tender_sync.window import SOUTH_AFRICA, source_today
 
 # Newest first, so a capped run enriches the freshest tenders (tenders_enrichment_pending_idx serves 'failed').
 TODAYS_UNENRICHED_SQL = """
@@ -28,3 +33,20 @@ def todays_unenriched_releases(conn: psycopg.Connection, today: date, cap: int) 
         cursor.execute(TODAYS_UNENRICHED_SQL, {"start": start, "end": start + timedelta(days=1), "cap": cap})
         for (raw,) in cursor:
             yield raw
+
+
+def start(
+    conn: psycopg.Connection, settings: Settings, execution_id: str, request: EnrichTodayRequest
+) -> tuple[jobs.Job, FetchSummary]:
+    """Open the job for today and stage its tenders, as FetchReleases stages a window."""
+    today = source_today()
+    window = Window(date_from=today, date_to=today + timedelta(days=1))
+    job = jobs.Job(
+        jobId=jobs.open_job(conn, jobs.ENRICH_TODAY_WORKFLOW, execution_id, request.triggered_by, window),
+        executionId=execution_id,
+        workflow=jobs.ENRICH_TODAY_WORKFLOW,
+        window={"from": window.date_from, "to": window.date_to},
+        maxEnrichment=request.maxEnrichment,
+    )
+    releases = todays_unenriched_releases(conn, today, request.maxEnrichment)
+    return job, stage_releases(releases, settings.bucket, job.artifacts_prefix, request.maxEnrichment)
