@@ -20,6 +20,9 @@ all drawn from one seed so a run can be repeated:
   and miss releases, as the eTenders API does;
 - data faults, a share `broken` of releases: no ocid, no date, the 0001-01-01 date sentinel (all three
   must end in quarantine), or the sentinel as the closing date (stored as "no closing date").
+- poisoned releases, a share `poisoned`, each kind in turn: values JSON carries but PostgreSQL refuses as
+  they are: a NUL character in the description and deeper, a lone UTF-16 surrogate, an amount of "1e999999",
+  an amount of NaN (all four stored cleaned), and a malformed ocid holding a path (quarantined).
   Every release's times are South African wall-clock labelled Z, as eTenders publishes them.
 
 The source knows its ground truth (expected_tenders, broken, releases_listed_on) and counts the faults it
@@ -58,6 +61,9 @@ REQUEST_FAULTS = (*STATUS_FAULTS, "slow", "truncated", "error-body", "latin-1")
 # Data faults: releases a correct sync quarantines, and a quirk it stores as "no closing date".
 BROKEN_RELEASE_FAULTS = ("missing-ocid", "missing-date", "sentinel-date")
 DATA_FAULTS = (*BROKEN_RELEASE_FAULTS, "sentinel-close")
+# Poisoned releases: a correct sync stores the first four cleaned and quarantines the last.
+POISON_FAULTS = ("nul-text", "lone-surrogate", "huge-amount", "nan-amount", "malformed-ocid")
+QUARANTINED_POISON_FAULTS = ("malformed-ocid",)
 ERROR_BODY = {"message": "An error has occurred."}  # an ASP.NET-style error object, sent with HTTP 200
 FAULTS_ENVIRONMENT_PREFIX = "SAMPLE_FAULTS_"
 
@@ -87,6 +93,7 @@ class Faults:
     rate: float = 0.0  # share of requests answered with one of `kinds`
     kinds: tuple[str, ...] = REQUEST_FAULTS
     broken: float = 0.0  # share of releases published with one of DATA_FAULTS
+    poisoned: float = 0.0  # share of releases published with one of POISON_FAULTS
     unstable_paging: bool = False
     slow_seconds: float = 2.0  # how long a "slow" reply takes: longer than the client waits
     retry_after: int = 1  # the Retry-After of a "429-retry-after"
@@ -95,12 +102,12 @@ class Faults:
         unknown = set(self.kinds) - set(REQUEST_FAULTS)
         if unknown:
             raise ValueError(f"unknown request faults {sorted(unknown)}; known: {', '.join(REQUEST_FAULTS)}")
-        if not (0 <= self.rate <= 1 and 0 <= self.broken <= 1):
-            raise ValueError("rate and broken are shares, from 0 to 1")
+        if not all(0 <= share <= 1 for share in (self.rate, self.broken, self.poisoned)):
+            raise ValueError("rate, broken and poisoned are shares, from 0 to 1")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Faults":
-        """Faults from SAMPLE_FAULTS_SEED, _RATE, _KINDS (comma-separated), _BROKEN, _UNSTABLE_PAGING (1/0),
+        """Faults from SAMPLE_FAULTS_SEED, _RATE, _KINDS (comma-separated), _BROKEN, _POISONED, _UNSTABLE_PAGING (1/0),
         _SLOW_SECONDS and _RETRY_AFTER; none set means no faults."""
         environ = os.environ if environ is None else environ
         values = {}
@@ -153,6 +160,8 @@ class SampleSource:
         listed.sort(key=lambda entry: (entry[0], entry[1]["ocid"]))
         # (kind, release) for every release broken on purpose: a correct sync quarantines exactly these.
         self.broken: list[tuple[str, dict]] = self._break_releases([release for _, release in listed])
+        # (kind, release) for every release poisoned on purpose and stored cleaned by a correct sync.
+        self.poisoned: list[tuple[str, dict]] = self._poison_releases([release for _, release in listed])
         self.releases = [release for _, release in listed]
 
         self._releases_by_day: dict[str, list[dict]] = {}
@@ -185,6 +194,35 @@ class SampleSource:
             if kind in BROKEN_RELEASE_FAULTS:
                 broken.append((kind, release))
         return broken
+
+    def _poison_releases(self, releases: list[dict]) -> list[tuple[str, dict]]:
+        if not self.faults.poisoned:
+            return []
+        draw = random.Random(f"{self.faults.seed}:poison")
+        already_broken = {id(release) for _, release in self.broken}
+        poisoned = []
+        for release in releases:
+            if id(release) in already_broken or draw.random() >= self.faults.poisoned:
+                continue
+            kind = POISON_FAULTS[sum(self._injected[k] for k in POISON_FAULTS) % len(POISON_FAULTS)]
+            tender = release["tender"]
+            if kind == "nul-text":
+                tender["description"] = tender["description"][:10] + "\x00" + tender["description"][10:]
+                tender["documents"] = [{**document, "title": document["title"] + "\x00"} for document in tender["documents"]]
+            elif kind == "lone-surrogate":
+                tender["description"] += " \ud83d"
+            elif kind == "huge-amount":
+                tender["value"]["amount"] = "1e999999"
+            elif kind == "nan-amount":
+                tender["value"]["amount"] = float("nan")
+            else:
+                release["ocid"] += "/../../runs"
+            self._injected[kind] += 1
+            if kind in QUARANTINED_POISON_FAULTS:
+                self.broken.append((kind, release))
+            else:
+                poisoned.append((kind, release))
+        return poisoned
 
     # -- ground truth --------------------------------------------------------------------------
     def latest_by_ocid(self) -> dict[str, dict]:
@@ -408,10 +446,10 @@ class _SubstringIndex:
 
 def _json_bytes(document: Any, charset: str = "utf-8") -> bytes:
     text = json.dumps(document, ensure_ascii=False)
-    if charset == "utf-8":
-        return text.encode("utf-8")
-    # Characters the charset cannot hold travel as JSON \u escapes, as such a publisher must send them.
-    return re.sub(r"[^\x00-\xff]", lambda match: json.dumps(match.group())[1:-1], text).encode(charset)
+    # Characters the charset cannot hold (and lone surrogates, which no charset holds) travel as JSON \u
+    # escapes, as such a publisher must send them.
+    cannot_hold = "[\ud800-\udfff]" if charset == "utf-8" else "[^\x00-\xff]"
+    return re.sub(cannot_hold, lambda match: json.dumps(match.group())[1:-1], text).encode(charset)
 
 
 def _param(query: dict[str, list[str]], name: str, default: str | None = None) -> str:

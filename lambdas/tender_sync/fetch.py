@@ -6,7 +6,8 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
 from tender_sync.artifacts import JsonLinesWriter, put_json
-from tender_sync.normalize import NormalizationError, normalize_release
+from tender_sync.normalize import NormalizationError, cut, normalize_release
+from tender_sync.storable import storable
 
 logger = Logger(child=True)
 
@@ -21,24 +22,32 @@ class FetchSummary(BaseModel):
     tenders: int
     toEnrich: int
     quarantined: int
+    cleaned: int = 0
 
 
-def stage_releases(releases: Iterable[dict[str, Any]], bucket: str, prefix: str, max_enrichment: int) -> FetchSummary:
-    """Normalize each release as it streams in: tenders go to `tenders.jsonl`, releases that cannot be
-    normalized to `quarantine.jsonl`, and the newest tenders still lacking a detailed category (up to
-    max_enrichment) become the enrichment Map's items."""
+def stage_releases(
+    releases: Iterable[dict[str, Any]], bucket: str, prefix: str, max_enrichment: int, ocid_prefix: str | None = None
+) -> FetchSummary:
+    """Clean and normalize each release as it streams in: tenders go to `tenders.jsonl`, releases that cannot be
+    normalized (an ocid without the source's ocid_prefix among them) to `quarantine.jsonl`, and the newest
+    tenders still lacking a detailed category (up to max_enrichment) become the enrichment Map's items.
+    Values PostgreSQL refuses are cleaned first (tender_sync.storable), so neither file holds one."""
     tenders = JsonLinesWriter(bucket, f"{prefix}tenders.jsonl")
     quarantine = JsonLinesWriter(bucket, f"{prefix}quarantine.jsonl")
     newest: dict[str, tuple[str, str, dict[str, Any] | None]] = {}
-    fetched = 0
+    fetched = cleaned = 0
     try:
-        for release in releases:
+        for published in releases:
             fetched += 1
+            release, cleaning = storable(published)
+            ocid = release.get("ocid") if isinstance(release, dict) else None
+            if cleaning:
+                cleaned += 1
+                logger.warning("release cleaned", extra={"ocid": _shown(ocid), "cleaned": sorted(cleaning)})
             try:
-                tender = normalize_release(release)
+                tender = normalize_release(release, ocid_prefix)
             except NormalizationError as error:
-                ocid = release.get("ocid") if isinstance(release, dict) else None
-                logger.warning("release quarantined", extra={"ocid": ocid, "reason": str(error)})
+                logger.warning("release quarantined", extra={"ocid": _shown(ocid), "reason": str(error)})
                 quarantine.write({"ocid": ocid, "reason": str(error), "release": release})
                 continue
             tenders.write(tender.model_dump(mode="json"))
@@ -67,4 +76,9 @@ def stage_releases(releases: Iterable[dict[str, Any]], bucket: str, prefix: str,
         tenders=len(newest),
         toEnrich=len(items),
         quarantined=quarantine.count,
+        cleaned=cleaned,
     )
+
+
+def _shown(ocid: Any) -> Any:
+    return cut(ocid) if isinstance(ocid, str) else ocid

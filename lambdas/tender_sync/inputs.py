@@ -5,10 +5,11 @@ from datetime import date, timedelta
 from typing import TypeVar
 
 from aws_lambda_powertools.utilities.parser import parse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tender_sync.errors import InvalidInput
 from tender_sync.models import Window
+from tender_sync.normalize import malformed_ocid
 from tender_sync.settings import Settings
 from tender_sync.window import source_today
 
@@ -16,9 +17,8 @@ from tender_sync.window import source_today
 MAX_ENRICHMENT = 10_000
 # A backfill costs about 25 history events a window: 400 windows stay well below Step Functions' 25,000.
 MAX_BACKFILL_WINDOWS = 400
+# The longest window one sync or backfill window may span: longer ranges are a backfill's, in windows.
 MAX_WINDOW_DAYS = 31
-# An OCDS ocid: "ocds-", the publisher's 6-character prefix, "-", the publisher's own id.
-OCID_PATTERN = r"^ocds-[0-9A-Za-z]{6}-[^\s/]{1,100}$"
 
 Request = TypeVar("Request", bound=BaseModel)
 
@@ -35,11 +35,18 @@ class SyncRequest(BaseModel):
     date_to: date | None = Field(default=None, alias="to")
 
     @model_validator(mode="after")
-    def window_is_whole(self) -> "SyncRequest":
+    def window_is_workable(self) -> "SyncRequest":
+        """A window that would move the cursor past what the source has published, and so skip every release
+        published meanwhile, is refused; so is one longer than MAX_WINDOW_DAYS (a backfill's job)."""
         if (self.date_from is None) != (self.date_to is None):
             raise ValueError("give both 'from' and 'to', or neither")
-        if self.date_from and self.date_to and self.date_from >= self.date_to:
-            raise ValueError(f"'from' ({self.date_from}) must be before 'to' ({self.date_to}); 'to' is exclusive")
+        if self.date_from and self.date_to:
+            check_range(self.date_from, self.date_to)
+            days = (self.date_to - self.date_from).days
+            if days > MAX_WINDOW_DAYS:
+                raise ValueError(
+                    f"the window spans {days} days; a sync takes at most {MAX_WINDOW_DAYS}: use a backfill for longer"
+                )
         return self
 
     def requested_window(self) -> "Window | None":
@@ -77,11 +84,7 @@ class BackfillRequest(BaseModel):
 
     @model_validator(mode="after")
     def range_is_workable(self) -> "BackfillRequest":
-        if self.date_from >= self.date_to:
-            raise ValueError(f"'from' ({self.date_from}) must be before 'to' ({self.date_to}); 'to' is exclusive")
-        tomorrow = source_today() + timedelta(days=1)
-        if self.date_to > tomorrow:
-            raise ValueError(f"'to' ({self.date_to}) is in the future: at most {tomorrow} (today, exclusive end)")
+        check_range(self.date_from, self.date_to)
         windows = math.ceil((self.date_to - self.date_from).days / self.windowDays)
         if windows > MAX_BACKFILL_WINDOWS:
             raise ValueError(
@@ -96,7 +99,15 @@ class SingleTenderRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    ocid: str = Field(pattern=OCID_PATTERN)
+    ocid: str
+
+    @field_validator("ocid")
+    @classmethod
+    def ocid_is_well_formed(cls, ocid: str) -> str:
+        malformed = malformed_ocid(ocid, Settings.from_env().ocid_prefix)
+        if malformed:
+            raise ValueError(malformed)
+        return ocid
 
 
 class CleanupRequest(BaseModel):
@@ -106,6 +117,17 @@ class CleanupRequest(BaseModel):
 
     triggeredBy: str = Field(default="manual", max_length=200)
     scheduledTime: str | None = None
+
+
+def check_range(date_from: date, date_to: date) -> None:
+    """[date_from, date_to) is a range of days the source has published: not empty, not past today."""
+    if date_from >= date_to:
+        raise ValueError(f"'from' ({date_from}) must be before 'to' ({date_to}); 'to' is exclusive")
+    tomorrow = source_today() + timedelta(days=1)
+    if date_to > tomorrow:
+        raise ValueError(
+            f"'to' ({date_to}) is in the future: at most {tomorrow} (the day after today in South Africa, exclusive)"
+        )
 
 
 def parse_input(model: type[Request], value: object, workflow: str) -> Request:

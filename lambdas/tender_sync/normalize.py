@@ -3,6 +3,7 @@
 The cleaning helpers here (text, dates, amounts, portal-style details) are shared with enrichment.py,
 so the feed and the eTenders portal obey the same placeholder rules.
 """
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -12,6 +13,16 @@ from tender_sync.models import Tender
 
 SAST = timezone(timedelta(hours=2), "SAST")  # South Africa has no daylight saving time
 ETENDERS_OCID_PREFIX = "ocds-9t57fa"
+
+# Each source's ocid prefix: a release of that source with another prefix is not one of its tenders.
+OCID_PREFIX_BY_SOURCE = {"etenders-za": ETENDERS_OCID_PREFIX}
+# An ocid becomes a primary key and part of S3 keys: bounded, no path separator, no whitespace or control characters.
+OCID_MAX_LENGTH = 120
+OCID_GENERAL_SHAPE = re.compile(r"[A-Za-z]{4}-[0-9A-Za-z]{6}-\S+")
+OCID_REFUSED_CHARACTERS = re.compile(r"[\s/\\\x00-\x1f\x7f-\x9f]")
+# value_amount is numeric: an amount of a quintillion or more is no real tender's (and 1e999999 overflows it).
+MAX_AMOUNT = Decimal("1e18")
+AMOUNT_PLACES = Decimal("0.000001")
 
 UNKNOWN_TEXT = frozenset({"", "-", "n/a"})
 NO_DATE = "0001-01-01T00:00:00"  # .NET DateTime.MinValue
@@ -42,6 +53,25 @@ class NormalizationError(ValueError):
     """A release that cannot become a Tender; the message says what was wrong."""
 
 
+def malformed_ocid(ocid: str, prefix: str | None = None) -> str | None:
+    """Why the ocid is not a well-formed identifier (for the source whose ocid prefix is `prefix`), or None."""
+    shown = cut(ocid)
+    if len(ocid) > OCID_MAX_LENGTH:
+        return f"ocid {shown!r} is longer than {OCID_MAX_LENGTH} characters"
+    if OCID_REFUSED_CHARACTERS.search(ocid):
+        return f"ocid {shown!r} holds whitespace, a control character or a path separator"
+    if not OCID_GENERAL_SHAPE.fullmatch(ocid):
+        return f"ocid {shown!r} is not prefix-publisher-id shaped"
+    if prefix and not ocid.lower().startswith(prefix.lower() + "-"):
+        return f"ocid {shown!r} does not start with this source's prefix {prefix}-"
+    return None
+
+
+def cut(text: str, limit: int = 100) -> str:
+    """A source value short enough to echo in a reason or a log line."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def quirks_for(ocid: str) -> PublisherQuirks:
     for prefix, quirks in QUIRKS_BY_OCID_PREFIX.items():
         if ocid.lower().startswith(prefix + "-"):
@@ -69,14 +99,14 @@ def parse_datetime(value: Any, wall_clock_zone: tzinfo | None = None, field: str
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ValueError(f"unparseable {field} {value!r}")
+        raise ValueError(f"unparseable {field} {cut(repr(value))}")
     text = clean_text(value)
     if text is None or text.startswith(NO_DATE):
         return None
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"unparseable {field} {value!r}") from None
+        raise ValueError(f"unparseable {field} {cut(repr(value))}") from None
     if wall_clock_zone is not None and (parsed.tzinfo is None or parsed.utcoffset() == timedelta(0)):
         return parsed.replace(tzinfo=wall_clock_zone)
     if parsed.tzinfo is None:
@@ -85,20 +115,22 @@ def parse_datetime(value: Any, wall_clock_zone: tzinfo | None = None, field: str
 
 
 def parse_amount(value: Any, zero_is_placeholder: bool = False, field: str = "amount") -> Decimal | None:
-    """A Decimal, or None for missing and placeholder amounts. Raises ValueError naming `field` for non-numbers."""
+    """A Decimal, or None for missing, placeholder and out-of-range amounts (NaN, infinity, 1e18 and more), kept
+    to 6 decimal places. Raises ValueError naming `field` for non-numbers."""
     if value is None or (isinstance(value, str) and clean_text(value) is None):
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"unparseable {field} {value!r}")
+        raise ValueError(f"unparseable {field} {cut(repr(value))}")
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValueError(f"unparseable {field} {value!r}") from None
-    if not amount.is_finite():
-        raise ValueError(f"unparseable {field} {value!r}")
+        raise ValueError(f"unparseable {field} {cut(repr(value))}") from None
+    # Out of the column's range: stored empty (the release keeps the published value).
+    if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
+        return None
     if amount == 0 and zero_is_placeholder:
         return None
-    return amount
+    return amount.quantize(AMOUNT_PLACES) if amount.as_tuple().exponent < -6 else amount
 
 
 def clean_details(fields: dict[str, Any], wall_clock_zone: tzinfo | None = SAST) -> dict[str, Any]:
@@ -126,12 +158,16 @@ def clean_details(fields: dict[str, Any], wall_clock_zone: tzinfo | None = SAST)
     }
 
 
-def normalize_release(release: dict) -> Tender:
+def normalize_release(release: dict, ocid_prefix: str | None = None) -> Tender:
+    """The release as a Tender; ocid_prefix: the source's, which every ocid must carry."""
     if not isinstance(release, dict):
         raise NormalizationError(f"release is not a JSON object (got {type(release).__name__})")
     ocid = clean_text(release.get("ocid"))
     if ocid is None:
         raise NormalizationError("release has no ocid")
+    malformed = malformed_ocid(ocid, ocid_prefix)
+    if malformed:
+        raise NormalizationError(f"release has a malformed ocid: {malformed}")
     release_id = clean_text(release.get("id"))
     if release_id is None:
         raise NormalizationError(f"release {ocid} has no id")

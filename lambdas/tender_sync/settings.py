@@ -3,6 +3,8 @@ import os
 from dataclasses import dataclass
 from datetime import date
 
+from tender_sync.normalize import OCID_PREFIX_BY_SOURCE
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -14,6 +16,11 @@ class Settings:
     window_days: int
     overlap_days: int
     lease_seconds: int
+
+    @property
+    def ocid_prefix(self) -> str | None:
+        """The ocid prefix every release of this source carries, where it is known."""
+        return OCID_PREFIX_BY_SOURCE.get(self.source_name)
 
     @classmethod
     def from_env(cls) -> "Settings":

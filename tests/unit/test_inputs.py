@@ -46,7 +46,11 @@ def test_a_backfill_may_reach_today_but_not_beyond():
         (BackfillRequest, {"from": "yesterday", "to": "2025-09-02"}, "from: Input should be a valid date"),
         (BackfillRequest, {"from": "2025-09-01", "to": "2025-09-02", "windowDays": 32}, "windowDays: Input should be less"),
         (BackfillRequest, {"from": "2025-09-01", "to": "2025-09-01"}, "must be before 'to'"),
-        (SingleTenderRequest, {"ocid": "ocds-9t57fa-1/../../x"}, "ocid: String should match pattern"),
+        (SingleTenderRequest, {"ocid": "ocds-9t57fa-1/../../x"}, "ocid: Value error, ocid 'ocds-9t57fa-1/../../x' holds"),
+        (SingleTenderRequest, {"ocid": "ocds-b5fd17-1"}, "does not start with this source's prefix ocds-9t57fa-"),
+        (SingleTenderRequest, {"ocid": "ocds-9t57fa-" + "9" * 200}, "is longer than 120 characters"),
+        (SyncRequest, {"from": "2025-09-08", "to": "2025-09-01"}, "'from' (2025-09-08) must be before 'to'"),
+        (SyncRequest, {"from": "2025-09-01", "to": "2025-10-03"}, "the window spans 32 days; a sync takes at most 31"),
         (SingleTenderRequest, {"ocid": "ocds-9t57fa-1", "ocids": []}, "ocids: Extra inputs are not permitted"),
         (CleanupRequest, [], "input: Input should be a valid dictionary"),
         (SyncRequest, {"from": "2025-09-01"}, "give both 'from' and 'to'"),
@@ -63,3 +67,10 @@ def test_a_bad_input_is_refused_with_a_one_line_reason(model, value, reason):
 def test_no_input_at_all_is_an_empty_one():
     assert parse_input(CleanupRequest, None, "cleanup") == CleanupRequest()
     assert parse_input(SingleTenderRequest, {"ocid": "ocds-9t57fa-134030"}, "single-tender").ocid == "ocds-9t57fa-134030"
+
+
+def test_a_sync_window_past_tomorrow_is_refused_so_the_cursor_cannot_jump_ahead():
+    yesterday, tomorrow = source_today() - timedelta(days=1), source_today() + timedelta(days=1)
+    assert parse_input(SyncRequest, {"from": yesterday.isoformat(), "to": tomorrow.isoformat()}, "sync").date_to == tomorrow
+    with pytest.raises(InvalidInput, match=r"'to' \(.*\) is in the future: at most " + tomorrow.isoformat()):
+        parse_input(SyncRequest, {"from": yesterday.isoformat(), "to": (tomorrow + timedelta(days=29)).isoformat()}, "sync")

@@ -17,6 +17,6 @@ def handler(event: dict, context) -> dict:
     logger.set_correlation_id(job.executionId)
     settings = Settings.from_env()
     release = OcdsClient(settings.ocds_base_url).get_release(job.ocid)
-    summary = stage_releases([release], settings.bucket, job.artifacts_prefix, job.maxEnrichment)
+    summary = stage_releases([release], settings.bucket, job.artifacts_prefix, job.maxEnrichment, settings.ocid_prefix)
     logger.info("release fetched", extra={"ocid": job.ocid, "summary": summary.model_dump()})
     return summary.model_dump()
