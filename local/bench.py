@@ -130,7 +130,7 @@ def row_by_row(conn: psycopg.Connection, tenders: list[dict[str, Any]], commit_e
 
 def bench_upsert(server_url: str, tenders: list[dict[str, Any]], round_trip_seconds: float) -> UpsertFigures:
     ways: dict[str, tuple[str, Callable[[psycopg.Connection], Any]]] = {
-        "upsert": ("TRUNCATE tenders", lambda conn: store_tenders(conn, tenders)),
+        "upsert": ("TRUNCATE tenders", lambda conn: store_tenders(conn, "bench", tenders)),
         "copy": ("TRUNCATE plain_copy", lambda conn: plain_copy(conn, tenders)),
         "loop": ("TRUNCATE tenders", lambda conn: row_by_row(conn, tenders, commit_each=True)),
         "loop_one_transaction": ("TRUNCATE tenders", lambda conn: row_by_row(conn, tenders, commit_each=False)),

@@ -4,6 +4,7 @@ Embedded PostgreSQL unless DATABASE_URL is set; the sample eTenders-compatible s
 import argparse
 import contextlib
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from infra.stack import synth_template  # noqa: E402
 from local.database import local_database_url  # noqa: E402
 from local.engine import Execution, LocalStack  # noqa: E402
 from local.sample_source import SampleSource  # noqa: E402
+from tender_sync.errors import describe_failure  # noqa: E402
+from tender_sync.jobs import counts_of  # noqa: E402
 
 SYNC_STATE_MACHINE_OUTPUT = "SyncStateMachineArn"
 # The steps that stage a run's tenders in S3 (their output holds the fetch summary).
@@ -42,15 +45,18 @@ def local_stack(
 ) -> Iterator[LocalStack]:
     """The stack on this machine, on `database_url`; the sample source unless both source URLs are given.
 
-    Progress and the summary are the output here: the functions' JSON logs only when POWERTOOLS_LOG_LEVEL asks,
-    and their EMF metric lines only when POWERTOOLS_METRICS_DISABLED=false."""
+    Progress and the summary are the output here: the functions' JSON logs only when POWERTOOLS_LOG_LEVEL asks
+    (their warnings and errors are in the summary's counts and reason),
+    and their EMF metric lines only when POWERTOOLS_METRICS_DISABLED=false. The interpreter's own dump of each
+    failed state is not for a user: the summary says what failed, in one line."""
+    logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     with contextlib.ExitStack() as stack:
         sample_url = None
         if not (ocds_url and portal_url):
             sample_url = stack.enter_context(SampleSource()).url
             print(f"sample source: {sample_url}", file=out)
         environment = {
-            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "CRITICAL"),
             "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
             "DATABASE_URL": database_url,
             "OCDS_BASE_URL": ocds_url or sample_url,
@@ -77,7 +83,8 @@ class Progress:
             fetch = json.loads(exited["output"]).get("fetch", {})
             print(
                 f"     {fetch.get('fetched', 0)} releases, {fetch.get('tenders', 0)} tenders, "
-                f"{fetch.get('toEnrich', 0)} to look up, {fetch.get('quarantined', 0)} quarantined",
+                f"{fetch.get('toEnrich', 0)} to look up, {fetch.get('quarantined', 0)} quarantined, "
+                f"{fetch.get('cleaned', 0)} cleaned",
                 file=self.out, flush=True,
             )
 
@@ -90,6 +97,9 @@ class Progress:
 
 def job_row(database_url: str, execution_arn: str) -> dict[str, Any] | None:
     with psycopg.connect(database_url) as conn:
+        # A first run refused at its first step has written nothing, not even the tables.
+        if conn.execute("SELECT to_regclass('job_log')").fetchone() == (None,):
+            return None
         cursor = conn.execute(
             "SELECT * FROM job_log WHERE execution_id = %s ORDER BY id DESC LIMIT 1", (execution_arn,)
         )
@@ -97,25 +107,67 @@ def job_row(database_url: str, execution_arn: str) -> dict[str, Any] | None:
         return dict(zip([c.name for c in cursor.description], row)) if row else None
 
 
+def step_outputs(history: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each state that ran to its end, with its (last) output."""
+    outputs: dict[str, dict[str, Any]] = {}
+    for event in history:
+        exited = event.get("stateExitedEventDetails")
+        if exited:
+            outputs[exited["name"]] = json.loads(exited.get("output") or "{}")
+    return outputs
+
+
+def steps_run(history: list[dict[str, Any]]) -> str:
+    """The states the execution entered, in order; the one whose failure FailJob caught is marked."""
+    entered: list[str] = []
+    for event in history:
+        name = (event.get("stateEnteredEventDetails") or {}).get("name")
+        if name and name not in entered:
+            entered.append(name)
+    if "FailJob" in entered and entered.index("FailJob") > 0:
+        failed = entered.index("FailJob") - 1
+        entered[failed] += " (failed)"
+    return ", ".join(entered)
+
+
+def failure_reason(execution: Execution, job: dict[str, Any] | None) -> str:
+    """One line: the job's error, else the execution's: the Fail state's cause (FailJob's one line), or a
+    Lambda's error (its Cause is JSON) when FailJob itself failed."""
+    if job and job["error"]:
+        return job["error"]
+    cause = (execution.cause or "").strip()
+    if cause and not cause.startswith("{"):
+        return cause.splitlines()[0]
+    return describe_failure({"Error": execution.error, "Cause": cause})
+
+
 def summary(execution: Execution, job: dict[str, Any] | None) -> list[str]:
-    upsert = (execution.output or {}).get("upsert") or {}
+    """What the run did: from its job_log row once finished, else from the outputs of the steps that ran."""
+    outputs = step_outputs(execution.history)
+    staged = next((outputs[step].get("fetch") for step in STAGING_STEPS if step in outputs), None) or {}
+    upsert = (outputs.get("UpsertTenders") or {}).get("upsert") or {}
+    finished = job is not None and job["status"] == "SUCCESS"
+    counts = {name: job[name] or 0 for name in counts_of(None, None)} if finished else counts_of(staged, upsert)
     lines = [f"status:     {job['status'] if job else execution.status} (execution {execution.status})"]
     if job and job["window_from"]:
         lines.append(f"window:     {job['window_from']} .. {job['window_to']} (to is exclusive)")
+    if not finished:
+        lines.append(f"steps:      {steps_run(execution.history)}")
     if job and job["status"] != "SKIPPED" and job["workflow"] != "cleanup":
         # A backfill's last upsert is only its last window's: its job row holds the totals, without the detail.
-        detailed = job["workflow"] != "backfill"
+        detailed = job["workflow"] != "backfill" and bool(upsert)
         lines += [
-            f"fetched:    {job['fetched'] or 0} releases, {job['quarantined'] or 0} quarantined",
-            f"enrichment: {job['enriched'] or 0} enriched, {job['not_found'] or 0} not found, "
-            f"{job['enrichment_failed'] or 0} failed" + (f", {upsert.get('pending', 0)} left pending" if detailed else ""),
-            f"upserted:   {job['upserted'] or 0}" + (
+            f"fetched:    {counts['fetched']} releases, {counts['quarantined']} quarantined"
+            + (f", {staged['cleaned']} cleaned" if staged.get("cleaned") else ""),
+            f"enrichment: {counts['enriched']} enriched, {counts['not_found']} not found, "
+            f"{counts['enrichment_failed']} failed" + (f", {upsert.get('pending', 0)} left pending" if detailed else ""),
+            f"upserted:   {counts['upserted']}" + (
                 f" ({upsert.get('inserted', 0)} new, {upsert.get('updated', 0)} updated, "
                 f"{upsert.get('unchanged', 0)} unchanged)" if detailed else ""
             ),
         ]
-    if job and job["error"]:
-        lines.append(f"reason:     {job['error']}")
+    if execution.status != "SUCCEEDED" or (job and job["error"]):
+        lines.append(f"reason:     {failure_reason(execution, job)}")
     lines.append(f"duration:   {execution.seconds:.1f} s")
     return lines
 
@@ -126,7 +178,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--portal-url", help="eTenders portal base URL (default: the sample source)")
     parser.add_argument("--from", dest="date_from", type=date.fromisoformat, help="window start, YYYY-MM-DD")
     parser.add_argument("--to", dest="date_to", type=date.fromisoformat, help="window end, YYYY-MM-DD, exclusive")
-    parser.add_argument("--max-enrichment", type=int, help="cap on portal lookups (default: cdk.json maxEnrichment)")
+    parser.add_argument("--max-enrichment", type=int, help="cap on portal lookups (default: 300)")
     args = parser.parse_args(argv)
     if (args.date_from is None) != (args.date_to is None):
         parser.error("give both --from and --to, or neither (the window then comes from the cursor)")
@@ -153,8 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     job = job_row(database_url, execution.arn)
     print("\n".join(summary(execution, job)))
     if execution.status != "SUCCEEDED":
-        reason = (job or {}).get("error") or execution.cause or execution.error
-        print(f"sync failed: {reason}", file=sys.stderr)
+        print(f"sync failed: {failure_reason(execution, job)}", file=sys.stderr)
         return 1
     return 0
 

@@ -136,10 +136,14 @@ class SampleSource:
         count: int = 200,
         portal_latency: float = 0.0,
         faults: Faults | None = None,
+        max_page_size: int | None = None,
     ):
         """faults: None reads them from the environment (SAMPLE_FAULTS_*). Request faults follow `self.faults`
-        as it is when each request arrives, so a test may change them between runs; data faults are made here."""
+        as it is when each request arrives, so a test may change them between runs; data faults are made here.
+        max_page_size: the most releases a listing page holds, whatever PageSize asks, as an API capping its
+        page size does; None serves PageSize releases."""
         self.portal_latency = portal_latency
+        self.max_page_size = max_page_size
         self.faults = Faults.from_env() if faults is None else faults
         self.url: str | None = None
         self._server: _Server | None = None
@@ -311,6 +315,8 @@ class SampleSource:
             return Reply(HTTPStatus.BAD_REQUEST, {"error": f"invalid or missing parameter: {exc}"})
         if page_number < 1 or page_size < 1:
             return Reply(HTTPStatus.BAD_REQUEST, {"error": "PageNumber and PageSize must be at least 1"})
+        if self.max_page_size is not None:
+            page_size = min(page_size, self.max_page_size)
 
         first = bisect.bisect_left(self._days, date_from.isoformat())
         last = bisect.bisect_right(self._days, date_to.isoformat())

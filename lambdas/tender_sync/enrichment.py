@@ -6,7 +6,7 @@ import httpx
 from tender_sync.errors import BadSourceData
 from tender_sync.models import EnrichmentItem, EnrichmentResult
 from tender_sync.normalize import clean_details, clean_text
-from tender_sync.ocds_client import RequestPolicy, fetch, read_json
+from tender_sync.ocds_client import RequestPolicy, decode_json, fetch
 
 SEARCH_PATH = "/Home/PaginatedTenderOpportunities"
 
@@ -34,9 +34,9 @@ class PortalClient:
         return fetch(self._http, url, _read_rows, self.policy)
 
 
-def _read_rows(response: httpx.Response) -> list[dict]:
+def _read_rows(body: bytes, content_type: str | None) -> list[dict]:
     """The rows of a portal search answer. An answer without a data list (an error object) is BadSourceData."""
-    document = read_json(response)
+    document = decode_json(body, content_type)
     rows = document.get("data") if isinstance(document, dict) else None
     if not isinstance(rows, list):
         raise BadSourceData("portal search answered without a data list")

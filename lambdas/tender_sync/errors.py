@@ -1,6 +1,8 @@
 """Typed errors. Step Functions matches Retry and Catch on these class names (the Lambda errorType)."""
 import json
 
+# job_log.error and the enrichment errors hold one bounded line.
+MAX_FAILURE_CHARS = 500
 
 
 class SourceUnavailable(Exception):
@@ -34,6 +36,14 @@ class DatabaseUnavailable(Exception):
     """Transient: the database could not be reached or dropped the connection."""
 
 
+class DatabaseError(Exception):
+    """Permanent: the database refused a statement (tender_sync.db.describe_database_error says why)."""
+
+
+class InvalidDatabaseUrl(ValueError):
+    """Permanent: the database URL cannot be parsed as it is meant; retrying will not change it."""
+
+
 def describe_failure(error: dict) -> str:
     """One line from a Step Functions Catch result {Error, Cause}; a Lambda's Cause is JSON with errorMessage."""
     name = error.get("Error") or "UnknownError"
@@ -43,4 +53,5 @@ def describe_failure(error: dict) -> str:
     except (ValueError, AttributeError):
         pass
     first_line = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-    return f"{name}: {first_line}" if first_line else name
+    message = f"{name}: {first_line}" if first_line else name
+    return message if len(message) <= MAX_FAILURE_CHARS else message[: MAX_FAILURE_CHARS - 1] + "…"

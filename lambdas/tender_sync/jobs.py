@@ -183,6 +183,17 @@ def finish_job(conn: psycopg.Connection, source: str, job: Job, counts: dict[str
     return FinishedJob(counts=dict(zip(COUNTS, row[:-1])), seconds=float(row[-1]))
 
 
+def record_stored_window(conn: psycopg.Connection, job: Job, counts: dict[str, int]) -> None:
+    """The job SUCCESS with its counts, in the transaction that stores its one window: whatever fails after, the
+    stored window stays a success (FinishJob then only adds its duration and frees the lease)."""
+    conn.execute(
+        f"""UPDATE job_log SET status = 'SUCCESS', finished_at = now(), error = NULL,
+                  {", ".join(f"{name} = %({name})s" for name in COUNTS)}
+             WHERE id = %(id)s""",
+        {**counts, "id": job.jobId},
+    )
+
+
 def add_counts(conn: psycopg.Connection, job_id: int, counts: dict[str, int]) -> None:
     """Add one part's counts (a backfill window's) to the job's."""
     conn.execute(
@@ -194,10 +205,16 @@ def add_counts(conn: psycopg.Connection, job_id: int, counts: dict[str, int]) ->
 
 def fail_job(
     conn: psycopg.Connection, source: str, execution_id: str, job_id: int | None, error: str, workflow: str = SYNC_WORKFLOW
-) -> None:
-    """Mark the run FAILED with its error (a row is made if StartJob never made one) and free the lease."""
+) -> FinishedJob | None:
+    """Mark the run FAILED with its error (a row is made if StartJob never made one) and free the lease.
+
+    A job already SUCCESS (its window was stored, and a later step failed) is never overwritten: it is
+    returned, finished, for its metrics."""
     updated = None
     if job_id is not None:
+        status = conn.execute("SELECT status FROM job_log WHERE id = %s FOR UPDATE", (job_id,)).fetchone()
+        if status == ("SUCCESS",):
+            return finish_job(conn, source, Job(jobId=job_id, executionId=execution_id, workflow=workflow), None)
         updated = conn.execute(
             "UPDATE job_log SET status = 'FAILED', error = %s, finished_at = now() WHERE id = %s RETURNING id",
             (error, job_id),
@@ -207,17 +224,20 @@ def fail_job(
             """INSERT INTO job_log (workflow, status, error, execution_id, finished_at)
                VALUES (%s, 'FAILED', %s, %s, now())
                ON CONFLICT (execution_id) WHERE status <> 'SKIPPED'
-               DO UPDATE SET status = 'FAILED', error = EXCLUDED.error, finished_at = now()""",
+               DO UPDATE SET status = 'FAILED', error = EXCLUDED.error, finished_at = now()
+               WHERE job_log.status <> 'SUCCESS'""",
             (workflow, error, execution_id),
         )
     release_lease(conn, source, execution_id)
+    return None
 
 
 def counts_of(fetch: dict[str, Any] | None, upsert: dict[str, Any] | None) -> dict[str, int]:
     fetch, upsert = fetch or {}, upsert or {}
     return {
         "fetched": fetch.get("fetched", 0),
-        "quarantined": fetch.get("quarantined", 0),
+        # Refused by normalization, and (rarely) by PostgreSQL itself in the upsert.
+        "quarantined": fetch.get("quarantined", 0) + upsert.get("quarantined", 0),
         "enriched": upsert.get("enriched", 0),
         "not_found": upsert.get("notFound", 0),
         "enrichment_failed": upsert.get("enrichmentFailed", 0),

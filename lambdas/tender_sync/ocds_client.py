@@ -14,9 +14,10 @@ import httpx
 from aws_lambda_powertools import Logger
 
 from tender_sync.errors import BadSourceData, ListingIncomplete, SourceRejected, SourceUnavailable
-from tender_sync.normalize import parse_datetime
+from tender_sync.normalize import cut, parse_datetime
 
 RELEASES_PATH = "/api/OCDSReleases"
+MIB = 2**20
 
 logger = Logger(child=True)
 Read = TypeVar("Read")
@@ -24,18 +25,22 @@ Read = TypeVar("Read")
 
 @dataclass(frozen=True)
 class RequestPolicy:
-    """How long one request to a source may take, and how it is retried.
+    """How long one request to a source may take, how large its answer may be, and how it is retried.
 
-    The first retry waits up to `backoff` seconds, each next one up to twice as long (full jitter), unless the
-    source said how long in Retry-After; the waits of one request add up to at most `max_wait`, so a request
-    gives up well inside its Lambda's timeout. The environment (SOURCE_TIMEOUT_SECONDS, SOURCE_ATTEMPTS,
-    SOURCE_BACKOFF_SECONDS) can change the first three; tests keep the waits short with it.
+    A request must end within `timeout`, reading its whole body included (see _get), and its body may hold at
+    most `max_body_bytes` once decompressed: 64 MiB by default, ample for the largest listing page asked for
+    (OcdsClient.max_page_size, 10,000 releases of about 3 KB). The first retry waits up to `backoff` seconds, each
+    next one up to twice as long (full jitter), unless the source said how long in Retry-After; the waits of one
+    request add up to at most `max_wait`, so a request gives up well inside its Lambda's timeout. The environment
+    (SOURCE_TIMEOUT_SECONDS, SOURCE_ATTEMPTS, SOURCE_BACKOFF_SECONDS, SOURCE_MAX_BODY_BYTES) can change all but
+    `max_wait`; tests keep the waits short with it.
     """
 
     timeout: float = 10.0
     attempts: int = 4
     backoff: float = 1.0
     max_wait: float = 15.0
+    max_body_bytes: int = 64 * MIB
 
     @classmethod
     def from_env(cls) -> "RequestPolicy":
@@ -44,6 +49,7 @@ class RequestPolicy:
             timeout=float(env.get("SOURCE_TIMEOUT_SECONDS", cls.timeout)),
             attempts=int(env.get("SOURCE_ATTEMPTS", cls.attempts)),
             backoff=float(env.get("SOURCE_BACKOFF_SECONDS", cls.backoff)),
+            max_body_bytes=int(env.get("SOURCE_MAX_BODY_BYTES", cls.max_body_bytes)),
         )
 
     def within(self, seconds: float) -> "RequestPolicy":
@@ -62,27 +68,32 @@ class RequestPolicy:
 def fetch(
     http: httpx.Client,
     url: httpx.URL,
-    read: Callable[[httpx.Response], Read],
+    read: Callable[[bytes, str | None], Read],
     policy: RequestPolicy,
     not_found: str | None = None,
 ) -> Read:
-    """The one place a request to a source is made: GET url and read the answer, retrying what may pass.
+    """The one place a request to a source is made: GET url and read the answer's body (with its Content-Type),
+    retrying what may pass.
 
     Retried: timeouts, failed connections, 429 (after its Retry-After), 5xx, and an HTTP 200 whose body `read`
     refuses as BadSourceData (cut short, an error object instead of data). Not retried: the other 4xx
-    (SourceRejected; not_found, when given, is its message for a 404). When the attempts or the wait budget run
-    out, the last error is raised, saying how many attempts were made.
+    (SourceRejected; not_found, when given, is its message for a 404) and a body over policy.max_body_bytes
+    (BadSourceData). When the attempts or the wait budget run out, the last error is raised, saying how many
+    attempts were made.
     """
-    where = f"GET {url.raw_path.decode()}"
+    where = f"GET {cut(url.raw_path.decode(), 200)}"
     waited = 0.0
     attempt = 1
     while True:
         try:
-            response = _get(http, url, policy.timeout, where, not_found)
+            body, content_type = _get(http, url, policy, where, not_found)
             try:
-                return read(response)
+                return read(body, content_type)
             except BadSourceData as error:
                 raise BadSourceData(f"{where}: {error}") from None
+        except _BodyTooLarge as error:
+            # Asking again brings the same runaway body, megabytes each time: give up at once.
+            raise BadSourceData(str(error)) from None
         except (SourceUnavailable, BadSourceData) as error:
             wait = policy.wait_before_retry(attempt, waited, getattr(error, "retry_after", None))
             if wait is None:
@@ -96,14 +107,50 @@ def fetch(
             attempt += 1
 
 
-def _get(http: httpx.Client, url: httpx.URL, timeout: float, where: str, not_found: str | None) -> httpx.Response:
-    """One GET, with the source's failures mapped to typed errors."""
+class _BodyTooLarge(BadSourceData):
+    """A body over the size bound; fetch raises it as a plain BadSourceData, without retrying."""
+
+
+def _get(
+    http: httpx.Client, url: httpx.URL, policy: RequestPolicy, where: str, not_found: str | None
+) -> tuple[bytes, str | None]:
+    """One GET, with the source's failures mapped to typed errors: the body, decompressed, and its Content-Type.
+
+    httpx's timeout bounds each network read only, so a body dripped a byte at a time would never time out on
+    it: the request must also end by a deadline policy.timeout from its start, checked as the body arrives. A
+    read that stalls ends by httpx's timeout, so a body ends at most one timeout past the deadline. Headers are
+    read inside httpx, so only its per-read timeout and h11's 16 KiB header limit bound them.
+    """
+    timed_out = f"{where} timed out after {policy.timeout:g} s"
+    deadline = time.monotonic() + policy.timeout
     try:
-        response = http.get(url, timeout=timeout)
+        with http.stream("GET", url, timeout=policy.timeout) as response:
+            _check_status(response, where, not_found)
+            # httpx inflates each network read in one go, so every encoding layer multiplies what one read
+            # becomes (about 1000 times for gzip): one layer keeps that bounded, a stack of them does not.
+            if len(response.headers.get_list("content-encoding", split_commas=True)) > 1:
+                raise BadSourceData(f"{where}: response is encoded more than once")
+            chunks = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > policy.max_body_bytes:
+                    raise _BodyTooLarge(
+                        f"{where}: response body exceeds {_bytes(policy.max_body_bytes)} (after decompression)"
+                    )
+                if time.monotonic() > deadline:
+                    raise SourceUnavailable(timed_out)
+                chunks.append(chunk)
+            return b"".join(chunks), response.headers.get("content-type")
     except httpx.TimeoutException:
-        raise SourceUnavailable(f"{where} timed out after {timeout:g} s") from None
+        raise SourceUnavailable(timed_out) from None
     except httpx.TransportError as exc:
         raise SourceUnavailable(f"{where} failed: {type(exc).__name__}: {exc}") from None
+    except httpx.DecodingError as exc:
+        raise BadSourceData(f"{where}: response body cannot be decompressed: {exc}") from None
+
+
+def _check_status(response: httpx.Response, where: str, not_found: str | None) -> None:
     status = response.status_code
     if status == 429 or status >= 500:
         retry_after = _retry_after_seconds(response.headers.get("retry-after"))
@@ -113,7 +160,10 @@ def _get(http: httpx.Client, url: httpx.URL, timeout: float, where: str, not_fou
         raise SourceRejected(not_found)
     if not response.is_success:
         raise SourceRejected(f"{where} answered HTTP {status}")
-    return response
+
+
+def _bytes(count: int) -> str:
+    return f"{count // MIB} MiB" if count % MIB == 0 else f"{count:,} bytes"
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
@@ -138,7 +188,7 @@ def decode_json(body: bytes, content_type: str | None) -> Any:
     try:
         text = body.decode(charset)
     except LookupError:
-        raise BadSourceData(f"response has an unknown charset {charset!r}") from None
+        raise BadSourceData(f"response has an unknown charset {cut(repr(charset))}") from None
     except UnicodeDecodeError as exc:
         raise BadSourceData(f"response is not valid {charset}: {exc.reason} at byte {exc.start}") from None
     try:
@@ -147,10 +197,11 @@ def decode_json(body: bytes, content_type: str | None) -> Any:
         raise BadSourceData(
             f"response is not valid JSON ({exc.msg} at char {exc.pos} of {len(text)}; truncated?)"
         ) from None
-
-
-def read_json(response: httpx.Response) -> Any:
-    return decode_json(response.content, response.headers.get("content-type"))
+    except ValueError as exc:
+        # The only other ValueError of json.loads: an integer longer than Python converts (4,300 digits).
+        raise BadSourceData(f"response holds a number too long to read: {str(exc).partition(';')[0]}") from None
+    except RecursionError:
+        raise BadSourceData("response is nested too deep to read") from None
 
 
 def parse_release_package(body: bytes, content_type: str | None) -> dict:
@@ -169,6 +220,9 @@ def _release_package(package: Any) -> dict:
 
 
 class OcdsClient:
+    """An OCDS releases API (eTenders' shape). A day is first asked for in pages of page_size releases, then in
+    pages up to max_page_size; a day larger than that is read over up to max_passes times (see _list_day)."""
+
     def __init__(
         self,
         base_url: str,
@@ -176,9 +230,13 @@ class OcdsClient:
         timeout: float | None = None,
         client: httpx.Client | None = None,
         policy: RequestPolicy | None = None,
+        max_page_size: int = 10_000,
+        max_passes: int = 10,
     ):
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
+        self.max_page_size = max_page_size
+        self.max_passes = max_passes
         self.policy = policy or RequestPolicy.from_env()
         if timeout is not None:
             self.policy = replace(self.policy, timeout=timeout)
@@ -188,51 +246,93 @@ class OcdsClient:
         """Every release dated in the half-open window [date_from, date_to), one day at a time.
 
         The eTenders API pages unstably (a page may repeat releases of another and miss some), so the window is
-        split into the narrowest windows the API takes, single days, each asked for in one large page.
+        split into the narrowest windows the API takes, single days, each read in one page where it fits in one
+        (see _list_day for how large a day can be).
         """
         day = date_from
         while day < date_to:
             yield from self._list_day(day)
             day += timedelta(days=1)
 
-    def _list_day(self, day: date) -> Iterator[dict]:
-        """One day's releases. A day whose first page comes back full cannot be split further: its next pages
-        are followed, and the day counts as read only if no release comes back twice. The pages of one listing
-        hold as many releases as the day has, so a release seen twice means another one was missed: the pages
-        shifted under us, and ListingIncomplete fails the run before its cursor moves."""
-        url = self._url(
-            RELEASES_PATH,
-            params={"PageNumber": 1, "PageSize": self.page_size, "dateFrom": day.isoformat(), "dateTo": day.isoformat()},
-        )
-        requested: set[httpx.URL] = set()
-        seen: set[str] = set()
+    def _list_day(self, day: date) -> list[dict]:
+        """One day's releases.
+
+        A day of up to max_page_size releases (10,000 by default) is read in one page: while the first page
+        comes back full, it is asked for again twice as large; the first one that comes back short, without
+        links.next, is the whole day. A day larger than that, or than the page a source caps its pages at, is
+        read by following its pages, in passes (_read_in_passes).
+        """
+        size = self.page_size
         while True:
-            requested.add(url)
-            package = fetch(self._http, url, _read_package, self.policy)
-            releases = package["releases"]
-            for release in releases:
-                identity = _identity(release)
-                if identity in seen:
-                    raise ListingIncomplete(
-                        f"the listing of {day} is not stable: release {identity[:100]} came back on two of its pages, "
-                        f"so another was missed; the day holds more than PageSize {self.page_size} releases"
-                    )
-                seen.add(identity)
-            yield from releases
-            links = package.get("links")
-            next_url = links.get("next") if isinstance(links, dict) else None
-            if not next_url or len(releases) < self.page_size:
+            url = self._first_page(day, size)
+            package = fetch(self._http, url, parse_release_package, self.policy)
+            served = len(package["releases"])
+            if served < size and not _next_link(package):
+                return package["releases"]
+            if 0 < served < size:
+                # Short, yet with a links.next: the source caps its pages at `served`, larger asks cannot help.
+                return self._read_in_passes(day, served, url, package)
+            larger = min(size * 2, self.max_page_size)
+            if larger <= size:
+                return self._read_in_passes(day, size, url, package)
+            size = larger
+
+    def _read_in_passes(self, day: date, size: int, url: httpx.URL, package: dict) -> list[dict]:
+        """A day read by following its pages of `size` releases, from its first page (package, read from url).
+
+        When the listing's order changes between requests, the pages of one pass overlap and miss releases, so
+        the day is read over, up to max_passes times, keeping the union of the passes (each release once, by
+        id). A pass is served as many releases as the day holds, so the day is whole once the union holds that
+        many: after one pass if the order holds still, whatever the day's size. If the order is reshuffled on
+        every request, a pass misses a given release about one time in three, so 10 passes read 2,500 releases in
+        pages of 1,000 whole 99 times in 100, 10,000 in pages of 1,000 three times in four, 20,000 one time in
+        two. A day not read whole ends as ListingIncomplete, and the run fails before its cursor moves.
+        """
+        union: dict[str, dict] = {}
+        for number in range(1, self.max_passes + 1):
+            if number > 1:
+                url = self._first_page(day, size)
+                package = fetch(self._http, url, parse_release_package, self.policy)
+            served = 0
+            for releases in self._pages(url, package, size):
+                served += len(releases)
+                for release in releases:
+                    union.setdefault(_identity(release), release)
+            if len(union) >= served:
+                return list(union.values())
+        raise ListingIncomplete(
+            f"the listing of {day} kept shifting under its pages of {size}: {len(union)} releases seen in "
+            f"{self.max_passes} passes, while the last pass was served {served}"
+        )
+
+    def _pages(self, url: httpx.URL, package: dict, size: int) -> Iterator[list[dict]]:
+        """The releases of each page of one pass, from its first page (package, read from url) on, as links.next
+        leads; a page without links.next or shorter than `size` is the last."""
+        requested = {url}
+        while True:
+            yield package["releases"]
+            next_url = _next_link(package)
+            if not next_url or len(package["releases"]) < size:
                 return
             url = self._on_base_host(next_url)
             if url in requested:
-                raise BadSourceData(f"links.next repeats a page already read: {next_url}")
+                raise BadSourceData(f"links.next repeats a page already read: {cut(next_url)}")
+            requested.add(url)
+            package = fetch(self._http, url, parse_release_package, self.policy)
 
     def get_release(self, ocid: str) -> dict:
-        """The newest release of one ocid. The API may answer with a bare release or a package."""
+        """The newest release of one ocid. The API may answer with a bare release or a package; a release of
+        another ocid is BadSourceData."""
         url = self._url(f"{RELEASES_PATH}/release/{quote(ocid, safe='')}")
         return fetch(
-            self._http, url, lambda response: _newest_release(read_json(response), ocid), self.policy,
-            not_found=f"unknown ocid {ocid!r}",
+            self._http, url, lambda body, content_type: _newest_release(decode_json(body, content_type), ocid),
+            self.policy, not_found=f"unknown ocid {ocid!r}",
+        )
+
+    def _first_page(self, day: date, size: int) -> httpx.URL:
+        return self._url(
+            RELEASES_PATH,
+            params={"PageNumber": 1, "PageSize": size, "dateFrom": day.isoformat(), "dateTo": day.isoformat()},
         )
 
     def _url(self, path: str, params: dict[str, Any] | None = None) -> httpx.URL:
@@ -241,23 +341,34 @@ class OcdsClient:
     def _on_base_host(self, link: str) -> httpx.URL:
         """A link resolved against the base URL; refused unless it stays on the configured host."""
         base = httpx.URL(self.base_url)
-        url = base.join(link)
+        try:
+            url = base.join(link)
+        except httpx.InvalidURL as exc:
+            raise BadSourceData(f"links.next is not a valid URL ({exc}): {cut(link)}") from None
         if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
-            raise BadSourceData(f"links.next leaves the source host {base.host}: {link}")
+            raise BadSourceData(f"links.next leaves the source host {base.host}: {cut(link)}")
         return url
 
 
-def _read_package(response: httpx.Response) -> dict:
-    return _release_package(read_json(response))
+def _next_link(package: dict) -> str | None:
+    links = package.get("links")
+    link = links.get("next") if isinstance(links, dict) else None
+    if link is not None and not isinstance(link, str):
+        raise BadSourceData(f"links.next is a JSON {type(link).__name__}, not a URL")
+    return link
 
 
 def _newest_release(document: Any, ocid: str) -> dict:
     if isinstance(document, dict) and "ocid" in document and "releases" not in document:
-        return document
-    releases = _release_package(document)["releases"]
-    if not releases:
-        raise SourceRejected(f"unknown ocid {ocid!r}: the package has no releases")
-    return max(releases, key=_release_date)
+        release = document
+    else:
+        releases = _release_package(document)["releases"]
+        if not releases:
+            raise SourceRejected(f"unknown ocid {ocid!r}: the package has no releases")
+        release = max(releases, key=_release_date)
+    if release.get("ocid") != ocid:
+        raise BadSourceData(f"asked for ocid {ocid!r}, answered with a release of ocid {_preview(release.get('ocid'))}")
+    return release
 
 
 def _identity(release: Any) -> str:
@@ -281,9 +392,8 @@ def _release_date(release: Any) -> datetime:
     try:
         return parse_datetime(release.get("date")) or datetime.min.replace(tzinfo=timezone.utc)
     except ValueError as exc:
-        raise BadSourceData(f"release {release.get('ocid')}: {exc}") from None
+        raise BadSourceData(f"release {cut(str(release.get('ocid')))}: {exc}") from None
 
 
 def _preview(document: Any) -> str:
-    text = json.dumps(document, ensure_ascii=False)
-    return text if len(text) <= 200 else text[:200] + "..."
+    return cut(json.dumps(document, ensure_ascii=False), 200)

@@ -67,7 +67,7 @@ def test_start_takes_the_input_as_json(local_cli):
 def test_a_rejected_input_prints_its_reason_and_fails(local_cli):
     code, output = local_cli("start", "single-tender", "--ocid", "134030")
     assert code == 1
-    assert "single-tender failed: InvalidInput: invalid single-tender input: ocid: String should match pattern" in output
+    assert "single-tender failed: InvalidInput: invalid single-tender input: ocid: Value error, ocid '134030' is not prefix-publisher-id shaped" in output
 
     code, runs = local_cli("runs")
     assert runs.splitlines()[2:] == []  # nothing written

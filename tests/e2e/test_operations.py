@@ -323,7 +323,7 @@ def test_cleanup_fails_jobs_whose_execution_ended_and_frees_their_lease(template
         ("backfill", {"from": "2025-09-10", "to": "2025-09-01"}, "'from' (2025-09-10) must be before 'to'"),
         ("backfill", {"from": "2015-01-01", "to": "2025-01-01", "windowDays": 1}, "at most 400 per backfill"),
         ("backfill", {"from": "2025-09-01", "to": "2025-09-08", "windowDays": 0}, "windowDays: Input should be greater"),
-        ("single-tender", {"ocid": "134030"}, "ocid: String should match pattern"),
+        ("single-tender", {"ocid": "134030"}, "ocid '134030' is not prefix-publisher-id shaped"),
         ("cleanup", {"force": True}, "force: Extra inputs are not permitted"),
     ],
 )

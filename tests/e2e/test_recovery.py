@@ -1,5 +1,6 @@
 """Recovery, end to end: a database that goes away, a source that fails, a run that crashed holding the
 lease, lookups that fail. Each time the data comes out exactly right, without repeating stored work."""
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -177,3 +178,26 @@ def test_a_lookup_failing_after_its_retries_is_stored_with_its_error_and_the_nex
         assert (row["enrichment_status"], row["enrichment_error"]) == ("enriched", None)
         assert row["detailed_category"] and isinstance(row["enriched_at"], datetime)
     assert second.output["upsert"]["updated"] == len(failed)
+
+
+def test_a_stored_window_stays_a_success_when_finishing_fails(template, empty_database_url, sample_source, capfd):
+    # Connection 1 is StartJob's, 2 UpsertTenders' (it commits the window); FinishJob's four attempts (3-6) are
+    # refused; FailJob (7) gets through.
+    with sync_through_proxy(
+        template, empty_database_url, sample_source.url, lambda n: "refuse" if 3 <= n <= 6 else None
+    ) as sync:
+        capfd.readouterr()
+        execution = sync.run()
+
+    assert execution.status == "FAILED"
+    assert failed_attempts(execution, "DatabaseUnavailable") == 4
+    assert "after the window was stored" in execution.cause
+    expected = expected_tenders(sample_source, FIRST_WINDOW)
+    assert {o: r["release_id"] for o, r in stored(sync).items()} == {o: r["id"] for o, r in expected.items()}
+    [job] = sync.query("SELECT * FROM job_log")
+    assert (job["status"], job["upserted"], job["error"]) == ("SUCCESS", len(expected), None)
+    state = sync.query("SELECT cursor, lease_holder FROM sync_state")[0]
+    assert (state["cursor"], state["lease_holder"]) == (FIRST_WINDOW[1], None)
+    # The run's metrics, published once, by FailJob since FinishJob could not.
+    emf = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert [(m["workflow"], m["upserted"]) for m in emf] == [("sync", [float(len(expected))])]

@@ -34,7 +34,7 @@ def rows(url):
 
 def store(url, tenders):
     with psycopg.connect(url) as conn:
-        return store_tenders(conn, tenders)
+        return store_tenders(conn, SETTINGS.source_name, tenders)
 
 
 def test_migrations_apply_once_in_order_and_are_recorded(empty_database_url):
@@ -140,3 +140,14 @@ def test_fail_job_records_the_error_and_frees_the_lease(database_url, job_id):
         lease = conn.execute("SELECT lease_holder FROM sync_state").fetchone()
     assert row == [("FAILED", "SourceUnavailable: 503")]
     assert lease == (None,)
+
+
+def test_fail_job_never_overwrites_a_stored_window(database_url):
+    with psycopg.connect(database_url) as conn:
+        job = jobs.start_sync(conn, SETTINGS, "exec-1", "test", 300, None)
+        jobs.record_stored_window(conn, job, jobs.counts_of({"fetched": 5}, {"upserted": 4}))
+        finished = jobs.fail_job(conn, SETTINGS.source_name, "exec-1", job.jobId, "DatabaseUnavailable: gone")
+        row = conn.execute("SELECT status, error, fetched, upserted FROM job_log").fetchall()
+        lease = conn.execute("SELECT lease_holder FROM sync_state").fetchone()
+    assert row == [("SUCCESS", None, 5, 4)] and lease == (None,)
+    assert (finished.counts["fetched"], finished.counts["upserted"]) == (5, 4)

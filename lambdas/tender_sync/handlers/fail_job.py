@@ -1,7 +1,8 @@
-"""FailJob: job_log FAILED with the error, and the lease released, whatever step failed."""
+"""FailJob: job_log FAILED with the error, and the lease released, whatever step failed. A job whose window was
+already stored stays SUCCESS: FailJob then publishes the metrics its failed FinishJob could not."""
 from aws_lambda_powertools import Logger, Tracer
 
-from tender_sync import db, jobs
+from tender_sync import db, jobs, run_metrics
 from tender_sync.errors import describe_failure
 from tender_sync.settings import Settings
 
@@ -23,5 +24,9 @@ def handler(event: dict, context) -> dict:
         return {"status": "FAILED", "error": message}
     with db.connect() as conn:
         db.migrate(conn)
-        jobs.fail_job(conn, Settings.from_env().source_name, execution_id, job_id, message, workflow)
-    return {"status": "FAILED", "error": message}
+        stored = jobs.fail_job(conn, Settings.from_env().source_name, execution_id, job_id, message, workflow)
+    if stored is None:
+        return {"status": "FAILED", "error": message}
+    run_metrics.publish(workflow, stored)
+    logger.warning("the window was stored; a later step failed", extra={"counts": stored.counts})
+    return {"status": "FAILED", "error": f"{message} (after the window was stored: its job is SUCCESS)"}

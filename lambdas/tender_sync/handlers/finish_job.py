@@ -1,13 +1,11 @@
 """FinishJob: job_log SUCCESS with the counts, the lease released, and the run's metrics (EMF)."""
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger, Tracer
 
-from tender_sync import backfill, db, jobs
+from tender_sync import backfill, db, jobs, run_metrics
 from tender_sync.settings import Settings
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()
 
 
 @tracer.capture_lambda_handler
@@ -24,11 +22,7 @@ def handler(event: dict, context) -> dict:
         if job.workflow == jobs.BACKFILL_WORKFLOW:
             backfill.complete(conn, source, job)
         finished = jobs.finish_job(conn, source, job, counts)
-    metrics.add_metadata(key="workflow", value=job.workflow)
-    for name, value in finished.counts.items():
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    metrics.add_metric(name="duration", unit=MetricUnit.Seconds, value=finished.seconds)
-    # Published here, once the job is stored as finished; a FinishJob that failed publishes nothing.
-    metrics.flush_metrics()
+    # Published here, once the job is stored as finished; a FinishJob that failed leaves them to FailJob.
+    run_metrics.publish(job.workflow, finished)
     logger.info("job succeeded", extra={"counts": finished.counts, "seconds": finished.seconds})
     return {"status": "SUCCESS", **finished.counts}

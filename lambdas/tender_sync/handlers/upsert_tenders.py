@@ -23,11 +23,13 @@ def handler(event: dict, context) -> dict:
         for tender in read_json_lines(fetch.bucket, fetch.tendersKey)
     )
     with db.connect() as conn:
-        counts = store_tenders(conn, tenders)
+        counts = store_tenders(conn, settings.source_name, tenders)
         store_quarantined(conn, settings.source_name, read_json_lines(fetch.bucket, fetch.quarantineKey))
         if job.cursorAfter:
             jobs.advance_cursor(conn, settings.source_name, job.cursorAfter)
         if job.workflow == jobs.BACKFILL_WORKFLOW:
             backfill.record_window(conn, settings, job, jobs.counts_of(event["fetch"], counts))
+        else:
+            jobs.record_stored_window(conn, job, jobs.counts_of(event["fetch"], counts))
     logger.info("window stored", extra={"counts": counts, "window": job.window})
     return counts
