@@ -1,0 +1,39 @@
+"""The workflows, each declared once: what infra/ builds, what job_log records, what the CLI starts and the tests
+run, all read from here."""
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from tender_sync.inputs import BackfillRequest, CleanupRequest, EnrichTodayRequest, SingleTenderRequest, SyncRequest
+
+
+@dataclass(frozen=True)
+class Workflow:
+    # Its job_log.workflow, and its name on the command line.
+    name: str
+    # The prefix of its state machine's construct id, end states and stack output: SyncStateMachine, SyncFailed.
+    title: str
+    # Its execution input, parsed by its first step before anything is written.
+    request: type[BaseModel]
+    first_step: str
+
+    @property
+    def stack_output(self) -> str:
+        """The stack output naming its state machine's ARN."""
+        return f"{self.title}StateMachineArn"
+
+    def state_machine_id(self, template: dict[str, Any]) -> str:
+        """Its state machine's logical id in a synthesized template."""
+        return template["Outputs"][self.stack_output]["Value"]["Ref"]
+
+
+SYNC = Workflow("sync", "Sync", SyncRequest, "StartJob")
+ENRICH_TODAY = Workflow("enrich-today", "EnrichToday", EnrichTodayRequest, "StartEnrichToday")
+BACKFILL = Workflow("backfill", "Backfill", BackfillRequest, "StartBackfill")
+SINGLE_TENDER = Workflow("single-tender", "SingleTender", SingleTenderRequest, "StartSingleTender")
+CLEANUP = Workflow("cleanup", "Cleanup", CleanupRequest, "CleanupJobs")
+
+WORKFLOWS = {workflow.name: workflow for workflow in (SYNC, ENRICH_TODAY, BACKFILL, SINGLE_TENDER, CLEANUP)}
+# The workflows that open a job and store tenders (cleanup only tidies up after them).
+JOB_WORKFLOWS = (SYNC, ENRICH_TODAY, BACKFILL, SINGLE_TENDER)
