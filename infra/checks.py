@@ -9,7 +9,8 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
 from infra.functions import ENRICHMENT_RESULTS, RUN_ARTIFACTS, SyncFunctions
-from infra.sync_workflow import Workflow
+from infra.workflow import WorkflowStateMachine
+from tender_sync.workflows import JOB_WORKFLOWS
 
 PACK = "AwsSolutions"
 
@@ -28,7 +29,7 @@ def acknowledge_findings(
     bucket: s3.Bucket,
     database_secret: secretsmanager.ISecret,
     functions: SyncFunctions,
-    workflows: list[Workflow],
+    workflows: list[WorkflowStateMachine],
 ) -> None:
     acknowledge(
         bucket,
@@ -79,7 +80,7 @@ def acknowledge_findings(
     for workflow in workflows:
         _acknowledge_state_machine(workflow, bucket)
     for workflow in workflows:
-        if workflow.workflow != "cleanup":
+        if workflow.workflow in JOB_WORKFLOWS:
             acknowledge(
                 functions.clean_up_jobs.role,
                 f"IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
@@ -88,7 +89,7 @@ def acknowledge_findings(
             )
 
 
-def _acknowledge_state_machine(workflow: Workflow, bucket: s3.Bucket) -> None:
+def _acknowledge_state_machine(workflow: WorkflowStateMachine, bucket: s3.Bucket) -> None:
     state_machine = workflow.state_machine
     role = state_machine.role
     for function in workflow.invoked_functions:

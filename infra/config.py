@@ -1,11 +1,14 @@
 """The deployment's settings, read from CDK context (cdk.json, or `cdk synth -c key=value`)."""
+import json
 import re
 from dataclasses import dataclass, fields
 from datetime import date
+from pathlib import Path
 
 from aws_cdk import aws_lambda as lambda_
 from constructs import Node
 
+CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
 ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
 
 # Smallest acceptable value of each whole-number setting.
@@ -21,41 +24,50 @@ MINIMUMS = {
 
 @dataclass(frozen=True)
 class SyncConfig:
-    source_name: str = "etenders-za"
-    ocds_base_url: str = "https://ocds-api.etenders.gov.za"
-    portal_base_url: str = "https://www.etenders.gov.za"
-    schedule_expression: str = "rate(30 minutes)"
-    map_max_concurrency: int = 10
-    max_enrichment: int = 300
-    first_run_from: str = "2025-09-01"
-    window_days: int = 7
-    overlap_days: int = 1
-    lease_seconds: int = 3600
+    """Every key of cdk.json's context, which holds their defaults (the README's Configuration table says what
+    each means)."""
+
+    source_name: str
+    ocds_base_url: str
+    portal_base_url: str
+    schedule_expression: str
+    map_max_concurrency: int
+    max_enrichment: int
+    first_run_from: str
+    window_days: int
+    overlap_days: int
+    lease_seconds: int
     # Empty: the stack creates a secret for the user to fill with the PostgreSQL URL.
-    database_secret_arn: str = ""
-    lambda_architecture: str = "arm64"
-    artifact_expiry_days: int = 7
+    database_secret_arn: str
+    lambda_architecture: str
+    artifact_expiry_days: int
     # Optional: an existing VPC for the functions that reach the database (all three, or none).
-    vpc_id: str = ""
-    subnet_ids: tuple[str, ...] = ()
-    security_group_id: str = ""
+    vpc_id: str
+    subnet_ids: tuple[str, ...]
+    security_group_id: str
     # Optional: an RDS Proxy endpoint; the functions connect to it instead of the host in the secret's URL.
-    database_proxy_endpoint: str = ""
-    # When the cleanup workflow runs (daily).
-    cleanup_schedule_expression: str = "rate(1 day)"
+    database_proxy_endpoint: str
+    cleanup_schedule_expression: str
     # Optional: an email address the alerts topic sends to (it must confirm the subscription first).
-    alert_email: str = ""
+    alert_email: str
 
     @classmethod
     def from_context(cls, node: Node) -> "SyncConfig":
+        """The context given (cdk.json's, `-c key=value`), each key missing from it as cdk.json has it."""
+        defaults = json.loads(CDK_JSON.read_text())["context"]
         values = {}
         for field in fields(cls):
             key = context_key(field.name)
             value = node.try_get_context(key)
-            values[field.name] = field.default if value is None else _typed(key, value, type(field.default))
+            values[field.name] = _typed(key, defaults[key] if value is None else value, _kind(field.type))
         config = cls(**values)
         config._validate()
         return config
+
+    def settings_environment(self) -> dict[str, str]:
+        """Each setting as the functions' environment names it (tender_sync.settings: the field's name in upper
+        case); infra/functions.py gives each function those of the groups it reads."""
+        return {field.name.upper(): str(getattr(self, field.name)) for field in fields(self)}
 
     @property
     def architecture(self) -> lambda_.Architecture:
@@ -97,6 +109,11 @@ class SyncConfig:
             for value in values:
                 if not re.fullmatch(prefix + r"-[0-9a-f]{8,17}", value):
                     raise ValueError(f"context {key!r} must name ids like {prefix}-0123456789abcdef0, got {value!r}")
+
+
+def _kind(annotation: object) -> type:
+    """The plain type a field's annotation names: tuple for tuple[str, ...]."""
+    return getattr(annotation, "__origin__", annotation)
 
 
 def context_key(field_name: str) -> str:

@@ -1,4 +1,5 @@
-"""The Lambda functions of every workflow, all from the one code asset, each with only the access it uses."""
+"""The Lambda functions of every workflow, all from the one code asset, each with only the access and the
+environment it uses."""
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -7,6 +8,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
+from tender_sync.settings import ArtifactSettings, JobSettings, SourceSettings, SyncSettings, environment_names
 
 from infra.bundling import lambda_code
 from infra.config import SyncConfig
@@ -42,48 +44,59 @@ class SyncFunctions(Construct):
         self._code = lambda_code(config.architecture)
         self._architecture = config.architecture
         self._network = _Network(self, config) if config.in_vpc else None
-        # One environment for all: the local runner runs every handler in one process.
-        self._environment = {
-            "BUCKET_NAME": bucket.bucket_name,
-            "DATABASE_SECRET_ARN": database_secret.secret_arn,
-            "OCDS_BASE_URL": config.ocds_base_url,
-            "PORTAL_BASE_URL": config.portal_base_url,
-            "SOURCE_NAME": config.source_name,
-            "FIRST_RUN_FROM": config.first_run_from,
-            "WINDOW_DAYS": str(config.window_days),
-            "OVERLAP_DAYS": str(config.overlap_days),
-            "LEASE_SECONDS": str(config.lease_seconds),
-            "POWERTOOLS_SERVICE_NAME": "tender-sync",
-            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-        }
+        # Each settings group's variables (tender_sync.settings), valued from cdk.json or the stack's resources.
+        self._setting_values = {**config.settings_environment(), "BUCKET_NAME": bucket.bucket_name}
+        self._common_environment = {"POWERTOOLS_SERVICE_NAME": "tender-sync", "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE}
+        self._database_environment = {"DATABASE_SECRET_ARN": database_secret.secret_arn}
         if config.database_proxy_endpoint:
-            self._environment["DATABASE_PROXY_ENDPOINT"] = config.database_proxy_endpoint
+            self._database_environment["DATABASE_PROXY_ENDPOINT"] = config.database_proxy_endpoint
 
         # database=True: the only functions that open a database connection; the fan-out (EnrichTender) never does.
-        self.start_job = self._function("StartJob", "start_job", memory_mb=256, timeout=Duration.minutes(1), database=True)
-        self.fetch_releases = self._function("FetchReleases", "fetch_releases", memory_mb=1024, timeout=Duration.minutes(10))
+        # settings: the groups its handler reads (tender_sync.settings), and so the environment it gets.
+        self.start_job = self._function(
+            "StartJob", "start_job", memory_mb=256, timeout=Duration.minutes(1), database=True,
+            settings=[SyncSettings],
+        )
+        self.fetch_releases = self._function(
+            "FetchReleases", "fetch_releases", memory_mb=1024, timeout=Duration.minutes(10),
+            settings=[SourceSettings, ArtifactSettings],
+        )
         # 30 s: an Express child (this lookup with its Step Functions retries, then the failure record) must end
         # within 5 minutes. A lookup still running at 30 s ends as a timeout, recorded as failed for a later pass.
-        self.enrich_tender = self._function("EnrichTender", "enrich_tender", memory_mb=256, timeout=Duration.seconds(30))
-        self.upsert_tenders = self._function(
-            "UpsertTenders", "upsert_tenders", memory_mb=1024, timeout=Duration.minutes(10), database=True
+        self.enrich_tender = self._function(
+            "EnrichTender", "enrich_tender", memory_mb=256, timeout=Duration.seconds(30), settings=[SourceSettings]
         )
-        self.finish_job = self._function("FinishJob", "finish_job", memory_mb=256, timeout=Duration.minutes(1), database=True)
-        self.fail_job = self._function("FailJob", "fail_job", memory_mb=256, timeout=Duration.minutes(1), database=True)
+        self.upsert_tenders = self._function(
+            "UpsertTenders", "upsert_tenders", memory_mb=1024, timeout=Duration.minutes(10), database=True,
+            settings=[SyncSettings],
+        )
+        self.finish_job = self._function(
+            "FinishJob", "finish_job", memory_mb=256, timeout=Duration.minutes(1), database=True, settings=[JobSettings]
+        )
+        self.fail_job = self._function(
+            "FailJob", "fail_job", memory_mb=256, timeout=Duration.minutes(1), database=True, settings=[JobSettings]
+        )
         # The other workflows' own steps (infra/operations.py).
         self.start_enrich_today = self._function(
-            "StartEnrichToday", "start_enrich_today", memory_mb=1024, timeout=Duration.minutes(5), database=True
+            "StartEnrichToday", "start_enrich_today", memory_mb=1024, timeout=Duration.minutes(5), database=True,
+            settings=[ArtifactSettings],
         )
         self.start_backfill = self._function(
-            "StartBackfill", "start_backfill", memory_mb=256, timeout=Duration.minutes(1), database=True
+            "StartBackfill", "start_backfill", memory_mb=256, timeout=Duration.minutes(1), database=True,
+            settings=[SyncSettings],
         )
         self.next_window = self._function("NextWindow", "next_window", memory_mb=128, timeout=Duration.seconds(30))
         self.start_single_tender = self._function(
-            "StartSingleTender", "start_single_tender", memory_mb=256, timeout=Duration.minutes(1), database=True
+            "StartSingleTender", "start_single_tender", memory_mb=256, timeout=Duration.minutes(1), database=True,
+            settings=[JobSettings],
         )
-        self.fetch_release = self._function("FetchRelease", "fetch_release", memory_mb=256, timeout=Duration.minutes(2))
+        self.fetch_release = self._function(
+            "FetchRelease", "fetch_release", memory_mb=256, timeout=Duration.minutes(2),
+            settings=[SourceSettings, ArtifactSettings],
+        )
         self.clean_up_jobs = self._function(
-            "CleanupJobs", "clean_up_jobs", memory_mb=256, timeout=Duration.minutes(5), database=True
+            "CleanupJobs", "clean_up_jobs", memory_mb=256, timeout=Duration.minutes(5), database=True,
+            settings=[JobSettings],
         )
 
         # S3: each function reaches only the run artifacts it reads or writes.
@@ -153,12 +166,21 @@ class SyncFunctions(Construct):
             )
         )
 
+    def _environment(self, settings: list[type], database: bool) -> dict[str, str]:
+        names = [name for group in settings for name in environment_names(group)]
+        return {
+            **self._common_environment,
+            **(self._database_environment if database else {}),
+            **{name: self._setting_values[name] for name in names},
+        }
+
     @property
     def network_policies(self) -> list[iam.Policy]:
         return self._network.policies if self._network else []
 
     def _function(
-        self, construct_id: str, module: str, *, memory_mb: int, timeout: Duration, database: bool = False
+        self, construct_id: str, module: str, *, memory_mb: int, timeout: Duration, database: bool = False,
+        settings: list[type] = (),
     ) -> lambda_.Function:
         log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=LOG_RETENTION)
         # Our own role instead of Lambda's managed one: it may write to this function's log group only.
@@ -173,7 +195,7 @@ class SyncFunctions(Construct):
             architecture=self._architecture,
             memory_size=memory_mb,
             timeout=timeout,
-            environment=self._environment,
+            environment=self._environment(settings, database),
             log_group=log_group,
             role=role,
             tracing=lambda_.Tracing.ACTIVE,

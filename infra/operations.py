@@ -1,28 +1,26 @@
 """The operators' workflows, each its own STANDARD state machine built from the steps every workflow shares
-(infra/sync_workflow.py Workflow): enrich-today, backfill, single tender and cleanup."""
+(infra/workflow.py): enrich-today, backfill, single tender and cleanup."""
 from aws_cdk import Duration
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
+from tender_sync.workflows import BACKFILL, CLEANUP, ENRICH_TODAY, SINGLE_TENDER
 
 from infra.config import SyncConfig
 from infra.functions import SyncFunctions
-from infra.sync_workflow import Workflow
+from infra.workflow import WorkflowStateMachine
 
 
-class EnrichTodayWorkflow(Workflow):
+class EnrichTodayWorkflow(WorkflowStateMachine):
     """StartEnrichToday (stages today's unenriched tenders) -> AnythingToEnrich? -> EnrichTenders -> UpsertTenders
     -> FinishJob. No lease, and the cursor never moves (tender_sync.enrich_today)."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: SyncConfig, functions: SyncFunctions, bucket: s3.IBucket
     ) -> None:
-        super().__init__(
-            scope, construct_id, name="EnrichToday", workflow="enrich-today",
-            config=config, functions=functions, bucket=bucket,
-        )
+        super().__init__(scope, construct_id, workflow=ENRICH_TODAY, config=config, functions=functions, bucket=bucket)
         # Its result is the whole state from here on: {job, fetch}, as a sync has them after FetchReleases.
-        start = self._start("StartEnrichToday", functions.start_enrich_today, result_path="$")
+        start = self._start(functions.start_enrich_today, result_path="$")
         anything_to_enrich, upsert_tenders, enrich_tenders = self._enrich_and_store()
         finish_job = self._finish_job()
         self._catch_all(start, enrich_tenders, upsert_tenders, finish_job)
@@ -30,7 +28,7 @@ class EnrichTodayWorkflow(Workflow):
         self.state_machine = self._state_machine(start.next(anything_to_enrich), Duration.hours(1))
 
 
-class BackfillWorkflow(Workflow):
+class BackfillWorkflow(WorkflowStateMachine):
     """StartBackfill -> WindowsLeft? -> FetchReleases -> AnythingToEnrich? -> EnrichTenders -> UpsertTenders ->
     NextWindow -> WindowsLeft? ... -> FinishJob: one window at a time, in order, each stored as a sync stores
     its window (tender_sync.backfill). About 25 history events a window: a year of 7-day windows took 1,341."""
@@ -38,10 +36,8 @@ class BackfillWorkflow(Workflow):
     def __init__(
         self, scope: Construct, construct_id: str, *, config: SyncConfig, functions: SyncFunctions, bucket: s3.IBucket
     ) -> None:
-        super().__init__(
-            scope, construct_id, name="Backfill", workflow="backfill", config=config, functions=functions, bucket=bucket
-        )
-        start = self._start("StartBackfill", functions.start_backfill, result_path="$.job")
+        super().__init__(scope, construct_id, workflow=BACKFILL, config=config, functions=functions, bucket=bucket)
+        start = self._start(functions.start_backfill, result_path="$.job")
         fetch_releases = self._fetch_releases()
         anything_to_enrich, upsert_tenders, enrich_tenders = self._enrich_and_store()
         next_window = self._invoke(
@@ -63,7 +59,7 @@ class BackfillWorkflow(Workflow):
         self.state_machine = self._state_machine(start.next(windows_left), Duration.hours(24))
 
 
-class SingleTenderWorkflow(Workflow):
+class SingleTenderWorkflow(WorkflowStateMachine):
     """StartSingleTender -> FetchRelease (the release endpoint) -> AnythingToEnrich? -> EnrichTenders ->
     UpsertTenders -> FinishJob."""
 
@@ -71,10 +67,9 @@ class SingleTenderWorkflow(Workflow):
         self, scope: Construct, construct_id: str, *, config: SyncConfig, functions: SyncFunctions, bucket: s3.IBucket
     ) -> None:
         super().__init__(
-            scope, construct_id, name="SingleTender", workflow="single-tender",
-            config=config, functions=functions, bucket=bucket,
+            scope, construct_id, workflow=SINGLE_TENDER, config=config, functions=functions, bucket=bucket
         )
-        start = self._start("StartSingleTender", functions.start_single_tender, result_path="$.job")
+        start = self._start(functions.start_single_tender, result_path="$.job")
         fetch_release = self._invoke(
             "FetchRelease",
             functions.fetch_release,
@@ -88,7 +83,7 @@ class SingleTenderWorkflow(Workflow):
         self.state_machine = self._state_machine(start.next(fetch_release).next(anything_to_enrich), Duration.minutes(15))
 
 
-class CleanupWorkflow(Workflow):
+class CleanupWorkflow(WorkflowStateMachine):
     """CleanupJobs: RUNNING jobs and held leases of executions no longer running become FAILED and free."""
 
     enriches = False
@@ -96,10 +91,8 @@ class CleanupWorkflow(Workflow):
     def __init__(
         self, scope: Construct, construct_id: str, *, config: SyncConfig, functions: SyncFunctions, bucket: s3.IBucket
     ) -> None:
-        super().__init__(
-            scope, construct_id, name="Cleanup", workflow="cleanup", config=config, functions=functions, bucket=bucket
-        )
-        clean_up = self._start("CleanupJobs", functions.clean_up_jobs, result_path="$.cleanup")
+        super().__init__(scope, construct_id, workflow=CLEANUP, config=config, functions=functions, bucket=bucket)
+        clean_up = self._start(functions.clean_up_jobs, result_path="$.cleanup")
         self._catch_all(clean_up)
         clean_up.next(sfn.Succeed(self, "CleanupSucceeded"))
         self.state_machine = self._state_machine(clean_up, Duration.minutes(15))

@@ -1,6 +1,5 @@
 """The tender sync stack, and `synth_template` for the local runner and the tests."""
 import json
-from pathlib import Path
 
 from aws_cdk import App, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_s3 as s3
@@ -11,13 +10,13 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.checks import acknowledge_findings, add_checks
-from infra.config import SyncConfig
+from infra.config import CDK_JSON, SyncConfig
 from infra.functions import SyncFunctions
 from infra.monitoring import Monitoring
 from infra.operations import BackfillWorkflow, CleanupWorkflow, EnrichTodayWorkflow, SingleTenderWorkflow
 from infra.sync_workflow import SyncWorkflow
+from tender_sync.workflows import JOB_WORKFLOWS
 
-CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 STACK_ID = "TenderSync"
 
 
@@ -44,7 +43,7 @@ class TenderSyncStack(Stack):
         cleanup = CleanupWorkflow(self, "CleanupWorkflow", **shared)
         workflows = [workflow, enrich_today, backfill, single_tender, cleanup]
         # Cleanup checks the executions of the workflows that open jobs.
-        functions.allow_checking_executions([w.state_machine for w in (workflow, enrich_today, backfill, single_tender)])
+        functions.allow_checking_executions([w.state_machine for w in workflows if w.workflow in JOB_WORKFLOWS])
 
         self._schedule(
             "SyncSchedule", "Starts a tender sync run", config.schedule_expression, workflow.state_machine,
@@ -58,20 +57,11 @@ class TenderSyncStack(Stack):
             self,
             "Monitoring",
             config=config,
-            state_machines={
-                "sync": workflow.state_machine,
-                "enrich-today": enrich_today.state_machine,
-                "backfill": backfill.state_machine,
-                "single-tender": single_tender.state_machine,
-                "cleanup": cleanup.state_machine,
-            },
+            state_machines={w.workflow.name: w.state_machine for w in workflows},
         )
 
-        CfnOutput(self, "SyncStateMachineArn", value=workflow.state_machine.state_machine_arn)
-        CfnOutput(self, "EnrichTodayStateMachineArn", value=enrich_today.state_machine.state_machine_arn)
-        CfnOutput(self, "BackfillStateMachineArn", value=backfill.state_machine.state_machine_arn)
-        CfnOutput(self, "SingleTenderStateMachineArn", value=single_tender.state_machine.state_machine_arn)
-        CfnOutput(self, "CleanupStateMachineArn", value=cleanup.state_machine.state_machine_arn)
+        for w in workflows:
+            CfnOutput(self, w.workflow.stack_output, value=w.state_machine.state_machine_arn)
         CfnOutput(self, "AlertsTopicArn", value=monitoring.topic.topic_arn)
         CfnOutput(self, "DashboardName", value=monitoring.dashboard.dashboard_name)
         CfnOutput(self, "ArtifactsBucketName", value=bucket.bucket_name)

@@ -1,207 +1,30 @@
-"""The sync state machine (StartJob -> FetchReleases -> EnrichTenders (Distributed Map) -> UpsertTenders ->
-FinishJob), and the steps every workflow shares (Workflow): the other workflows are in infra/operations.py."""
+"""The sync state machine: StartJob -> FetchReleases -> EnrichTenders (Distributed Map) -> UpsertTenders ->
+FinishJob. The other workflows are in infra/operations.py."""
 from aws_cdk import Duration
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
-from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
+from tender_sync.workflows import SYNC
 
 from infra.config import SyncConfig
 from infra.functions import SyncFunctions
-
-# Error names are the Lambda errorType: our transient exception classes (tender_sync.errors) and Lambda's own.
-TRANSIENT_ERRORS = [
-    "SourceUnavailable",
-    "DatabaseUnavailable",
-    "Lambda.ClientExecutionTimeoutException",
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-]
+from infra.workflow import WorkflowStateMachine
 
 
-class Workflow(Construct):
-    """One STANDARD state machine's steps. Every workflow builds its own EnrichTenders -> UpsertTenders,
-    FinishJob and FailJob here; any step that fails is caught by FailJob, which records why, then fails the run."""
-
-    # Whether the state machine runs the enrichment Map (its role then reads items and runs child executions).
-    enriches = True
-
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        name: str,
-        workflow: str,
-        config: SyncConfig,
-        functions: SyncFunctions,
-        bucket: s3.IBucket,
-    ) -> None:
-        """name: the prefix of the state machine's id and end states (SyncStateMachine, SyncFailed);
-        workflow: its job_log.workflow (tender_sync.jobs)."""
-        super().__init__(scope, construct_id)
-        self.name, self.workflow = name, workflow
-        self.config, self.functions, self.bucket = config, functions, bucket
-        # The functions this state machine invokes (infra/checks.py acknowledges their grants).
-        self.invoked_functions: list[lambda_.IFunction] = []
-        self.fail_job = self._invoke(
-            "FailJob",
-            functions.fail_job,
-            # The state may not hold a job yet (the first step itself failed), so the execution id comes along.
-            sfn.TaskInput.from_object(
-                {"state": sfn.JsonPath.entire_payload, "executionId": sfn.JsonPath.execution_id, "workflow": workflow}
-            ),
-            result_path="$.failJob",
-        )
-        self.fail_job.next(sfn.Fail(self, f"{name}Failed", error=f"{name}Failed", cause_path="$.failJob.error"))
-
-    def _start(self, state_name: str, function: lambda_.IFunction, *, result_path: str) -> tasks.LambdaInvoke:
-        """A workflow's first step: it gets the execution input and the execution id."""
-        return self._invoke(
-            state_name,
-            function,
-            sfn.TaskInput.from_object({"input": sfn.JsonPath.entire_payload, "executionId": sfn.JsonPath.execution_id}),
-            result_path=result_path,
-        )
-
-    def _fetch_releases(self) -> tasks.LambdaInvoke:
-        return self._invoke(
-            "FetchReleases",
-            self.functions.fetch_releases,
-            sfn.TaskInput.from_object({"job": sfn.JsonPath.object_at("$.job")}),
-            result_path="$.fetch",
-        )
-
-    def _upsert_tenders(self) -> tasks.LambdaInvoke:
-        return self._invoke(
-            "UpsertTenders",
-            self.functions.upsert_tenders,
-            sfn.TaskInput.from_object({"job": sfn.JsonPath.object_at("$.job"), "fetch": sfn.JsonPath.object_at("$.fetch")}),
-            result_path="$.upsert",
-        )
-
-    def _finish_job(self) -> tasks.LambdaInvoke:
-        finish_job = self._invoke("FinishJob", self.functions.finish_job, result_path="$.finish")
-        finish_job.next(sfn.Succeed(self, f"{self.name}Succeeded"))
-        return finish_job
-
-    def _enrich_and_store(self) -> tuple[sfn.Choice, tasks.LambdaInvoke, sfn.DistributedMap]:
-        """AnythingToEnrich? -> EnrichTenders -> UpsertTenders, over what the previous step staged at $.fetch;
-        with nothing to look up, straight to UpsertTenders. Returns the Choice (the way in), UpsertTenders (the
-        way out) and the Map."""
-        upsert_tenders = self._upsert_tenders()
-        enrich_tenders = self._enrich_tenders(self.config, self.functions, self.bucket)
-        enrich_tenders.next(upsert_tenders)
-        anything_to_enrich = (
-            sfn.Choice(self, "AnythingToEnrich?")
-            .when(sfn.Condition.number_equals("$.fetch.toEnrich", 0), upsert_tenders)
-            .otherwise(enrich_tenders)
-        )
-        return anything_to_enrich, upsert_tenders, enrich_tenders
-
-    def _catch_all(self, *steps: sfn.TaskStateBase | sfn.DistributedMap) -> None:
-        for step in steps:
-            step.add_catch(self.fail_job, errors=[sfn.Errors.ALL], result_path="$.error")
-
-    def _state_machine(self, start: sfn.IChainable, timeout: Duration) -> sfn.StateMachine:
-        return sfn.StateMachine(
-            self,
-            f"{self.name}StateMachine",
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_chainable(start),
-            timeout=timeout,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=logs.LogGroup(self, f"{self.name}StateMachineLogs", retention=logs.RetentionDays.ONE_MONTH),
-                level=sfn.LogLevel.ERROR,
-                include_execution_data=False,
-            ),
-        )
-
-    def _enrich_tenders(self, config: SyncConfig, functions: SyncFunctions, bucket: s3.IBucket) -> sfn.DistributedMap:
-        """One EnrichTender per tender; items and results travel through S3, never through the state."""
-        enrich_tenders = sfn.DistributedMap(
-            self,
-            "EnrichTenders",
-            item_reader=sfn.S3JsonItemReader(bucket=bucket, key=sfn.JsonPath.string_at("$.fetch.itemsKey")),
-            # Express children: a Standard child pays a state transition per state on top of the one per item
-            # (see `make cost`). An item is one short, idempotent lookup, well inside Express's 5 minutes.
-            map_execution_type=sfn.StateMachineType.EXPRESS,
-            max_concurrency=config.map_max_concurrency,
-            item_selector={
-                "ocid": sfn.JsonPath.string_at("$$.Map.Item.Value.ocid"),
-                "tenderNumber": sfn.JsonPath.string_at("$$.Map.Item.Value.tenderNumber"),
-                "bucket": sfn.JsonPath.string_at("$.fetch.bucket"),
-                "resultsPrefix": sfn.JsonPath.string_at("$.fetch.resultsPrefix"),
-            },
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        enrich_tender = self._invoke("EnrichTender", functions.enrich_tender, result_path=sfn.JsonPath.DISCARD)
-        # A lookup that still fails after its retries does not fail the run: the same function, given the item
-        # and the error, writes the tender's result as failed with that error, for UpsertTenders to store.
-        record_failure = self._invoke(
-            "RecordEnrichmentFailure", functions.enrich_tender, result_path=sfn.JsonPath.DISCARD
-        )
-        enrich_tender.add_catch(record_failure, errors=[sfn.Errors.ALL], result_path="$.error")
-        enrich_tenders.item_processor(enrich_tender)
-        return enrich_tenders
-
-    def _invoke(
-        self, state_name: str, function: lambda_.IFunction, payload: sfn.TaskInput | None = None, *, result_path: str
-    ) -> tasks.LambdaInvoke:
-        """A Lambda task with our one Retry. Without a payload the function gets the whole state.
-
-        (TaskInput.from_json_path_at("$") would render `"Parameters": "$"` here, which is not valid ASL.)
-        """
-        if function not in self.invoked_functions:
-            self.invoked_functions.append(function)
-        task = tasks.LambdaInvoke(
-            self,
-            state_name,
-            lambda_function=function,
-            payload=payload,
-            payload_response_only=True,
-            # The only Retry is ours, below.
-            retry_on_service_exceptions=False,
-            result_path=result_path,
-        )
-        task.add_retry(
-            errors=TRANSIENT_ERRORS,
-            interval=Duration.seconds(2),
-            backoff_rate=2,
-            max_attempts=3,
-            max_delay=Duration.seconds(30),
-            jitter_strategy=sfn.JitterType.FULL,
-        )
-        return task
-
-
-class SyncWorkflow(Workflow):
+class SyncWorkflow(WorkflowStateMachine):
     """The sync: the next window after the cursor (or the one asked for), under the lease."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: SyncConfig, functions: SyncFunctions, bucket: s3.IBucket
     ) -> None:
-        super().__init__(
-            scope, construct_id, name="Sync", workflow="sync", config=config, functions=functions, bucket=bucket
-        )
-        start_job = self._start("StartJob", functions.start_job, result_path="$.job")
+        super().__init__(scope, construct_id, workflow=SYNC, config=config, functions=functions, bucket=bucket)
+        start_job = self._start(functions.start_job, result_path="$.job")
         fetch_releases = self._fetch_releases()
-        enrich_tenders = self._enrich_tenders(config, functions, bucket)
-        upsert_tenders = self._upsert_tenders()
         finish_job = self._finish_job()
+        anything_new = sfn.Choice(self, "AnythingNew?").when(sfn.Condition.number_equals("$.fetch.fetched", 0), finish_job)
+        anything_new, upsert_tenders, enrich_tenders = self._enrich_and_store(anything_new)
         self._catch_all(start_job, fetch_releases, enrich_tenders, upsert_tenders, finish_job)
-
-        enrich_tenders.next(upsert_tenders).next(finish_job)
-        anything_new = (
-            sfn.Choice(self, "AnythingNew?")
-            .when(sfn.Condition.number_equals("$.fetch.fetched", 0), finish_job)
-            .otherwise(enrich_tenders)
-        )
+        upsert_tenders.next(finish_job)
         lease_held = (
             sfn.Choice(self, "LeaseHeld?")
             .when(sfn.Condition.boolean_equals("$.job.skipped", True), sfn.Succeed(self, "SkippedAnotherRunActive"))

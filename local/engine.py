@@ -3,6 +3,7 @@ LocalStack uses), S3 in moto, and each Lambda task dispatched in-process to its 
 import importlib
 import json
 import os
+import sys
 import time
 import traceback
 import uuid
@@ -20,6 +21,7 @@ from local import toolchain
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 LOCAL_BUCKET = "tender-sync-local-artifacts"
+HANDLERS_PACKAGE = "tender_sync.handlers"
 # Step Functions quotas the runs are checked against.
 MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_HISTORY_EVENTS = 25_000
@@ -104,6 +106,7 @@ class LocalStack:
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> "LocalStack":
         self._set_environment()
+        start_functions_cold()
         self._aws = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._aws.start()
         self._invoke_patch = mock.patch.object(LambdaBackend, "invoke", lambda backend, *args: self._invoke(*args))
@@ -228,6 +231,13 @@ class LocalStack:
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         pages = self.sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
         return [event for page in pages for event in page["events"]]
+
+
+def start_functions_cold() -> None:
+    """Each local stack starts its functions cold, as a new deployment does: a handler reads its settings at
+    import, from the environment of the stack that imports it."""
+    for name in [name for name in sys.modules if name.startswith(HANDLERS_PACKAGE + ".")]:
+        del sys.modules[name]
 
 
 def local_definition(definition: str) -> str:

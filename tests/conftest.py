@@ -13,7 +13,14 @@ toolchain.prepare()
 # Source retries really sleep: keep their backoff short here (RequestPolicy in tender_sync.ocds_client).
 os.environ.setdefault("SOURCE_BACKOFF_SECONDS", "0.01")
 
+from aws_cdk import App  # noqa: E402
+
+from infra.config import SyncConfig  # noqa: E402
 from tender_sync import db  # noqa: E402
+
+# The settings the stack gives its functions (cdk.json's), for the tests that parse inputs or run handlers here.
+for name, value in SyncConfig.from_context(App().node).settings_environment().items():
+    os.environ.setdefault(name, value)
 
 TEST_DATA_DIR = Path(__file__).resolve().parents[1] / ".local" / "test-pgdata"
 

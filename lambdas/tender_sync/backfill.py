@@ -11,14 +11,15 @@ import psycopg
 from tender_sync import jobs
 from tender_sync.inputs import BackfillRequest
 from tender_sync.models import BackfillPlan, Window
-from tender_sync.settings import Settings
+from tender_sync.settings import SyncSettings
+from tender_sync.workflows import BACKFILL
 
 
-def start(conn: psycopg.Connection, settings: Settings, execution_id: str, request: BackfillRequest) -> jobs.Job:
+def start(conn: psycopg.Connection, settings: SyncSettings, execution_id: str, request: BackfillRequest) -> jobs.Job:
     """Open the job and claim the plan's progress: resumed where a run that did not complete left it, else afresh."""
     plan = BackfillPlan(rangeFrom=request.date_from, rangeTo=request.date_to, windowDays=request.windowDays)
     job_id = jobs.open_job(
-        conn, jobs.BACKFILL_WORKFLOW, execution_id, "manual", Window(date_from=plan.rangeFrom, date_to=plan.rangeTo)
+        conn, BACKFILL.name, execution_id, "manual", Window(date_from=plan.rangeFrom, date_to=plan.rangeTo)
     )
     (done_to,) = conn.execute(
         """INSERT INTO backfill_progress (source, range_from, range_to, window_days, done_to, execution_id)
@@ -39,28 +40,28 @@ def start(conn: psycopg.Connection, settings: Settings, execution_id: str, reque
     return jobs.Job(
         jobId=job_id,
         executionId=execution_id,
-        workflow=jobs.BACKFILL_WORKFLOW,
+        workflow=BACKFILL.name,
         window=window_from(plan, done_to),
         maxEnrichment=request.maxEnrichment,
         backfill=plan,
     )
 
 
-def window_from(plan: BackfillPlan, start: date) -> dict[str, date] | None:
+def window_from(plan: BackfillPlan, start: date) -> Window | None:
     """The plan's window that starts at `start`, or None when the plan is done."""
     if start >= plan.rangeTo:
         return None
-    return {"from": start, "to": min(start + timedelta(days=plan.windowDays), plan.rangeTo)}
+    return Window(date_from=start, date_to=min(start + timedelta(days=plan.windowDays), plan.rangeTo))
 
 
 def next_window(job: jobs.Job) -> jobs.Job:
     """The job moved on to the window after its current one (window None: no windows left)."""
-    return job.model_copy(update={"window": window_from(job.backfill, job.window["to"])})
+    return job.model_copy(update={"window": window_from(job.backfill, job.window.date_to)})
 
 
-def record_window(conn: psycopg.Connection, settings: Settings, job: jobs.Job, counts: dict[str, int]) -> None:
+def record_window(conn: psycopg.Connection, settings: SyncSettings, job: jobs.Job, counts: dict[str, int]) -> None:
     """In the transaction that stored the window: the cursor by its rule, the plan's progress, the job's counts."""
-    window = Window(date_from=job.window["from"], date_to=job.window["to"])
+    window = job.window
     jobs.move_cursor(conn, settings, window)
     plan = job.backfill
     conn.execute(

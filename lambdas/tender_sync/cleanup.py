@@ -9,6 +9,7 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
 from tender_sync import jobs
+from tender_sync.workflows import CLEANUP
 
 logger = Logger(child=True)
 
@@ -20,6 +21,14 @@ class CleanupResult(BaseModel):
     checked: int
     jobsFailed: list[str]
     leasesFreed: list[str]
+
+
+def run(conn: psycopg.Connection, source: str, execution_id: str, triggered_by: str, status_of: DescribeStatus) -> CleanupResult:
+    """One cleanup run, logged as a cleanup job."""
+    result = clean_up(conn, status_of)
+    job_id = jobs.open_job(conn, CLEANUP.name, execution_id, triggered_by, None)
+    jobs.finish_job(conn, source, jobs.Job(jobId=job_id, executionId=execution_id, workflow=CLEANUP.name), None)
+    return result
 
 
 def clean_up(conn: psycopg.Connection, status_of: DescribeStatus) -> CleanupResult:

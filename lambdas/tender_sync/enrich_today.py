@@ -13,8 +13,9 @@ from tender_sync import jobs
 from tender_sync.fetch import FetchSummary, stage_releases
 from tender_sync.inputs import EnrichTodayRequest
 from tender_sync.models import Window
-from tender_sync.settings import Settings
+from tender_sync.settings import ArtifactSettings
 from tender_sync.window import SOUTH_AFRICA, source_today
+from tender_sync.workflows import ENRICH_TODAY
 
 # Newest first, so a capped run enriches the freshest tenders (tenders_enrichment_pending_idx serves 'failed').
 TODAYS_UNENRICHED_SQL = """
@@ -36,17 +37,17 @@ def todays_unenriched_releases(conn: psycopg.Connection, today: date, cap: int) 
 
 
 def start(
-    conn: psycopg.Connection, settings: Settings, execution_id: str, request: EnrichTodayRequest
+    conn: psycopg.Connection, settings: ArtifactSettings, execution_id: str, request: EnrichTodayRequest
 ) -> tuple[jobs.Job, FetchSummary]:
     """Open the job for today and stage its tenders, as FetchReleases stages a window."""
     today = source_today()
     window = Window(date_from=today, date_to=today + timedelta(days=1))
     job = jobs.Job(
-        jobId=jobs.open_job(conn, jobs.ENRICH_TODAY_WORKFLOW, execution_id, request.triggered_by, window),
+        jobId=jobs.open_job(conn, ENRICH_TODAY.name, execution_id, request.triggered_by, window),
         executionId=execution_id,
-        workflow=jobs.ENRICH_TODAY_WORKFLOW,
-        window={"from": window.date_from, "to": window.date_to},
+        workflow=ENRICH_TODAY.name,
+        window=window,
         maxEnrichment=request.maxEnrichment,
     )
     releases = todays_unenriched_releases(conn, today, request.maxEnrichment)
-    return job, stage_releases(releases, settings.bucket, job.artifacts_prefix, request.maxEnrichment)
+    return job, stage_releases(releases, settings.bucket_name, job.artifacts_prefix, request.maxEnrichment)

@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tender_sync.errors import InvalidInput
 from tender_sync.models import Window
-from tender_sync.normalize import malformed_ocid
-from tender_sync.settings import Settings
+from tender_sync.normalize import OCID_PREFIX_BY_SOURCE, malformed_ocid
+from tender_sync.settings import JobSettings, SyncSettings, from_env
 from tender_sync.window import source_today
 
 # The most portal lookups one run may make: a Map of 10,000 items is still well inside the run's hour.
@@ -23,12 +23,20 @@ MAX_WINDOW_DAYS = 31
 Request = TypeVar("Request", bound=BaseModel)
 
 
+def _configured_cap() -> int:
+    return from_env(SyncSettings).max_enrichment
+
+
+def _configured_window_days() -> int:
+    return from_env(SyncSettings).window_days
+
+
 class SyncRequest(BaseModel):
     """The sync state machine's execution input."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    maxEnrichment: int = Field(default=300, ge=0, le=MAX_ENRICHMENT)
+    maxEnrichment: int = Field(default_factory=_configured_cap, ge=0, le=MAX_ENRICHMENT)
     triggeredBy: str = Field(default="manual", max_length=200)
     scheduledTime: str | None = None
     date_from: date | None = Field(default=None, alias="from")
@@ -68,10 +76,6 @@ class EnrichTodayRequest(BaseModel):
         return f"admin {self.adminUserId}" if self.adminUserId else "manual"
 
 
-def _configured_window_days() -> int:
-    return Settings.from_env().window_days
-
-
 class BackfillRequest(BaseModel):
     """backfill: the releases dated in [from, to), worked through in windows of windowDays days."""
 
@@ -80,7 +84,7 @@ class BackfillRequest(BaseModel):
     date_from: date = Field(alias="from")
     date_to: date = Field(alias="to")
     windowDays: int = Field(default_factory=_configured_window_days, ge=1, le=MAX_WINDOW_DAYS)
-    maxEnrichment: int = Field(default=300, ge=0, le=MAX_ENRICHMENT)
+    maxEnrichment: int = Field(default_factory=_configured_cap, ge=0, le=MAX_ENRICHMENT)
 
     @model_validator(mode="after")
     def range_is_workable(self) -> "BackfillRequest":
@@ -104,7 +108,7 @@ class SingleTenderRequest(BaseModel):
     @field_validator("ocid")
     @classmethod
     def ocid_is_well_formed(cls, ocid: str) -> str:
-        malformed = malformed_ocid(ocid, Settings.from_env().ocid_prefix)
+        malformed = malformed_ocid(ocid, OCID_PREFIX_BY_SOURCE.get(from_env(JobSettings).source_name))
         if malformed:
             raise ValueError(malformed)
         return ocid

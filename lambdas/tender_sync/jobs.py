@@ -7,15 +7,10 @@ from pydantic import BaseModel
 
 from tender_sync.artifacts import run_prefix
 from tender_sync.models import BackfillPlan, Window
+from tender_sync.settings import SyncSettings
 from tender_sync.window import cursor_after, next_window, source_today
-from tender_sync.settings import Settings
+from tender_sync.workflows import SINGLE_TENDER, SYNC
 
-# job_log.workflow of each state machine's runs.
-SYNC_WORKFLOW = "sync"
-ENRICH_TODAY_WORKFLOW = "enrich-today"
-BACKFILL_WORKFLOW = "backfill"
-SINGLE_TENDER_WORKFLOW = "single-tender"
-CLEANUP_WORKFLOW = "cleanup"
 # The counts a finished job stores, and FinishJob emits as metrics.
 COUNTS = ("fetched", "enriched", "not_found", "enrichment_failed", "upserted", "quarantined")
 
@@ -25,12 +20,12 @@ class Job(BaseModel):
 
     jobId: int | None
     executionId: str
-    workflow: str = SYNC_WORKFLOW
+    workflow: str = SYNC.name
     skipped: bool = False
     reason: str | None = None
-    window: dict[str, date] | None = None
+    window: Window | None = None
     cursorAfter: date | None = None
-    maxEnrichment: int = 300
+    maxEnrichment: int = 0
     ocid: str | None = None  # single-tender
     backfill: BackfillPlan | None = None
 
@@ -38,8 +33,8 @@ class Job(BaseModel):
     def artifacts_prefix(self) -> str:
         """Where the run's artifacts go in S3. A backfill keeps each window apart, so the enrichment results of
         one window are never read as another's."""
-        if self.workflow == BACKFILL_WORKFLOW and self.window:
-            return f"{run_prefix(self.executionId)}{self.window['from'].isoformat()}/"
+        if self.backfill and self.window:
+            return f"{run_prefix(self.executionId)}{self.window.date_from.isoformat()}/"
         return run_prefix(self.executionId)
 
 
@@ -87,7 +82,7 @@ def _take_lease(conn: psycopg.Connection, source: str, holder: str, lease_second
 
 def start_sync(
     conn: psycopg.Connection,
-    settings: Settings,
+    settings: SyncSettings,
     execution_id: str,
     triggered_by: str,
     max_enrichment: int,
@@ -100,21 +95,27 @@ def start_sync(
         conn.execute(
             """INSERT INTO job_log (workflow, status, error, execution_id, triggered_by, finished_at)
                VALUES (%s, 'SKIPPED', %s, %s, %s, now())""",
-            (SYNC_WORKFLOW, reason, execution_id, triggered_by),
+            (SYNC.name, reason, execution_id, triggered_by),
         )
         return Job(jobId=None, executionId=execution_id, skipped=True, reason=reason)
 
     window = requested or next_window(
         cursor, source_today(), settings.first_run_from, settings.window_days, settings.overlap_days
     )
-    job_id = open_job(conn, SYNC_WORKFLOW, execution_id, triggered_by, window)
+    job_id = open_job(conn, SYNC.name, execution_id, triggered_by, window)
     return Job(
         jobId=job_id,
         executionId=execution_id,
-        window={"from": window.date_from, "to": window.date_to},
+        window=window,
         cursorAfter=cursor_after(window, cursor, settings.first_run_from),
         maxEnrichment=max_enrichment,
     )
+
+
+def start_single_tender(conn: psycopg.Connection, execution_id: str, ocid: str) -> Job:
+    """The job for one ocid: no window, no lease, and its one tender looked up if it needs it."""
+    job_id = open_job(conn, SINGLE_TENDER.name, execution_id, "manual", None)
+    return Job(jobId=job_id, executionId=execution_id, workflow=SINGLE_TENDER.name, ocid=ocid, maxEnrichment=1)
 
 
 def open_job(
@@ -138,7 +139,7 @@ def open_job(
     return job_id
 
 
-def move_cursor(conn: psycopg.Connection, settings: Settings, window: Window) -> date | None:
+def move_cursor(conn: psycopg.Connection, settings: SyncSettings, window: Window) -> date | None:
     """Move the cursor past a window just stored, by the cursor rule (window.cursor_after) applied to the cursor
     as it is now, in the storing transaction. For runs that hold no lease (a backfill): returns the new cursor."""
     conn.execute("INSERT INTO sync_state (source) VALUES (%s) ON CONFLICT DO NOTHING", (settings.source_name,))
@@ -204,7 +205,7 @@ def add_counts(conn: psycopg.Connection, job_id: int, counts: dict[str, int]) ->
 
 
 def fail_job(
-    conn: psycopg.Connection, source: str, execution_id: str, job_id: int | None, error: str, workflow: str = SYNC_WORKFLOW
+    conn: psycopg.Connection, source: str, execution_id: str, job_id: int | None, error: str, workflow: str
 ) -> FinishedJob | None:
     """Mark the run FAILED with its error (a row is made if StartJob never made one) and free the lease.
 
@@ -238,8 +239,5 @@ def counts_of(fetch: dict[str, Any] | None, upsert: dict[str, Any] | None) -> di
         "fetched": fetch.get("fetched", 0),
         # Refused by normalization, and (rarely) by PostgreSQL itself in the upsert.
         "quarantined": fetch.get("quarantined", 0) + upsert.get("quarantined", 0),
-        "enriched": upsert.get("enriched", 0),
-        "not_found": upsert.get("notFound", 0),
-        "enrichment_failed": upsert.get("enrichmentFailed", 0),
-        "upserted": upsert.get("upserted", 0),
+        **{name: upsert.get(name, 0) for name in ("enriched", "not_found", "enrichment_failed", "upserted")},
     }

@@ -3,7 +3,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 EnrichmentStatus = Literal["pending", "enriched", "not_found", "failed"]
 
@@ -53,10 +53,13 @@ class EnrichmentResult(BaseModel):
 
 
 class Window(BaseModel):
-    """A half-open date window [date_from, date_to) of release dates."""
+    """A half-open date window [date_from, date_to) of release dates; `from` and `to` in JSON, as an execution
+    input gives them."""
 
-    date_from: date
-    date_to: date
+    model_config = ConfigDict(validate_by_name=True, validate_by_alias=True, serialize_by_alias=True)
+
+    date_from: date = Field(alias="from")
+    date_to: date = Field(alias="to")
 
 
 class BackfillPlan(BaseModel):

@@ -51,6 +51,13 @@ class ArtifactSettings:
 
 
 @dataclass(frozen=True)
+class JobSettings:
+    """The source whose jobs, cursor and lease a function records."""
+
+    source_name: str
+
+
+@dataclass(frozen=True)
 class SyncSettings:
     """How the sync picks its windows, holds its lease and caps its lookups."""
 

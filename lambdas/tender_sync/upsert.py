@@ -149,8 +149,8 @@ def store_tenders(conn: psycopg.Connection, source: str, tenders: Iterable[dict[
         "unchanged": unique - len(outcomes),
         "upserted": len(outcomes),
         "enriched": statuses.get("enriched", 0),
-        "notFound": statuses.get("not_found", 0),
-        "enrichmentFailed": statuses.get("failed", 0),
+        "not_found": statuses.get("not_found", 0),
+        "enrichment_failed": statuses.get("failed", 0),
         "pending": statuses.get("pending", 0),
         "quarantined": refused.count,
     }

@@ -166,7 +166,7 @@ def test_a_lookup_failing_after_its_retries_is_stored_with_its_error_and_the_nex
             second = sync.run(**window)
 
     assert first.status == second.status == "SUCCEEDED"
-    assert failed and len(failed) == first.output["upsert"]["enrichmentFailed"]
+    assert failed and len(failed) == first.output["upsert"]["enrichment_failed"]
     for tender in failed:
         assert tender["enrichment_error"].startswith(
             "BadSourceData: GET /Home/PaginatedTenderOpportunities?")

@@ -183,7 +183,10 @@ def test_the_database_url_comes_only_from_the_secret(template_json: dict, overri
                 variables = resource["Properties"]["Environment"]["Variables"]
                 assert "DATABASE_URL" not in variables
                 assert not any("postgres" in json.dumps(value) for value in variables.values())
-                assert "DATABASE_SECRET_ARN" in variables
+    database = {function_ids(Template.from_json(template_json))[name] for name in DATABASE_FUNCTIONS}
+    for logical_id, resource in template_json["Resources"].items():
+        if resource["Type"] == "AWS::Lambda::Function":
+            assert ("DATABASE_SECRET_ARN" in resource["Properties"]["Environment"]["Variables"]) == (logical_id in database)
 
 
 def test_the_database_functions_run_in_the_given_vpc(overridden_template: Template, overrides: dict):
@@ -243,11 +246,12 @@ def test_subnets_can_be_given_on_the_command_line():
     assert SyncConfig.from_context(App(context=context).node).subnet_ids == ("subnet-0a1b2c3d", "subnet-0a1b2c3e")
 
 
-def test_an_rds_proxy_endpoint_reaches_every_function(overridden_template: Template, overrides: dict):
-    overridden_template.all_resources_properties(
-        "AWS::Lambda::Function",
-        {"Environment": {"Variables": {"DATABASE_PROXY_ENDPOINT": overrides["databaseProxyEndpoint"]}}},
-    )
+def test_an_rds_proxy_endpoint_reaches_every_database_function(overridden_template: Template, overrides: dict):
+    functions = overridden_template.find_resources("AWS::Lambda::Function")
+    for name, logical_id in function_ids(overridden_template).items():
+        variables = functions[logical_id]["Properties"]["Environment"]["Variables"]
+        expected = overrides["databaseProxyEndpoint"] if name in DATABASE_FUNCTIONS else None
+        assert variables.get("DATABASE_PROXY_ENDPOINT") == expected, name
 
 
 # TLS to the database (tender_sync.db.connection_string)

@@ -93,37 +93,40 @@ def test_twelve_functions_on_python_3_12_with_their_handlers(template: Template)
         )
 
 
-def test_functions_share_one_code_asset_and_one_environment(template: Template):
-    functions = template.find_resources("AWS::Lambda::Function").values()
-    assert len({json.dumps(function["Properties"]["Code"], sort_keys=True) for function in functions}) == 1
-    environments = {json.dumps(function["Properties"]["Environment"], sort_keys=True) for function in functions}
-    assert len(environments) == 1
-    bucket = Capture()
-    secret = Capture()
-    template.has_resource_properties(
-        "AWS::Lambda::Function",
-        {
-            "Environment": {
-                "Variables": Match.object_equals(
-                    {
-                        "BUCKET_NAME": {"Ref": bucket},
-                        "DATABASE_SECRET_ARN": {"Ref": secret},
-                        "OCDS_BASE_URL": "https://ocds-api.etenders.gov.za",
-                        "PORTAL_BASE_URL": "https://www.etenders.gov.za",
-                        "SOURCE_NAME": "etenders-za",
-                        "FIRST_RUN_FROM": "2025-09-01",
-                        "WINDOW_DAYS": "7",
-                        "OVERLAP_DAYS": "1",
-                        "LEASE_SECONDS": "3600",
-                        "POWERTOOLS_SERVICE_NAME": "tender-sync",
-                        "POWERTOOLS_METRICS_NAMESPACE": "TenderSync",
-                    }
-                )
-            }
-        },
-    )
-    assert bucket.as_string() in template.find_resources("AWS::S3::Bucket")
-    assert secret.as_string() in template.find_resources("AWS::SecretsManager::Secret")
+SYNC_SETTINGS = {
+    "SOURCE_NAME": "etenders-za", "FIRST_RUN_FROM": "2025-09-01", "WINDOW_DAYS": "7", "OVERLAP_DAYS": "1",
+    "LEASE_SECONDS": "3600", "MAX_ENRICHMENT": "300",
+}
+SOURCE_SETTINGS = {
+    "SOURCE_NAME": "etenders-za", "OCDS_BASE_URL": "https://ocds-api.etenders.gov.za",
+    "PORTAL_BASE_URL": "https://www.etenders.gov.za",
+}
+
+
+def test_functions_share_one_code_asset_and_each_gets_only_the_environment_it_reads(template: Template):
+    functions = template.find_resources("AWS::Lambda::Function")
+    assert len({json.dumps(function["Properties"]["Code"], sort_keys=True) for function in functions.values()}) == 1
+    [bucket] = template.find_resources("AWS::S3::Bucket")
+    [secret] = template.find_resources("AWS::SecretsManager::Secret")
+    powertools = {"POWERTOOLS_SERVICE_NAME": "tender-sync", "POWERTOOLS_METRICS_NAMESPACE": "TenderSync"}
+    database = {"DATABASE_SECRET_ARN": {"Ref": secret}}
+    artifacts = {"BUCKET_NAME": {"Ref": bucket}}
+    expected = {
+        "StartJob": {**database, **SYNC_SETTINGS},
+        "FetchReleases": {**SOURCE_SETTINGS, **artifacts},
+        "EnrichTender": SOURCE_SETTINGS,
+        "UpsertTenders": {**database, **SYNC_SETTINGS},
+        "FinishJob": {**database, "SOURCE_NAME": "etenders-za"},
+        "FailJob": {**database, "SOURCE_NAME": "etenders-za"},
+        "StartEnrichToday": {**database, **artifacts},
+        "StartBackfill": {**database, **SYNC_SETTINGS},
+        "NextWindow": {},
+        "StartSingleTender": {**database, "SOURCE_NAME": "etenders-za"},
+        "FetchRelease": {**SOURCE_SETTINGS, **artifacts},
+        "CleanupJobs": {**database, "SOURCE_NAME": "etenders-za"},
+    }
+    for name, logical_id in function_ids(template).items():
+        assert functions[logical_id]["Properties"]["Environment"]["Variables"] == {**powertools, **expected[name]}, name
 
 
 @pytest.mark.parametrize(
@@ -223,7 +226,10 @@ def test_the_happy_path_and_its_choices(definition: dict):
     assert states["LeaseHeld?"]["Default"] == "FetchReleases"
     assert states["SkippedAnotherRunActive"]["Type"] == "Succeed"
     assert states["FetchReleases"]["Next"] == "AnythingNew?"
-    assert states["AnythingNew?"]["Choices"] == [{"Variable": "$.fetch.fetched", "NumericEquals": 0, "Next": "FinishJob"}]
+    assert states["AnythingNew?"]["Choices"] == [
+        {"Variable": "$.fetch.fetched", "NumericEquals": 0, "Next": "FinishJob"},
+        {"Variable": "$.fetch.toEnrich", "NumericEquals": 0, "Next": "UpsertTenders"},
+    ]
     assert states["AnythingNew?"]["Default"] == "EnrichTenders"
     assert states["EnrichTenders"]["Next"] == "UpsertTenders"
     assert states["UpsertTenders"]["Next"] == "FinishJob"
@@ -428,9 +434,10 @@ def test_a_new_secret_is_created_when_none_is_given(template: Template):
 def test_a_given_secret_is_used_instead_of_creating_one(overridden_template: Template, overrides: dict):
     arn = overrides["databaseSecretArn"]
     overridden_template.resource_count_is("AWS::SecretsManager::Secret", 0)
-    overridden_template.all_resources_properties(
-        "AWS::Lambda::Function", {"Environment": {"Variables": Match.object_like({"DATABASE_SECRET_ARN": arn})}}
-    )
+    functions = overridden_template.find_resources("AWS::Lambda::Function")
+    for name, logical_id in function_ids(overridden_template).items():
+        variables = functions[logical_id]["Properties"]["Environment"]["Variables"]
+        assert variables.get("DATABASE_SECRET_ARN") == (arn if name in DATABASE_FUNCTIONS else None), name
     overridden_template.has_resource_properties(
         "AWS::IAM::Policy",
         {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({"Action": "secretsmanager:GetSecretValue", "Resource": arn})])}},
@@ -452,7 +459,7 @@ def test_outputs(template: Template):
 
 def test_config_defaults_match_cdk_json():
     context = json.loads((Path(__file__).parents[2] / "cdk.json").read_text())["context"]
-    assert SyncConfig.from_context(App(context=context).node) == SyncConfig()
+    assert SyncConfig.from_context(App(context=context).node) == SyncConfig.from_context(App().node)
 
 
 def test_config_accepts_numbers_given_on_the_command_line():

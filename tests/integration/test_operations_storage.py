@@ -10,6 +10,8 @@ from tender_sync.cleanup import clean_up
 from tender_sync.enrich_today import todays_unenriched_releases
 from tender_sync.inputs import BackfillRequest
 from tender_sync.upsert import merge_enrichment
+from tender_sync.models import Window
+from tender_sync.workflows import BACKFILL, SYNC
 from tender_sync.window import SOUTH_AFRICA
 from tests.integration.test_storage import SETTINGS, rows, store, tender
 
@@ -73,15 +75,15 @@ def store_window(database_url: str, job: jobs.Job, counts: dict[str, int] | None
 def test_a_backfill_resumes_where_a_run_that_did_not_complete_stopped(database_url):
     with psycopg.connect(database_url) as conn:
         first = backfill.start(conn, SETTINGS, "exec-1", request("2025-09-01", "2025-09-20"))
-    assert first.window == {"from": date(2025, 9, 1), "to": date(2025, 9, 8)}
+    assert first.window == Window(date_from=date(2025, 9, 1), date_to=date(2025, 9, 8))
     second = store_window(database_url, first)
-    assert second.window == {"from": date(2025, 9, 8), "to": date(2025, 9, 15)}
+    assert second.window == Window(date_from=date(2025, 9, 8), date_to=date(2025, 9, 15))
 
     with psycopg.connect(database_url) as conn:
         resumed = backfill.start(conn, SETTINGS, "exec-2", request("2025-09-01", "2025-09-20"))
         other_plan = backfill.start(conn, SETTINGS, "exec-3", request("2025-09-01", "2025-09-20", window_days=3))
     assert resumed.window == second.window
-    assert other_plan.window == {"from": date(2025, 9, 1), "to": date(2025, 9, 4)}
+    assert other_plan.window == Window(date_from=date(2025, 9, 1), date_to=date(2025, 9, 4))
 
     last = store_window(database_url, store_window(database_url, resumed))
     assert last.window is None
@@ -96,7 +98,7 @@ def test_a_backfill_resumes_where_a_run_that_did_not_complete_stopped(database_u
 
 def test_backfill_windows_end_at_the_range_end():
     plan = backfill.BackfillPlan(rangeFrom=date(2025, 9, 1), rangeTo=date(2025, 9, 10), windowDays=7)
-    assert backfill.window_from(plan, date(2025, 9, 8)) == {"from": date(2025, 9, 8), "to": date(2025, 9, 10)}
+    assert backfill.window_from(plan, date(2025, 9, 8)) == Window(date_from=date(2025, 9, 8), date_to=date(2025, 9, 10))
     assert backfill.window_from(plan, date(2025, 9, 10)) is None
 
 
@@ -113,7 +115,7 @@ def test_cleanup_fails_the_jobs_and_frees_the_leases_of_executions_no_longer_run
 
     with psycopg.connect(database_url) as conn:
         for execution_id in (*statuses, "another-stacks"):
-            jobs.open_job(conn, jobs.SYNC_WORKFLOW, execution_id, "test", None)
+            jobs.open_job(conn, SYNC.name, execution_id, "test", None)
         conn.execute(
             "INSERT INTO sync_state (source, lease_holder, lease_expires_at) VALUES ('a', 'aborted', now() + interval '1 hour'),"
             " ('b', 'running', now() + interval '1 hour')"
@@ -135,7 +137,7 @@ def test_cleanup_fails_the_jobs_and_frees_the_leases_of_executions_no_longer_run
                                            "upserted": 3, "quarantined": 0}])
 def test_finish_job_stores_the_counts_or_keeps_those_added_up(database_url, counts):
     with psycopg.connect(database_url) as conn:
-        job_id = jobs.open_job(conn, jobs.BACKFILL_WORKFLOW, "exec-1", "test", None)
+        job_id = jobs.open_job(conn, BACKFILL.name, "exec-1", "test", None)
         jobs.add_counts(conn, job_id, dict.fromkeys(jobs.COUNTS, 5))
         finished = jobs.finish_job(conn, SETTINGS.source_name, jobs.Job(jobId=job_id, executionId="exec-1"), counts)
     assert finished.counts == (counts or dict.fromkeys(jobs.COUNTS, 5))

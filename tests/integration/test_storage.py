@@ -6,12 +6,12 @@ import pytest
 
 from tender_sync import db, jobs
 from tender_sync.models import Window
-from tender_sync.settings import Settings
+from tender_sync.settings import SyncSettings
 from tender_sync.upsert import merge_enrichment, store_tenders
 
-SETTINGS = Settings(
-    bucket="b", source_name="etenders-za", ocds_base_url="http://x", portal_base_url="http://x",
-    first_run_from=date(2025, 9, 1), window_days=7, overlap_days=1, lease_seconds=3600,
+SETTINGS = SyncSettings(
+    source_name="etenders-za", first_run_from=date(2025, 9, 1), window_days=7, overlap_days=1, lease_seconds=3600,
+    max_enrichment=300,
 )
 
 
@@ -116,12 +116,12 @@ def test_lease_lets_one_run_work_and_skips_the_other(database_url):
 def test_first_window_starts_at_first_run_date_and_moves_the_cursor_when_stored(database_url):
     with psycopg.connect(database_url) as conn:
         job = jobs.start_sync(conn, SETTINGS, "exec-1", "test", 300, None)
-        assert job.window == {"from": date(2025, 9, 1), "to": date(2025, 9, 8)}
+        assert job.window == Window(date_from=date(2025, 9, 1), date_to=date(2025, 9, 8))
         assert job.cursorAfter == date(2025, 9, 8)
         jobs.advance_cursor(conn, SETTINGS.source_name, job.cursorAfter)
         jobs.finish_job(conn, SETTINGS.source_name, job, jobs.counts_of({}, {}))
         job = jobs.start_sync(conn, SETTINGS, "exec-2", "test", 300, None)
-    assert job.window == {"from": date(2025, 9, 7), "to": date(2025, 9, 14)}
+    assert job.window == Window(date_from=date(2025, 9, 7), date_to=date(2025, 9, 14))
 
 
 def test_a_manual_window_after_a_gap_does_not_move_the_cursor(database_url):
@@ -135,7 +135,7 @@ def test_a_manual_window_after_a_gap_does_not_move_the_cursor(database_url):
 def test_fail_job_records_the_error_and_frees_the_lease(database_url, job_id):
     with psycopg.connect(database_url) as conn:
         job = jobs.start_sync(conn, SETTINGS, "exec-1", "test", 300, None)
-        jobs.fail_job(conn, SETTINGS.source_name, "exec-1", job.jobId if job_id else None, "SourceUnavailable: 503")
+        jobs.fail_job(conn, SETTINGS.source_name, "exec-1", job.jobId if job_id else None, "SourceUnavailable: 503", "sync")
         row = conn.execute("SELECT status, error FROM job_log").fetchall()
         lease = conn.execute("SELECT lease_holder FROM sync_state").fetchone()
     assert row == [("FAILED", "SourceUnavailable: 503")]
@@ -146,7 +146,7 @@ def test_fail_job_never_overwrites_a_stored_window(database_url):
     with psycopg.connect(database_url) as conn:
         job = jobs.start_sync(conn, SETTINGS, "exec-1", "test", 300, None)
         jobs.record_stored_window(conn, job, jobs.counts_of({"fetched": 5}, {"upserted": 4}))
-        finished = jobs.fail_job(conn, SETTINGS.source_name, "exec-1", job.jobId, "DatabaseUnavailable: gone")
+        finished = jobs.fail_job(conn, SETTINGS.source_name, "exec-1", job.jobId, "DatabaseUnavailable: gone", "sync")
         row = conn.execute("SELECT status, error, fetched, upserted FROM job_log").fetchall()
         lease = conn.execute("SELECT lease_holder FROM sync_state").fetchone()
     assert row == [("SUCCESS", None, 5, 4)] and lease == (None,)

@@ -4,14 +4,17 @@ from functools import lru_cache
 
 import boto3
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tender_sync import db, jobs
-from tender_sync.cleanup import clean_up
-from tender_sync.inputs import CleanupRequest, parse_input
-from tender_sync.settings import Settings
+from tender_sync import cleanup, db, settings
+from tender_sync.events import StartEvent
+from tender_sync.inputs import parse_input
+from tender_sync.workflows import CLEANUP
 
 logger = Logger()
 tracer = Tracer()
+SETTINGS = settings.from_env(settings.JobSettings)
 
 
 @lru_cache(maxsize=1)
@@ -27,16 +30,13 @@ def execution_status(execution_arn: str) -> str | None:
         return None
 
 
+@logger.inject_lambda_context(correlation_id_path="executionId")
 @tracer.capture_lambda_handler
-def handler(event: dict, context) -> dict:
-    execution_id = event["executionId"]
-    logger.set_correlation_id(execution_id)
-    request = parse_input(CleanupRequest, event.get("input"), jobs.CLEANUP_WORKFLOW)
-    source = Settings.from_env().source_name
+@event_parser(model=StartEvent)
+def handler(event: StartEvent, context: LambdaContext) -> dict:
+    request = parse_input(CLEANUP.request, event.input, CLEANUP.name)
     with db.connect() as conn:
         db.migrate(conn)
-        result = clean_up(conn, execution_status)
-        job_id = jobs.open_job(conn, jobs.CLEANUP_WORKFLOW, execution_id, request.triggeredBy, None)
-        jobs.finish_job(conn, source, jobs.Job(jobId=job_id, executionId=execution_id, workflow=jobs.CLEANUP_WORKFLOW), None)
+        result = cleanup.run(conn, SETTINGS.source_name, event.executionId, request.triggeredBy, execution_status)
     logger.info("cleanup done", extra=result.model_dump())
     return result.model_dump()

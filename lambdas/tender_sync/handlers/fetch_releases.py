@@ -15,7 +15,7 @@ def handler(event: dict, context) -> dict:
     job = Job.model_validate(event["job"])
     logger.set_correlation_id(job.executionId)
     settings = Settings.from_env()
-    releases = OcdsClient(settings.ocds_base_url).iter_releases(job.window["from"], job.window["to"])
+    releases = OcdsClient(settings.ocds_base_url).iter_releases(job.window.date_from, job.window.date_to)
     summary = stage_releases(releases, settings.bucket, job.artifacts_prefix, job.maxEnrichment, settings.ocid_prefix)
     logger.info("window fetched", extra={"summary": summary.model_dump()})
     return summary.model_dump()

@@ -1,20 +1,25 @@
 """StartBackfill: validate the input, open the job, and claim the plan's progress (resuming a run that failed)."""
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tender_sync import backfill, db, jobs
-from tender_sync.inputs import BackfillRequest, parse_input
-from tender_sync.settings import Settings
+from tender_sync import backfill, db, settings
+from tender_sync.events import StartEvent
+from tender_sync.inputs import parse_input
+from tender_sync.workflows import BACKFILL
 
 logger = Logger()
 tracer = Tracer()
+SETTINGS = settings.from_env(settings.SyncSettings)
 
 
+@logger.inject_lambda_context(correlation_id_path="executionId")
 @tracer.capture_lambda_handler
-def handler(event: dict, context) -> dict:
-    logger.set_correlation_id(event["executionId"])
-    request = parse_input(BackfillRequest, event.get("input"), jobs.BACKFILL_WORKFLOW)
+@event_parser(model=StartEvent)
+def handler(event: StartEvent, context: LambdaContext) -> dict:
+    request = parse_input(BACKFILL.request, event.input, BACKFILL.name)
     with db.connect() as conn:
         db.migrate(conn)
-        job = backfill.start(conn, Settings.from_env(), event["executionId"], request)
+        job = backfill.start(conn, SETTINGS, event.executionId, request)
     logger.info("backfill started", extra={"job": job.model_dump(mode="json")})
     return job.model_dump(mode="json")

@@ -1,23 +1,24 @@
 """StartSingleTender: validate the input and open the job for one ocid."""
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tender_sync import db, jobs
-from tender_sync.inputs import SingleTenderRequest, parse_input
+from tender_sync.events import StartEvent
+from tender_sync.inputs import parse_input
+from tender_sync.workflows import SINGLE_TENDER
 
 logger = Logger()
 tracer = Tracer()
 
 
+@logger.inject_lambda_context(correlation_id_path="executionId")
 @tracer.capture_lambda_handler
-def handler(event: dict, context) -> dict:
-    execution_id = event["executionId"]
-    logger.set_correlation_id(execution_id)
-    request = parse_input(SingleTenderRequest, event.get("input"), jobs.SINGLE_TENDER_WORKFLOW)
+@event_parser(model=StartEvent)
+def handler(event: StartEvent, context: LambdaContext) -> dict:
+    request = parse_input(SINGLE_TENDER.request, event.input, SINGLE_TENDER.name)
     with db.connect() as conn:
         db.migrate(conn)
-        job_id = jobs.open_job(conn, jobs.SINGLE_TENDER_WORKFLOW, execution_id, "manual", None)
-    job = jobs.Job(
-        jobId=job_id, executionId=execution_id, workflow=jobs.SINGLE_TENDER_WORKFLOW, ocid=request.ocid, maxEnrichment=1
-    )
+        job = jobs.start_single_tender(conn, event.executionId, request.ocid)
     logger.info("job started", extra={"job": job.model_dump(mode="json")})
     return job.model_dump(mode="json")
