@@ -1,11 +1,14 @@
 """`python -m local.cli`, run in-process: each command on this machine, and against a stack (AWS in moto)."""
 import json
+from datetime import date
 
 import boto3
+import psycopg
 import pytest
 from moto import mock_aws
 
 from local import cli
+from tests.e2e.test_recovery import expected_tenders
 
 
 @pytest.fixture
@@ -25,12 +28,16 @@ def local_cli(database_url, sample_source, tmp_path, monkeypatch, capsys):
     return run
 
 
-def test_start_runs_a_workflow_to_the_end_and_runs_state_and_timeline_show_it(local_cli):
+def test_start_runs_a_workflow_to_the_end_and_runs_state_and_timeline_show_it(local_cli, database_url, sample_source):
     code, started = local_cli("start", "backfill", "--from", "2025-09-01", "--to", "2025-09-15", "--window-days", "7")
 
     assert code == 0, started
     assert "status:     SUCCESS (execution SUCCEEDED)" in started
     assert "window:     2025-09-01 .. 2025-09-15" in started
+    with psycopg.connect(database_url) as conn:
+        stored = dict(conn.execute("SELECT ocid, release_id FROM tenders").fetchall())
+    expected = expected_tenders(sample_source, (date(2025, 9, 1), date(2025, 9, 15)))
+    assert expected and stored == {ocid: release["id"] for ocid, release in expected.items()}
     arn = next(line.split()[-1] for line in started.splitlines() if line.startswith("execution:"))
 
     code, runs = local_cli("runs")

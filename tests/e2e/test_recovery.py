@@ -123,7 +123,7 @@ def test_a_run_failed_by_the_source_is_completed_by_the_next(template, empty_dat
         assert {o: r["release_id"] for o, r in stored(sync).items()} == {o: r["id"] for o, r in expected.items()}
 
 
-def test_a_crashed_runs_lease_blocks_until_it_expires_then_is_taken_over(sync: Sync):
+def test_a_crashed_runs_lease_blocks_until_it_expires_then_is_taken_over(sync: Sync, sample_source):
     dead = "arn:aws:states:us-east-1:123456789012:execution:Sync:crashed"
     assert sync.run().status == "SUCCEEDED"  # the first window, stored
     with psycopg.connect(sync.database_url) as conn:
@@ -150,6 +150,8 @@ def test_a_crashed_runs_lease_blocks_until_it_expires_then_is_taken_over(sync: S
     assert jobs[dead]["error"] == f"its lease expired and was taken over by {taken_over.arn}"
     state = sync.query("SELECT cursor, lease_holder FROM sync_state")[0]
     assert (state["cursor"], state["lease_holder"]) == (SECOND_WINDOW[1], None)
+    expected = expected_tenders(sample_source, FIRST_WINDOW, SECOND_WINDOW)
+    assert {o: r["release_id"] for o, r in stored(sync).items()} == {o: r["id"] for o, r in expected.items()}
 
 
 def test_a_lookup_failing_after_its_retries_is_stored_with_its_error_and_the_next_pass_fills_it_in(

@@ -3,10 +3,10 @@ from datetime import date, datetime
 
 import pytest
 
-from tender_sync.normalize import clean_text
 from infra.stack import synth_template
 from local.sample_source import SampleSource
 from tests.e2e.conftest import Sync, local_sync
+from tests.e2e.test_recovery import expected_tenders
 
 FIRST_WINDOW = (date(2025, 9, 1), date(2025, 9, 8))  # cdk.json: firstRunFrom 2025-09-01, windowDays 7
 
@@ -17,6 +17,53 @@ def release_day(release) -> date:
 
 def ocids_between(source: SampleSource, start: date, end: date) -> set[str]:
     return {r["ocid"] for r in source.releases if start <= release_day(r) < end}
+
+
+def as_published(text: str | None) -> str | None:
+    """Published text (a portal row's or a release's) as a tender keeps it: trimmed, with \\n line ends;
+    "N/A" (or "-", or nothing) means none."""
+    if text is None:
+        return None
+    text = text.replace("\r\n", "\n").strip()
+    return None if text.lower() in {"", "-", "n/a"} else text
+
+
+def south_african(wall_clock: str | None) -> str | None:
+    """A time eTenders publishes as South African wall-clock time (naive, or labelled Z), as stored."""
+    return None if wall_clock is None else wall_clock.removesuffix("Z") + "+02:00"
+
+
+def details(delivery, conditions, is_session, compulsory, briefing_date, venue, name, email, telephone) -> dict:
+    return {
+        "deliveryLocation": as_published(delivery),
+        "specialConditions": as_published(conditions),
+        "briefingSession": {
+            "isSession": is_session, "compulsory": compulsory, "date": south_african(briefing_date),
+            "venue": as_published(venue),
+        },
+        "contactPerson": {
+            "name": as_published(name), "email": as_published(email), "telephoneNumber": as_published(telephone),
+        },
+    }
+
+
+def portal_row_details(row: dict) -> dict:
+    return details(
+        row["delivery"], row["conditions"], row["briefingSession"], row["briefingCompulsory"],
+        row["compulsory_briefing_session"], row["briefingVenue"], row["contactPerson"], row["email"], row["telephone"],
+    )
+
+
+def release_details(tender: dict) -> dict:
+    briefing, contact = tender["briefingSession"], tender["contactPerson"]
+    return details(
+        tender["deliveryLocation"], tender["specialConditions"], briefing["isSession"], briefing["compulsory"],
+        briefing["date"], briefing["venue"], contact["name"], contact["email"], contact["telephoneNumber"],
+    )
+
+
+def stored_releases(sync: Sync) -> dict[str, str]:
+    return {t["ocid"]: t["release_id"] for t in sync.query("SELECT ocid, release_id FROM tenders")}
 
 
 def test_first_sync_stores_every_tender_of_the_window(sync: Sync, sample_source):
@@ -42,10 +89,21 @@ def test_tenders_carry_the_newest_release_and_the_portal_details(sync: Sync, sam
     sync.run(**{"from": "2025-09-01", "to": "2025-10-01"})
 
     latest = sample_source.latest_by_ocid()
-    tenders = sync.query("SELECT ocid, release_id, tender_number, details FROM tenders")
+    tenders = sync.query("SELECT ocid, release_id, tender_number, province, details FROM tenders")
     assert len(tenders) == len(latest)
     assert all(t["release_id"] == latest[t["ocid"]]["id"] for t in tenders)
-    assert all(t["tender_number"] == clean_text(latest[t["ocid"]]["tender"]["title"]) for t in tenders)
+    assert all(t["tender_number"] == latest[t["ocid"]]["tender"]["title"].strip() for t in tenders)
+    portal_rows = {f"ocds-9t57fa-{row['id']}": row for row in sample_source.portal_rows}
+    looked_up = [t for t in tenders if "category" not in latest[t["ocid"]]["tender"]]
+    carried = [t for t in tenders if "category" in latest[t["ocid"]]["tender"]]
+    assert looked_up and carried
+    for t in looked_up:  # the older feed shape: province and details from the portal row
+        row = portal_rows[t["ocid"]]
+        assert (t["province"], t["details"]) == (as_published(row["province"]), portal_row_details(row)), t["ocid"]
+    for t in carried:  # the newer feed shape: province and details from the release
+        published = latest[t["ocid"]]["tender"]
+        expected = (as_published(published["province"]), release_details(published))
+        assert (t["province"], t["details"]) == expected, t["ocid"]
 
 
 def test_second_run_works_the_next_window_and_leaves_unchanged_rows_alone(sync: Sync, sample_source):
@@ -68,10 +126,12 @@ def test_second_run_works_the_next_window_and_leaves_unchanged_rows_alone(sync: 
     assert sync.query("SELECT cursor FROM sync_state")[0]["cursor"] == date(2025, 9, 14)
 
 
-def test_same_window_twice_leaves_the_same_rows(sync: Sync):
+def test_same_window_twice_leaves_the_same_rows(sync: Sync, sample_source):
     window = {"from": "2025-09-01", "to": "2025-09-08"}
     sync.run(**window)
     before = sync.query("SELECT * FROM tenders ORDER BY ocid")
+    expected = ocids_between(sample_source, *FIRST_WINDOW)
+    assert expected and {t["ocid"] for t in before} == expected
     execution = sync.run(**window)
     assert execution.output["upsert"]["upserted"] == 0
     assert sync.query("SELECT * FROM tenders ORDER BY ocid") == before
@@ -103,7 +163,7 @@ def test_invalid_input_fails_with_a_reason_naming_the_field_and_writes_nothing(s
     assert (sync.query("SELECT * FROM job_log"), sync.query("SELECT * FROM sync_state")) == before
 
 
-def test_two_runs_at_once_leave_one_success_and_one_skipped(sync: Sync):
+def test_two_runs_at_once_leave_one_success_and_one_skipped(sync: Sync, sample_source):
     first = sync.local.start(sync.state_machine, {"triggeredBy": "test"})
     second = sync.local.start(sync.state_machine, {"triggeredBy": "test"})
     results = [sync.local.wait(arn) for arn in (first, second)]
@@ -113,6 +173,8 @@ def test_two_runs_at_once_leave_one_success_and_one_skipped(sync: Sync):
     assert statuses == ["SKIPPED", "SUCCESS"]
     [skipped] = sync.query("SELECT error FROM job_log WHERE status = 'SKIPPED'")
     assert "another run holds the lease" in skipped["error"]
+    expected = expected_tenders(sample_source, FIRST_WINDOW)
+    assert expected and stored_releases(sync) == {ocid: release["id"] for ocid, release in expected.items()}
 
 
 def test_a_tender_whose_enrichment_fails_is_stored_marked_failed(template, empty_database_url, sample_source):

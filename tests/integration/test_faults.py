@@ -1,7 +1,10 @@
 """The OCDS and portal clients against the sample source's faults, over real HTTP on 127.0.0.1."""
+import email.utils
 import json
+import threading
 import time
 from datetime import date, datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -77,6 +80,48 @@ def test_retry_after_is_honoured(http):
         with pytest.raises(SourceUnavailable, match=r"HTTP 429 \(Retry-After 1 s\) \(attempt 2 of 2\)"):
             list(client.iter_releases(*WINDOW))
         assert time.monotonic() - started >= 1.0
+
+
+class RetryAfterDateOnce(BaseHTTPRequestHandler):
+    """Answers its first request 429 with Retry-After as an HTTP date 2 s ahead, then a bare release."""
+
+    def do_GET(self):
+        self.server.answered += 1
+        if self.server.answered == 1:
+            self.send_response(429)
+            self.send_header("Retry-After", email.utils.formatdate(time.time() + 2, usegmt=True))
+            body = b'{"message": "slow down"}'
+        else:
+            self.send_response(200)
+            release = {"ocid": "ocds-9t57fa-1", "id": "ocds-9t57fa-1-2025-09-01", "date": "2025-09-01"}
+            body = json.dumps(release).encode()
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args):
+        pass
+
+
+def test_retry_after_given_as_an_http_date_is_honoured(http):
+    with ThreadingHTTPServer(("127.0.0.1", 0), RetryAfterDateOnce) as server:
+        server.answered = 0
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        try:
+            client = OcdsClient(f"http://127.0.0.1:{server.server_address[1]}", client=http,
+                                policy=RequestPolicy(attempts=2, backoff=0.01))
+            started = time.monotonic()
+
+            release = client.get_release("ocds-9t57fa-1")
+
+            waited = time.monotonic() - started
+        finally:
+            server.shutdown()
+    assert release["id"] == "ocds-9t57fa-1-2025-09-01"
+    assert server.answered == 2
+    # The date is to the second, so the wait is 1 to 2 s; with no Retry-After it would be the 0.01 s backoff.
+    assert waited >= 0.9
 
 
 def test_a_retry_after_beyond_the_wait_budget_gives_up_at_once(http):

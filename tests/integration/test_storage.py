@@ -7,7 +7,7 @@ import pytest
 from tender_sync import db, jobs
 from tender_sync.models import Window
 from tender_sync.settings import SyncSettings
-from tender_sync.upsert import merge_enrichment, store_tenders
+from tender_sync.upsert import merge_enrichment, store_quarantined, store_tenders
 
 SETTINGS = SyncSettings(
     source_name="etenders-za", first_run_from=date(2025, 9, 1), window_days=7, overlap_days=1, lease_seconds=3600,
@@ -83,6 +83,65 @@ def test_several_releases_of_one_ocid_in_a_window_keep_the_newest(database_url):
     assert rows(database_url)[0]["title"] == "last"
 
 
+def same_day_release(release_id, title):
+    """A release of ocid "a" on 2025-09-01, with its own release id."""
+    return {**tender("a", day="2025-09-01", title=title), "release_id": release_id}
+
+
+@pytest.mark.parametrize("lower_first", [True, False], ids=["lower id first", "higher id first"])
+def test_two_releases_of_one_ocid_on_the_same_date_in_a_batch_keep_the_higher_release_id(database_url, lower_first):
+    batch = [same_day_release("a-1", "lower"), same_day_release("a-2", "higher")]
+    counts = store(database_url, batch if lower_first else batch[::-1])
+    assert counts["tenders"] == 1 and counts["inserted"] == 1
+    [row] = rows(database_url)
+    assert (row["release_id"], row["title"]) == ("a-2", "higher")
+
+
+def test_a_later_release_on_the_same_date_with_a_higher_id_replaces_the_stored_one(database_url):
+    store(database_url, [same_day_release("a-1", "stored")])
+    counts = store(database_url, [same_day_release("a-2", "later")])
+    assert counts["updated"] == 1
+    [row] = rows(database_url)
+    assert (row["release_id"], row["title"]) == ("a-2", "later")
+
+
+def test_a_later_release_on_the_same_date_with_a_lower_id_does_not_replace_the_stored_one(database_url):
+    store(database_url, [same_day_release("a-2", "stored")])
+    counts = store(database_url, [same_day_release("a-1", "later")])
+    assert counts["unchanged"] == 1
+    [row] = rows(database_url)
+    assert (row["release_id"], row["title"]) == ("a-2", "stored")
+
+
+def quarantine_rows(url):
+    with psycopg.connect(url) as conn:
+        cursor = conn.execute("SELECT source, ocid, reason, payload, seen_count FROM quarantine ORDER BY id")
+        return [dict(zip([c.name for c in cursor.description], row)) for row in cursor.fetchall()]
+
+
+def quarantined(ocid):
+    return {"ocid": ocid, "reason": f"release {ocid} has no date", "release": {"ocid": ocid}}
+
+
+def test_store_quarantined_keeps_the_ocid_and_reason_and_counts_a_repeat(database_url):
+    entry = quarantined("ocds-9t57fa-7")
+    with psycopg.connect(database_url) as conn:
+        assert store_quarantined(conn, SETTINGS.source_name, [entry]) == 1
+    assert quarantine_rows(database_url) == [{
+        "source": "etenders-za", "ocid": "ocds-9t57fa-7", "reason": "release ocds-9t57fa-7 has no date",
+        "payload": {"ocid": "ocds-9t57fa-7"}, "seen_count": 1}]
+
+    with psycopg.connect(database_url) as conn:
+        store_quarantined(conn, SETTINGS.source_name, [entry])
+    [row] = quarantine_rows(database_url)
+    assert (row["ocid"], row["seen_count"]) == ("ocds-9t57fa-7", 2)
+
+    with psycopg.connect(database_url) as conn:
+        store_quarantined(conn, SETTINGS.source_name, [quarantined("ocds-9t57fa-8")])
+    assert [(row["ocid"], row["seen_count"]) for row in quarantine_rows(database_url)] == [
+        ("ocds-9t57fa-7", 2), ("ocds-9t57fa-8", 1)]
+
+
 def test_same_release_fills_in_a_missing_enrichment_but_never_undoes_one(database_url):
     store(database_url, [merge_enrichment(tender("a"), looked_up=True, result=None)])
     assert rows(database_url)[0]["enrichment_status"] == "failed"
@@ -111,6 +170,59 @@ def test_lease_lets_one_run_work_and_skips_the_other(database_url):
         statuses = [r[0] for r in conn.execute("SELECT status FROM job_log ORDER BY id")]
     assert not third.skipped
     assert statuses == ["SUCCESS", "SKIPPED", "RUNNING"]
+
+
+CRASHED = "exec-crashed"
+
+
+def crashed_run_holding_the_lease(url, expires_in: str):
+    """A run that crashed working the window after the cursor (2025-09-08): its job_log row left RUNNING, its
+    lease never released, expiring after `expires_in` (an interval; negative: already expired)."""
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO job_log (workflow, status, window_from, window_to, execution_id) "
+            "VALUES ('sync', 'RUNNING', '2025-09-07', '2025-09-14', %s)", (CRASHED,))
+        conn.execute(
+            "INSERT INTO sync_state (source, cursor, lease_holder, lease_expires_at) "
+            "VALUES (%s, '2025-09-08', %s, now() + %s::interval)", (SETTINGS.source_name, CRASHED, expires_in))
+
+
+def job_log_by_execution(conn):
+    cursor = conn.execute("SELECT execution_id, status, error, window_from, window_to FROM job_log ORDER BY id")
+    return {row[0]: dict(zip([c.name for c in cursor.description], row)) for row in cursor.fetchall()}
+
+
+def test_start_sync_takes_over_an_expired_lease_and_fails_the_crashed_runs_job(database_url):
+    crashed_run_holding_the_lease(database_url, "-1 second")
+
+    with psycopg.connect(database_url) as conn:
+        job = jobs.start_sync(conn, SETTINGS, "exec-new", "test", 300, None)
+        log = job_log_by_execution(conn)
+        lease = conn.execute("SELECT cursor, lease_holder FROM sync_state").fetchone()
+
+    assert not job.skipped
+    assert job.window == {"from": date(2025, 9, 7), "to": date(2025, 9, 14)}
+    assert job.cursorAfter == date(2025, 9, 14)
+    assert (log[CRASHED]["status"], log[CRASHED]["error"]) == (
+        "FAILED", "its lease expired and was taken over by exec-new")
+    assert (log["exec-new"]["status"], log["exec-new"]["window_from"], log["exec-new"]["window_to"]) == (
+        "RUNNING", date(2025, 9, 7), date(2025, 9, 14))
+    assert lease == (date(2025, 9, 8), "exec-new")
+
+
+def test_start_sync_does_not_take_over_a_lease_that_has_not_expired(database_url):
+    crashed_run_holding_the_lease(database_url, "1 hour")
+
+    with psycopg.connect(database_url) as conn:
+        job = jobs.start_sync(conn, SETTINGS, "exec-new", "test", 300, None)
+        statuses = conn.execute("SELECT execution_id, status FROM job_log ORDER BY id").fetchall()
+        [(skipped_error,)] = conn.execute("SELECT error FROM job_log WHERE status = 'SKIPPED'").fetchall()
+        lease = conn.execute("SELECT cursor, lease_holder FROM sync_state").fetchone()
+
+    assert job.skipped and job.window is None
+    assert statuses == [(CRASHED, "RUNNING"), ("exec-new", "SKIPPED")]
+    assert skipped_error.startswith(f"another run holds the lease: {CRASHED} (until ")
+    assert lease == (date(2025, 9, 8), CRASHED)
 
 
 def test_first_window_starts_at_first_run_date_and_moves_the_cursor_when_stored(database_url):

@@ -107,6 +107,27 @@ def test_row_is_matched_on_the_ocid_suffix_not_the_first_hit(portal, rows_by_id)
     assert result.details["briefingSession"]["venue"].startswith("Mayoral Chamber, Civic Centre")
 
 
+def test_row_is_matched_on_an_equal_id_not_one_containing_the_ocid_suffix(portal, rows_by_id):
+    row = rows_by_id[132162]
+    containing = {**row, "id": 1132162, "category": "Another category"}  # its id contains "132162"
+    portal.rows = [containing, row]
+
+    result = enrich(item_for(row), portal)
+
+    assert result.status == "enriched"
+    assert result.detailed_category == row["category"]
+
+
+def test_a_row_whose_id_only_contains_the_ocid_suffix_is_not_found(portal, rows_by_id):
+    row = rows_by_id[132162]
+    portal.rows = [{**row, "id": 1132162, "category": "Another category"}]
+
+    result = enrich(item_for(row), portal)
+
+    assert result.status == "not_found"
+    assert result.detailed_category is None
+
+
 def test_tender_number_found_under_another_id_is_not_found(portal, rows_by_id):
     result = enrich(EnrichmentItem(ocid="ocds-9t57fa-999999", tenderNumber=rows_by_id[132162]["tender_No"]), portal)
 

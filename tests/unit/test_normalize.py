@@ -52,6 +52,14 @@ def test_etenders_z_times_are_south_african_wall_clock(etenders_release):
     assert tender.details["briefingSession"]["date"] == "2026-08-25T11:00:00+02:00"
 
 
+def test_etenders_explicit_non_zero_offset_is_kept_not_read_as_south_african(etenders_release):
+    etenders_release["tender"]["tenderPeriod"]["endDate"] = "2025-10-13T11:00:00+05:00"
+
+    tender = normalize_release(etenders_release)
+
+    assert tender.close_date == datetime(2025, 10, 13, 6, 0, tzinfo=timezone.utc)
+
+
 def test_etenders_zero_amount_is_a_placeholder(etenders_release):
     assert etenders_release["tender"]["value"]["amount"] == 0
 
