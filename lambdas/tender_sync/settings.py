@@ -76,10 +76,10 @@ class Settings:
     lease_seconds: int
 
     @property
-    def ocid_prefix(self) -> str | None:
-        from tender_sync.normalize import OCID_PREFIX_BY_SOURCE
+    def ocid_prefix(self) -> str:
+        from tender_sync.publishers import by_source
 
-        return OCID_PREFIX_BY_SOURCE.get(self.source_name)
+        return by_source(self.source_name).ocid_prefix
 
     @classmethod
     def from_env(cls) -> "Settings":

@@ -10,7 +10,7 @@ from tender_sync.cleanup import clean_up
 from tender_sync.enrich_today import todays_unenriched_releases
 from tender_sync.inputs import BackfillRequest
 from tender_sync.upsert import merge_enrichment
-from tender_sync.window import SOUTH_AFRICA
+from tender_sync.publishers import SAST as SOUTH_AFRICA
 from tests.integration.test_storage import SETTINGS, rows, store, tender
 
 TODAY = date(2025, 9, 10)
