@@ -19,17 +19,20 @@ BUCKET = "fetch-memory"
 
 toolchain.prepare()
 # Set before the handler module is imported: its Logger reads the level once.
-os.environ.update(AWS_DEFAULT_REGION=REGION, BUCKET_NAME=BUCKET, POWERTOOLS_LOG_LEVEL="WARNING")
+os.environ.update(
+    AWS_DEFAULT_REGION=REGION, BUCKET_NAME=BUCKET, SOURCE_NAME="etenders-za", POWERTOOLS_LOG_LEVEL="WARNING"
+)
 
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from moto.s3.models import FakeMultipart  # noqa: E402
 
+from local.engine import LambdaContext  # noqa: E402
 from tender_sync.handlers import fetch_releases  # noqa: E402
 
 
 def measure(ocds_url: str, date_from: str, date_to: str) -> dict[str, int | None]:
-    os.environ["OCDS_BASE_URL"] = ocds_url
+    os.environ.update(OCDS_BASE_URL=ocds_url, PORTAL_BASE_URL=ocds_url)
     before_assembly: list[int] = []
     complete = FakeMultipart.complete
 
@@ -45,7 +48,7 @@ def measure(ocds_url: str, date_from: str, date_to: str) -> dict[str, int | None
             "executionId": f"arn:aws:states:{REGION}:123456789012:execution:Sync:fetch-memory",
             "window": {"from": date_from, "to": date_to},
         }
-        summary = fetch_releases.handler({"job": job}, None)
+        summary = fetch_releases.handler({"job": job}, LambdaContext("FetchReleases", timeout_seconds=600))
         tenders_bytes = s3.head_object(Bucket=BUCKET, Key=summary["tendersKey"])["ContentLength"]
     return {
         "fetched": summary["fetched"],

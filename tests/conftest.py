@@ -10,7 +10,7 @@ import pytest
 from local import toolchain
 
 toolchain.prepare()
-# Source retries really sleep: keep their backoff short here (RequestPolicy in tender_sync.ocds_client).
+# Source retries really sleep: keep their backoff short here (RequestPolicy in tender_sync.source_requests).
 os.environ.setdefault("SOURCE_BACKOFF_SECONDS", "0.01")
 
 from aws_cdk import App  # noqa: E402

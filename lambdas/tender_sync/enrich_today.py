@@ -13,8 +13,9 @@ from tender_sync import jobs
 from tender_sync.fetch import FetchSummary, stage_releases
 from tender_sync.inputs import EnrichTodayRequest
 from tender_sync.models import Window
+from tender_sync.publishers import ETENDERS
 from tender_sync.settings import ArtifactSettings
-from tender_sync.window import SOUTH_AFRICA, source_today
+from tender_sync.window import source_today
 from tender_sync.workflows import ENRICH_TODAY
 
 # Newest first, so a capped run enriches the freshest tenders (tenders_enrichment_pending_idx serves 'failed').
@@ -29,7 +30,7 @@ SELECT raw FROM tenders
 
 def todays_unenriched_releases(conn: psycopg.Connection, today: date, cap: int) -> Iterator[dict[str, Any]]:
     """The stored releases of tenders released today (South African date), up to `cap`, newest first."""
-    start = datetime.combine(today, time(0), SOUTH_AFRICA)
+    start = datetime.combine(today, time(0), ETENDERS.zone)
     with conn.cursor(name="todays_unenriched") as cursor:
         cursor.execute(TODAYS_UNENRICHED_SQL, {"start": start, "end": start + timedelta(days=1), "cap": cap})
         for (raw,) in cursor:

@@ -39,3 +39,14 @@ class FailEvent(BaseModel):
     state: dict[str, Any]
     executionId: str
     workflow: str
+
+
+class EnrichTenderEvent(BaseModel):
+    """EnrichTender: one Map item and where its result goes; as RecordEnrichmentFailure, with the lookup's error
+    too (the Catch's {Error, Cause})."""
+
+    ocid: str
+    tenderNumber: str | None = None
+    bucket: str
+    resultsPrefix: str
+    error: dict[str, Any] | None = None

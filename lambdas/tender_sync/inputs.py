@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tender_sync.errors import InvalidInput
 from tender_sync.models import Window
-from tender_sync.normalize import OCID_PREFIX_BY_SOURCE, malformed_ocid
+from tender_sync.normalize import malformed_ocid
+from tender_sync.publishers import by_source
 from tender_sync.settings import JobSettings, SyncSettings, from_env
 from tender_sync.window import source_today
 
@@ -108,7 +109,7 @@ class SingleTenderRequest(BaseModel):
     @field_validator("ocid")
     @classmethod
     def ocid_is_well_formed(cls, ocid: str) -> str:
-        malformed = malformed_ocid(ocid, OCID_PREFIX_BY_SOURCE.get(from_env(JobSettings).source_name))
+        malformed = malformed_ocid(ocid, by_source(from_env(JobSettings).source_name).ocid_prefix)
         if malformed:
             raise ValueError(malformed)
         return ocid

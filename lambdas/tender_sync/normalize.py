@@ -1,21 +1,16 @@
-"""OCDS release -> Tender, with each publisher's quirks named in one table.
+"""OCDS release -> Tender, with each publisher's data quirks read from its profile (tender_sync.publishers).
 
 The cleaning helpers here (text, dates, amounts, portal-style details) are shared with enrichment.py,
 so the feed and the eTenders portal obey the same placeholder rules.
 """
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tender_sync.models import Tender
+from tender_sync.publishers import NO_QUIRKS, by_ocid, has_prefix
 
-SAST = timezone(timedelta(hours=2), "SAST")  # South Africa has no daylight saving time
-ETENDERS_OCID_PREFIX = "ocds-9t57fa"
-
-# Each source's ocid prefix: a release of that source with another prefix is not one of its tenders.
-OCID_PREFIX_BY_SOURCE = {"etenders-za": ETENDERS_OCID_PREFIX}
 # An ocid becomes a primary key and part of S3 keys: bounded, no path separator, no whitespace or control characters.
 OCID_MAX_LENGTH = 120
 OCID_GENERAL_SHAPE = re.compile(r"[A-Za-z]{4}-[0-9A-Za-z]{6}-\S+")
@@ -26,27 +21,6 @@ AMOUNT_PLACES = Decimal("0.000001")
 
 UNKNOWN_TEXT = frozenset({"", "-", "n/a"})
 NO_DATE = "0001-01-01T00:00:00"  # .NET DateTime.MinValue
-
-
-@dataclass(frozen=True)
-class PublisherQuirks:
-    # tender.title holds the tender number; the human title is tender.description.
-    title_is_tender_number: bool = False
-    # Times labelled Z (or naive) are local wall-clock time in this zone.
-    wall_clock_zone: tzinfo | None = None
-    # value.amount 0 means "not published", not "free".
-    zero_amount_is_placeholder: bool = False
-
-
-NO_QUIRKS = PublisherQuirks()
-
-QUIRKS_BY_OCID_PREFIX = {
-    ETENDERS_OCID_PREFIX: PublisherQuirks(
-        title_is_tender_number=True,
-        wall_clock_zone=SAST,
-        zero_amount_is_placeholder=True,
-    ),
-}
 
 
 class NormalizationError(ValueError):
@@ -62,7 +36,7 @@ def malformed_ocid(ocid: str, prefix: str | None = None) -> str | None:
         return f"ocid {shown!r} holds whitespace, a control character or a path separator"
     if not OCID_GENERAL_SHAPE.fullmatch(ocid):
         return f"ocid {shown!r} is not prefix-publisher-id shaped"
-    if prefix and not ocid.lower().startswith(prefix.lower() + "-"):
+    if prefix and not has_prefix(ocid, prefix):
         return f"ocid {shown!r} does not start with this source's prefix {prefix}-"
     return None
 
@@ -70,13 +44,6 @@ def malformed_ocid(ocid: str, prefix: str | None = None) -> str | None:
 def cut(text: str, limit: int = 100) -> str:
     """A source value short enough to echo in a reason or a log line."""
     return text if len(text) <= limit else text[:limit] + "..."
-
-
-def quirks_for(ocid: str) -> PublisherQuirks:
-    for prefix, quirks in QUIRKS_BY_OCID_PREFIX.items():
-        if ocid.lower().startswith(prefix + "-"):
-            return quirks
-    return NO_QUIRKS
 
 
 def clean_text(value: Any) -> str | None:
@@ -133,7 +100,7 @@ def parse_amount(value: Any, zero_is_placeholder: bool = False, field: str = "am
     return amount.quantize(AMOUNT_PLACES) if amount.as_tuple().exponent < -6 else amount
 
 
-def clean_details(fields: dict[str, Any], wall_clock_zone: tzinfo | None = SAST) -> dict[str, Any]:
+def clean_details(fields: dict[str, Any], wall_clock_zone: tzinfo | None) -> dict[str, Any]:
     """Portal-style details from fields named as in the eTenders feed's `tender` object.
 
     The contactPerson values are personal data: never log the result.
@@ -171,7 +138,8 @@ def normalize_release(release: dict, ocid_prefix: str | None = None) -> Tender:
     release_id = clean_text(release.get("id"))
     if release_id is None:
         raise NormalizationError(f"release {ocid} has no id")
-    quirks = quirks_for(ocid)
+    publisher = by_ocid(ocid)
+    quirks = publisher.data if publisher else NO_QUIRKS
     tender = _object(release, "tender")
 
     try:

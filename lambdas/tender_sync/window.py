@@ -2,13 +2,12 @@
 from datetime import date, datetime, timedelta, timezone
 
 from tender_sync.models import Window
-
-# eTenders dates are South African wall-clock time; South Africa has no daylight saving.
-SOUTH_AFRICA = timezone(timedelta(hours=2))
+from tender_sync.publishers import ETENDERS
 
 
 def source_today(now: datetime | None = None) -> date:
-    return (now or datetime.now(timezone.utc)).astimezone(SOUTH_AFRICA).date()
+    """Today where the source publishes: its releases are dated in its time zone."""
+    return (now or datetime.now(timezone.utc)).astimezone(ETENDERS.zone).date()
 
 
 def next_window(

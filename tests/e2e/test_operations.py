@@ -16,7 +16,8 @@ import pytest
 from local.engine import Execution, LocalStack
 from local.run import state_machine_id
 from local.sample_source import SampleSource
-from tender_sync.window import SOUTH_AFRICA, source_today
+from tender_sync.publishers import SAST as SOUTH_AFRICA
+from tender_sync.window import source_today
 from tests.e2e.conftest import Sync, local_sync
 from tests.e2e.test_recovery import expected_tenders
 

@@ -7,7 +7,8 @@ import pytest
 
 from local.sample_source import Faults, SampleSource
 from tender_sync.errors import BadSourceData, ListingIncomplete, SourceRejected, SourceUnavailable
-from tender_sync.ocds_client import OcdsClient, RequestPolicy
+from tender_sync.ocds_client import OcdsClient
+from tender_sync.source_requests import RequestPolicy
 
 BUSY_DAY = date(2025, 9, 1)
 QUICK = RequestPolicy(timeout=5.0, attempts=1)
@@ -63,6 +64,15 @@ def test_window_is_half_open(sample_source, http):
     assert releases == released_on(sample_source, date(2025, 9, 2), date(2025, 9, 3))
     assert [(u.params["dateFrom"], u.params["dateTo"]) for u in http.requested] == [
         ("2025-09-02", "2025-09-02"), ("2025-09-03", "2025-09-03")]
+
+
+def test_a_publisher_that_does_not_list_by_day_is_listed_in_one_listing(sample_source, http):
+    client = OcdsClient(sample_source.url, list_by_day=False, client=http)
+
+    releases = list(client.iter_releases(date(2025, 9, 2), date(2025, 9, 5)))
+
+    assert releases == released_on(sample_source, date(2025, 9, 2), date(2025, 9, 4))
+    assert [(u.params["dateFrom"], u.params["dateTo"]) for u in http.requested] == [("2025-09-02", "2025-09-04")]
 
 
 def test_one_day_window_holds_that_day_only(sample_source, http):

@@ -11,8 +11,8 @@ from tender_sync.enrich_today import todays_unenriched_releases
 from tender_sync.inputs import BackfillRequest
 from tender_sync.upsert import merge_enrichment
 from tender_sync.models import Window
+from tender_sync.publishers import SAST as SOUTH_AFRICA
 from tender_sync.workflows import BACKFILL, SYNC
-from tender_sync.window import SOUTH_AFRICA
 from tests.integration.test_storage import SETTINGS, rows, store, tender
 
 TODAY = date(2025, 9, 10)

@@ -3,7 +3,8 @@ import httpx
 import pytest
 
 from local.sample_source import SampleSource
-from tender_sync.enrichment import PortalClient, enrich
+from tender_sync.enrichment import enrich
+from tender_sync.portal_client import PortalClient
 from tender_sync.errors import SourceUnavailable
 from tender_sync.models import EnrichmentItem
 from tender_sync.normalize import normalize_release

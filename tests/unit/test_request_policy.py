@@ -1,7 +1,11 @@
 """RequestPolicy: how long a source request waits before each retry, and when it gives up."""
+import time
+
+import httpx
 import pytest
 
-from tender_sync.ocds_client import RequestPolicy
+from tender_sync.errors import SourceUnavailable
+from tender_sync.source_requests import SAFETY_MARGIN_SECONDS, RequestPolicy, decode_json, fetch
 
 
 def test_backoff_doubles_with_full_jitter():
@@ -44,3 +48,46 @@ def test_a_policy_fitted_to_the_time_left_ends_within_it():
 def test_a_policy_with_time_to_spare_is_left_as_it_is():
     policy = RequestPolicy(timeout=10.0, attempts=4, backoff=1.0, max_wait=15.0)
     assert policy.within(600.0) == policy
+
+
+class Context:
+    def __init__(self, seconds_left: float):
+        self.seconds_left = seconds_left
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(self.seconds_left * 1000)
+
+
+def test_an_invocation_policy_ends_its_requests_before_the_invocation_does(monkeypatch):
+    monkeypatch.setenv("SOURCE_ATTEMPTS", "6")
+    before = time.monotonic()
+
+    policy = RequestPolicy.for_invocation(Context(30.0))
+
+    assert policy.attempts == 6
+    assert before + 30.0 - SAFETY_MARGIN_SECONDS <= policy.deadline <= time.monotonic() + 30.0 - SAFETY_MARGIN_SECONDS
+
+
+def test_each_request_is_fitted_into_the_time_left_before_the_deadline():
+    timeouts = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        timeouts.append(request.extensions["timeout"]["read"])
+        return httpx.Response(200, json={})
+
+    http = httpx.Client(transport=httpx.MockTransport(answer))
+    policy = RequestPolicy(timeout=10.0, attempts=4, deadline=time.monotonic() + 5.0)
+
+    fetch(http, httpx.URL("https://source.example.org/"), decode_json, policy)
+
+    assert 0 < timeouts[0] <= 5.0 / 5
+
+
+def test_a_request_past_the_deadline_is_not_sent():
+    sent = []
+    http = httpx.Client(transport=httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(200)))
+    policy = RequestPolicy(deadline=time.monotonic() - 1.0)
+
+    with pytest.raises(SourceUnavailable, match="GET /late not sent: no time left before the deadline"):
+        fetch(http, httpx.URL("https://source.example.org/late"), decode_json, policy)
+    assert sent == []

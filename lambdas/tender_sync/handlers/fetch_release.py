@@ -1,22 +1,30 @@
 """FetchRelease: one ocid's newest release from the release endpoint, staged in S3 as FetchReleases stages a
 window. An unknown ocid fails the run (SourceRejected). Never touches the database."""
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tender_sync import settings
+from tender_sync.events import JobEvent
 from tender_sync.fetch import stage_releases
-from tender_sync.jobs import Job
 from tender_sync.ocds_client import OcdsClient
-from tender_sync.settings import Settings
+from tender_sync.publishers import by_source
+from tender_sync.source_requests import RequestPolicy
 
 logger = Logger()
 tracer = Tracer()
+SOURCE = settings.from_env(settings.SourceSettings)
+ARTIFACTS = settings.from_env(settings.ArtifactSettings)
+PUBLISHER = by_source(SOURCE.source_name)
 
 
+@logger.inject_lambda_context(correlation_id_path="job.executionId")
 @tracer.capture_lambda_handler
-def handler(event: dict, context) -> dict:
-    job = Job.model_validate(event["job"])
-    logger.set_correlation_id(job.executionId)
-    settings = Settings.from_env()
-    release = OcdsClient(settings.ocds_base_url).get_release(job.ocid)
-    summary = stage_releases([release], settings.bucket, job.artifacts_prefix, job.maxEnrichment, settings.ocid_prefix)
+@event_parser(model=JobEvent)
+def handler(event: JobEvent, context: LambdaContext) -> dict:
+    job = event.job
+    client = OcdsClient(SOURCE.ocds_base_url, PUBLISHER, policy=RequestPolicy.for_invocation(context))
+    release = client.get_release(job.ocid)
+    summary = stage_releases([release], ARTIFACTS.bucket_name, job.artifacts_prefix, job.maxEnrichment, PUBLISHER.ocid_prefix)
     logger.info("release fetched", extra={"ocid": job.ocid, "summary": summary.model_dump()})
     return summary.model_dump()
