@@ -201,7 +201,7 @@ def test_start_sync_takes_over_an_expired_lease_and_fails_the_crashed_runs_job(d
         lease = conn.execute("SELECT cursor, lease_holder FROM sync_state").fetchone()
 
     assert not job.skipped
-    assert job.window == {"from": date(2025, 9, 7), "to": date(2025, 9, 14)}
+    assert job.window == Window(date_from=date(2025, 9, 7), date_to=date(2025, 9, 14))
     assert job.cursorAfter == date(2025, 9, 14)
     assert (log[CRASHED]["status"], log[CRASHED]["error"]) == (
         "FAILED", "its lease expired and was taken over by exec-new")
