@@ -6,9 +6,9 @@ import psycopg
 import pytest
 
 from infra.stack import synth_template
-from local.engine import LocalStack
-from local.run import sync_state_machine_id
-from local.sample_source import SampleSource
+from local.engine.run import sync_state_machine_id
+from local.engine.stack import LocalStack
+from local.sample_source.server import SampleSource
 
 
 @pytest.fixture(scope="session")

@@ -8,11 +8,11 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from local.engine import LocalStack
-from local.run import sync_state_machine_id
-from local.sample_source import DATA_FAULTS, REQUEST_FAULTS, Faults, SampleSource
+from local.bench.database_proxy import DatabaseProxy
+from local.engine.run import sync_state_machine_id
+from local.engine.stack import LocalStack
+from local.sample_source.server import DATA_FAULTS, REQUEST_FAULTS, Faults, SampleSource
 from tests.e2e.conftest import Sync
-from local.database_proxy import DatabaseProxy
 
 SEED = 20250901
 FAULTS = Faults(seed=SEED, rate=0.4, broken=0.05, unstable_paging=True, slow_seconds=1.5, retry_after=1)

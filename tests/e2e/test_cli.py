@@ -5,7 +5,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local import cli
+from local.cli import commands as cli
 
 
 @pytest.fixture

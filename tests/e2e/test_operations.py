@@ -13,9 +13,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from local.engine import Execution, LocalStack
-from local.run import state_machine_id
-from local.sample_source import SampleSource
+from local.engine.run import state_machine_id
+from local.engine.stack import Execution, LocalStack
+from local.sample_source.server import SampleSource
 from tender_sync.window import SOUTH_AFRICA, source_today
 from tests.e2e.conftest import Sync, local_sync
 from tests.e2e.test_recovery import expected_tenders

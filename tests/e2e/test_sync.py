@@ -3,9 +3,9 @@ from datetime import date, datetime
 
 import pytest
 
-from tender_sync.normalize import clean_text
 from infra.stack import synth_template
-from local.sample_source import SampleSource
+from local.sample_source.server import SampleSource
+from tender_sync.normalize import clean_text
 from tests.e2e.conftest import Sync, local_sync
 
 FIRST_WINDOW = (date(2025, 9, 1), date(2025, 9, 8))  # cdk.json: firstRunFrom 2025-09-01, windowDays 7

@@ -13,7 +13,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra.stack import build_stack, synth_template
-from local.engine import LocalStack
+from local.engine.stack import LocalStack
 
 # Every optional setting at once: an imported secret, x86, a VPC and an RDS Proxy.
 OVERRIDES = {
@@ -161,8 +161,8 @@ def recorded_run(server_url: str) -> Iterator[RecordedRun]:
     import psycopg
     from botocore.client import BaseClient
 
-    from local.run import state_machine_id, sync_state_machine_id
-    from local.sample_source import SampleSource
+    from local.engine.run import state_machine_id, sync_state_machine_id
+    from local.sample_source.server import SampleSource
 
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server_url, autocommit=True) as admin:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cfnlint.api import ManualArgs, lint
 
-from local.run import sync_state_machine_id
+from local.engine.run import sync_state_machine_id
 from tests.infra.conftest import Synthesis, rendered_definitions
 
 ROOT = Path(__file__).resolve().parents[2]

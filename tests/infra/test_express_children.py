@@ -2,8 +2,8 @@
 Standard ones locally, because moto's interpreter has none (DESIGN.md; local/engine.py local_definition)."""
 import json
 
-from local.engine import LocalStack, local_definition
-from local.run import sync_state_machine_id
+from local.engine.run import sync_state_machine_id
+from local.engine.stack import LocalStack, local_definition
 from tests.infra.conftest import rendered_definitions
 
 EXPRESS_LIMIT_SECONDS = 5 * 60

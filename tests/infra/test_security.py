@@ -11,7 +11,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra.functions import VPC_NETWORK_INTERFACE_ACTIONS
-from local.engine import LocalStack
+from local.engine.stack import LocalStack
 from tender_sync import db
 from tender_sync.errors import DatabaseUnavailable
 from tests.infra.conftest import RecordedRun

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from local.sample_source import Faults, SampleSource
+from local.sample_source.server import Faults, SampleSource
 from tender_sync.errors import BadSourceData, ListingIncomplete, SourceRejected, SourceUnavailable
 from tender_sync.ocds_client import OcdsClient, RequestPolicy
 

@@ -2,7 +2,7 @@
 import httpx
 import pytest
 
-from local.sample_source import SampleSource
+from local.sample_source.server import SampleSource
 from tender_sync.enrichment import PortalClient, enrich
 from tender_sync.errors import SourceUnavailable
 from tender_sync.models import EnrichmentItem

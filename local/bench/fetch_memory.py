@@ -2,7 +2,7 @@
 then the counts and this process's peak RSS as one JSON line on stdout.
 
 `make bench` runs this in a fresh interpreter of its own, so the figure is the handler's and not the
-benchmark's. Usage: python -m local.fetch_memory OCDS_URL FROM TO (dates YYYY-MM-DD, TO exclusive).
+benchmark's. Usage: python -m local.bench.fetch_memory OCDS_URL FROM TO (dates YYYY-MM-DD, TO exclusive).
 
 moto's S3 shares the process, and it assembles a multipart object in memory when its upload completes,
 a cost that S3 never puts on the Lambda: the peak just before that is reported too.

@@ -18,9 +18,9 @@ toolchain.prepare()
 import psycopg  # noqa: E402
 
 from infra.stack import synth_template  # noqa: E402
-from local.database import local_database_url  # noqa: E402
-from local.engine import Execution, LocalStack  # noqa: E402
-from local.sample_source import SampleSource  # noqa: E402
+from local.engine.database import local_database_url  # noqa: E402
+from local.engine.stack import Execution, LocalStack  # noqa: E402
+from local.sample_source.server import SampleSource  # noqa: E402
 from tender_sync.errors import describe_failure  # noqa: E402
 from tender_sync.jobs import counts_of  # noqa: E402
 

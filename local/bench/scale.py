@@ -32,12 +32,12 @@ import psycopg  # noqa: E402
 from psycopg.conninfo import make_conninfo  # noqa: E402
 
 from infra.stack import synth_template  # noqa: E402
-from local.connection_peak import SYNC_APPLICATION_NAME, ConnectionPeak  # noqa: E402
-from local.database import local_database_url  # noqa: E402
-from local.database_proxy import DatabaseProxy  # noqa: E402
-from local.engine import LocalStack  # noqa: E402
-from local.run import sync_state_machine_id  # noqa: E402
-from local.sample_source import SampleSource  # noqa: E402
+from local.bench.connection_peak import SYNC_APPLICATION_NAME, ConnectionPeak  # noqa: E402
+from local.bench.database_proxy import DatabaseProxy  # noqa: E402
+from local.engine.database import local_database_url  # noqa: E402
+from local.engine.run import sync_state_machine_id  # noqa: E402
+from local.engine.stack import LocalStack  # noqa: E402
+from local.sample_source.server import SampleSource  # noqa: E402
 from tender_sync import db  # noqa: E402
 from tender_sync.normalize import normalize_release  # noqa: E402
 from tender_sync.upsert import COLUMNS, ON_CONFLICT_NEWER, copy_row, store_tenders  # noqa: E402
@@ -343,11 +343,11 @@ def fetch_memory_size(template: dict[str, Any]) -> int:
 
 
 def bench_fetch_memory(releases: int, template: dict[str, Any]) -> FetchFigures:
-    """The real handler in a fresh interpreter (local.fetch_memory), so that its peak RSS is its own."""
+    """The real handler in a fresh interpreter (local.bench.fetch_memory), so that its peak RSS is its own."""
     with SampleSource(count=round(releases / RELEASES_PER_TENDER)) as source:
         date_from, date_to = sync_window(source)
         child = subprocess.run(
-            [sys.executable, "-m", "local.fetch_memory", source.url, date_from.isoformat(), date_to.isoformat()],
+            [sys.executable, "-m", "local.bench.fetch_memory", source.url, date_from.isoformat(), date_to.isoformat()],
             cwd=toolchain.ROOT, capture_output=True, text=True,
         )
     if child.returncode != 0:

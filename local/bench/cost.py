@@ -3,8 +3,8 @@
 Reads the synthesized template: the state machine definition (the states a run goes through, and the
 Distributed Map's child execution type), each function's memory and architecture, and the schedule.
 Adds a run profile (tenders per run, runs per month, seconds per function) and the list prices in
-local/prices.json. The run modelled is the ordinary one: something new in the window, every tender
-looked up, every step succeeding first time (each retry would add a transition and an invocation).
+prices.json beside this module. The run modelled is the ordinary one: something new in the window, every
+tender looked up, every step succeeding first time (each retry would add a transition and an invocation).
 Free tiers are not deducted."""
 import argparse
 import json
@@ -91,7 +91,7 @@ def load_prices(path: Path = PRICES_FILE) -> dict[str, Any]:
 
 def sync_definition(template: dict[str, Any]) -> dict[str, Any]:
     """The sync state machine's definition as deployed, each function ARN naming the function's logical id."""
-    from local.engine import LocalStack
+    from local.engine.stack import LocalStack
 
     state_machine = template["Resources"][_sync_state_machine_id(template)]
     return json.loads(LocalStack(template, {}).resolve(state_machine["Properties"]["DefinitionString"]))
@@ -210,7 +210,8 @@ def report(template: dict[str, Any], profile: Profile, prices: dict[str, Any]) -
     out = [
         f"Run profile: {profile.tenders_per_run:,} tenders looked up per run, {profile.runs_per_month:,.0f} runs per month; "
         "seconds per invocation: " + ", ".join(f"{name} {seconds:g}" for name, seconds in profile.durations.items()),
-        f"Prices: AWS list prices, {prices['region']}, as of {prices['date']} (local/prices.json); free tiers not deducted.",
+        f"Prices: AWS list prices, {prices['region']}, as of {prices['date']} "
+        f"({PRICES_FILE.relative_to(toolchain.ROOT)}); free tiers not deducted.",
         f"Enrichment Map children: {result.child_execution_type}",
         "",
         f"{'service':<{width}}  {'usage per run':>16}  {'$ per run':>10}  {'$ per month':>11}",

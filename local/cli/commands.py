@@ -23,8 +23,8 @@ import boto3  # noqa: E402
 import psycopg  # noqa: E402
 from psycopg.rows import dict_row  # noqa: E402
 
-from local.database import local_database_url  # noqa: E402
-from local.run import Progress, job_row, local_stack, state_machine_id, summary  # noqa: E402
+from local.engine.database import local_database_url  # noqa: E402
+from local.engine.run import Progress, job_row, local_stack, state_machine_id, summary  # noqa: E402
 from local.toolchain import ROOT  # noqa: E402
 from tender_sync.db import connection_string  # noqa: E402
 
@@ -328,7 +328,3 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         except psycopg.errors.UndefinedTable:
             print("nothing yet: no workflow has run against this database", file=out)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """A local eTenders-compatible source: the OCDS releases API and the portal's tender search, on 127.0.0.1.
 
-Built from the 200 real portal rows in the shared sample data. Never deployed.
+Built from the 200 real portal rows in data/ocds/. Never deployed.
 
 Tender k (k = 0 .. count-1) comes from portal row k % 200 (rows sorted by id), in cycle k // 200:
 - id = row id + cycle * 1_000_000, ocid ocds-9t57fa-{id}; tender number = tender_No, suffixed /{cycle} after cycle 0;
@@ -46,7 +46,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
-SHARED_DATA = Path(__file__).resolve().parents[1] / "data" / "ocds"
+from local.toolchain import ROOT
+
+SAMPLE_DATA = ROOT / "data" / "ocds"
 PORTAL_ROWS_FILE = "etenders-za/portal_PaginatedTenderOpportunities_2025-09-18.json"
 OCID_PREFIX = "ocds-9t57fa"
 CYCLE_ID_OFFSET = 1_000_000
@@ -70,7 +72,7 @@ FAULTS_ENVIRONMENT_PREFIX = "SAMPLE_FAULTS_"
 
 def sample_data_dir() -> Path:
     """The real OCDS sample data kept in data/ocds/, unless OCDS_SAMPLE_DATA names another directory."""
-    return Path(os.environ.get("OCDS_SAMPLE_DATA") or SHARED_DATA)
+    return Path(os.environ.get("OCDS_SAMPLE_DATA") or SAMPLE_DATA)
 
 
 def load_portal_rows() -> list[dict]:
@@ -584,7 +586,9 @@ def _document(document: dict) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Serve a local eTenders-compatible OCDS API and portal.")
+    parser = argparse.ArgumentParser(
+        prog="python -m local.sample_source", description="Serve a local eTenders-compatible OCDS API and portal."
+    )
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--start", type=date.fromisoformat, default=date(2025, 9, 1), help="first release day")
     parser.add_argument("--days", type=int, default=30)
@@ -613,7 +617,3 @@ def main() -> None:
         threading.Event().wait()
     except KeyboardInterrupt:
         source.stop()
-
-
-if __name__ == "__main__":
-    main()

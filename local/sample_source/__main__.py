@@ -1,0 +1,3 @@
+from local.sample_source.server import main
+
+main()
