@@ -11,7 +11,8 @@ import pytest
 from local.bench.database_proxy import DatabaseProxy
 from local.engine.run import sync_state_machine_id
 from local.engine.stack import LocalStack
-from local.sample_source.server import DATA_FAULTS, REQUEST_FAULTS, Faults, SampleSource
+from local.sample_source.faults import DATA_FAULTS, REQUEST_FAULTS, Faults
+from local.sample_source.server import SampleSource
 from tests.e2e.conftest import Sync
 
 SEED = 20250901

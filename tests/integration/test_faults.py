@@ -6,7 +6,8 @@ from datetime import date, datetime, timedelta, timezone
 import httpx
 import pytest
 
-from local.sample_source.server import BROKEN_RELEASE_FAULTS, DATA_FAULTS, REQUEST_FAULTS, Faults, SampleSource
+from local.sample_source.faults import BROKEN_RELEASE_FAULTS, DATA_FAULTS, REQUEST_FAULTS, Faults
+from local.sample_source.server import SampleSource
 from tender_sync.enrichment import PortalClient
 from tender_sync.errors import BadSourceData, SourceRejected, SourceUnavailable
 from tender_sync.normalize import NormalizationError, normalize_release
