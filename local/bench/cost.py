@@ -17,6 +17,12 @@ from typing import Any
 
 from local import toolchain
 
+toolchain.prepare()
+
+from infra.stack import synth_template  # noqa: E402
+from local.engine.template import definition  # noqa: E402
+from tender_sync.workflows import SYNC  # noqa: E402
+
 PRICES_FILE = Path(__file__).with_name("prices.json")
 DAYS_PER_MONTH = 30
 DEFAULT_TENDERS_PER_RUN = 300
@@ -89,23 +95,11 @@ def load_prices(path: Path = PRICES_FILE) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def sync_definition(template: dict[str, Any]) -> dict[str, Any]:
-    """The sync state machine's definition as deployed, each function ARN naming the function's logical id."""
-    from local.engine.stack import LocalStack
-
-    state_machine = template["Resources"][_sync_state_machine_id(template)]
-    return json.loads(LocalStack(template, {}).resolve(state_machine["Properties"]["DefinitionString"]))
-
-
-def _sync_state_machine_id(template: dict[str, Any]) -> str:
-    return template["Outputs"]["SyncStateMachineArn"]["Value"]["Ref"]
-
-
 def runs_per_month(template: dict[str, Any]) -> float:
     """From the sync schedule's rate(...) expression, over a 30-day month."""
     schedules = [r for r in template["Resources"].values() if r["Type"] == "AWS::Scheduler::Schedule"]
     if len(schedules) > 1:  # the stack's: the sync's and the cleanup's
-        sync = {"Ref": _sync_state_machine_id(template)}
+        sync = {"Ref": SYNC.state_machine_id(template)}
         schedules = [s for s in schedules if s["Properties"]["Target"]["Arn"] == sync]
     (schedule,) = schedules
     expression = schedule["Properties"]["ScheduleExpression"]
@@ -130,7 +124,7 @@ def run_path(machine: dict[str, Any]) -> list[str]:
 
 def estimate(template: dict[str, Any], profile: Profile, prices: dict[str, Any], child_execution_type: str | None = None) -> Estimate:
     """Cost lines of one run. child_execution_type overrides the Map's, to compare the two."""
-    definition = sync_definition(template)
+    machine = json.loads(definition(template, SYNC.state_machine_id(template)))
     functions = _functions(template)
     sfn, lam, s3, secrets = prices["step_functions"], prices["lambda"], prices["s3_standard"], prices["secrets_manager"]
     items = profile.tenders_per_run
@@ -139,8 +133,8 @@ def estimate(template: dict[str, Any], profile: Profile, prices: dict[str, Any],
     invocations: list[tuple[Function, float, float]] = []  # function, count, seconds each
     express_requests, express_seconds = 0, 0.0
     execution_type = None
-    for name in run_path(definition):
-        state = definition["States"][name]
+    for name in run_path(machine):
+        state = machine["States"][name]
         transitions += 1
         if state["Type"] == "Task":
             invocations.append((_task_function(state, functions), 1, _duration(profile, name)))
@@ -282,9 +276,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    toolchain.prepare()
-    from infra.stack import synth_template
-
     template = synth_template()
     durations = dict(DEFAULT_DURATIONS)
     for item in args.duration:

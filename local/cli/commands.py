@@ -8,8 +8,12 @@ name the state machines, and the database is read through DATABASE_URL, else the
 import argparse
 import json
 import os
+import re
 import sys
 import time
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -23,36 +27,63 @@ import boto3  # noqa: E402
 import psycopg  # noqa: E402
 from psycopg.rows import dict_row  # noqa: E402
 
+from local.cli.tables import print_runs, print_state, print_timeline  # noqa: E402
 from local.engine.database import local_database_url  # noqa: E402
-from local.engine.run import Progress, job_row, local_stack, state_machine_id, summary  # noqa: E402
+from local.engine.run import run_workflow, summary  # noqa: E402
 from local.toolchain import ROOT  # noqa: E402
+from tender_sync import workflows  # noqa: E402
 from tender_sync.db import connection_string  # noqa: E402
 
 EXECUTIONS_DIR = ROOT / ".local" / "executions"
-# Each workflow and the stack output naming its state machine.
-WORKFLOWS = {
-    "sync": "SyncStateMachineArn",
-    "enrich-today": "EnrichTodayStateMachineArn",
-    "backfill": "BackfillStateMachineArn",
-    "single-tender": "SingleTenderStateMachineArn",
-    "cleanup": "CleanupStateMachineArn",
+# Each workflow's stack output, by the workflow's name.
+WORKFLOWS = {name: workflow.stack_output for name, workflow in workflows.WORKFLOWS.items()}
+# Input fields that are no flag: who started the run (`start` says "cli"), and the schedule's time.
+STARTED_BY = "triggeredBy"
+UNFLAGGED_FIELDS = (STARTED_BY, "scheduledTime")
+# What each input field means, for --help (the input models carry no descriptions).
+FIELD_HELP = {
+    "from": "first day",
+    "to": "end day, exclusive",
+    "windowDays": "days per window",
+    "maxEnrichment": "cap on portal lookups",
+    "adminUserId": "who asked for it",
+    "ocid": "the tender's ocid",
 }
-# The `start` flags each workflow takes, as (option dest, input field).
-INPUT_FLAGS = {
-    "sync": [("date_from", "from"), ("date_to", "to"), ("max_enrichment", "maxEnrichment")],
-    "enrich-today": [("max_enrichment", "maxEnrichment"), ("admin_user_id", "adminUserId")],
-    "backfill": [("date_from", "from"), ("date_to", "to"), ("window_days", "windowDays"), ("max_enrichment", "maxEnrichment")],
-    "single-tender": [("ocid", "ocid")],
-    "cleanup": [],
-}
-ALL_FLAGS = {dest for flags in INPUT_FLAGS.values() for dest, _ in flags}
-# Workflows whose input says who started them.
-TRIGGERED_BY = {"sync", "cleanup"}
-RUNS_SQL = """
-SELECT id, workflow, status, window_from, window_to, fetched, enriched, enrichment_failed, upserted, started_at,
-       extract(epoch FROM finished_at - started_at) AS seconds, execution_id, error
-  FROM job_log {where} ORDER BY id DESC LIMIT %s
-"""
+CAPITAL = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A `start` flag: one field of the input models, taken by every workflow whose input has it."""
+
+    field: str  # as the input names it: from, maxEnrichment
+    dest: str  # the model's attribute in snake_case: date_from, max_enrichment
+    type: Callable[[str], Any]
+    workflows: tuple[str, ...]
+
+    @property
+    def option(self) -> str:
+        return "--" + CAPITAL.sub("-", self.field).lower()
+
+
+def input_flags() -> dict[str, Flag]:
+    """The `start` flags by dest, from the workflows' input models: each field but UNFLAGGED_FIELDS is a flag
+    named after it (maxEnrichment: --max-enrichment), typed as the model types it."""
+    flags: dict[str, Flag] = {}
+    for workflow in workflows.WORKFLOWS.values():
+        for name, info in workflow.request.model_fields.items():
+            field = info.alias or name
+            if field in UNFLAGGED_FIELDS:
+                continue
+            dest = CAPITAL.sub("_", name).lower()
+            # The field's type, without its None: date | None is a date.
+            (kind,) = [arg for arg in typing.get_args(info.annotation) if arg is not type(None)] or [info.annotation]
+            taken_by = flags[dest].workflows if dest in flags else ()
+            flags[dest] = Flag(field, dest, date.fromisoformat if kind is date else kind, (*taken_by, workflow.name))
+    return flags
+
+
+INPUT_FLAGS = input_flags()
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -65,12 +96,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     start = commands.add_parser("start", help="start a workflow (locally: run it to the end and print its result)")
     start.add_argument("workflow", choices=WORKFLOWS)
     start.add_argument("--input", type=json.loads, help="the execution input as JSON, instead of the flags")
-    start.add_argument("--from", dest="date_from", type=date.fromisoformat, help="sync, backfill: first day")
-    start.add_argument("--to", dest="date_to", type=date.fromisoformat, help="sync, backfill: end day, exclusive")
-    start.add_argument("--window-days", type=int, help="backfill: days per window")
-    start.add_argument("--max-enrichment", type=int, help="sync, enrich-today, backfill: cap on portal lookups")
-    start.add_argument("--admin-user-id", help="enrich-today: who asked for it")
-    start.add_argument("--ocid", help="single-tender: the tender's ocid")
+    for flag in INPUT_FLAGS.values():
+        help_text = f"{', '.join(flag.workflows)}: {FIELD_HELP.get(flag.field, flag.field)}"
+        start.add_argument(flag.option, dest=flag.dest, type=flag.type, help=help_text)
     start.add_argument("--ocds-url", help="locally: OCDS API base URL (default: the sample source)")
     start.add_argument("--portal-url", help="locally: eTenders portal base URL (default: the sample source)")
     start.add_argument("--wait", action="store_true", help="with --stack: wait for the execution and print its result")
@@ -88,22 +116,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def execution_input(args: argparse.Namespace) -> dict[str, Any]:
     """The input from --input, or from the flags the workflow takes."""
-    given = {dest for dest in ALL_FLAGS if getattr(args, dest) is not None}
+    given = [flag for dest, flag in sorted(INPUT_FLAGS.items()) if getattr(args, dest) is not None]
     if args.input is not None:
         if given:
-            raise SystemExit(f"give --input or flags, not both (got {', '.join(sorted(given))})")
+            raise SystemExit(f"give --input or flags, not both (got {', '.join(flag.dest for flag in given)})")
         return args.input
-    allowed = {dest for dest, _ in INPUT_FLAGS[args.workflow]}
-    if given - allowed:
-        wrong = ", ".join("--" + dest.replace("_", "-").replace("date-", "") for dest in sorted(given - allowed))
-        raise SystemExit(f"{wrong} does not apply to {args.workflow}")
+    wrong = [flag for flag in given if args.workflow not in flag.workflows]
+    if wrong:
+        raise SystemExit(f"{', '.join(flag.option for flag in wrong)} does not apply to {args.workflow}")
     result: dict[str, Any] = {}
-    for dest, field in INPUT_FLAGS[args.workflow]:
-        value = getattr(args, dest)
-        if value is not None:
-            result[field] = value.isoformat() if isinstance(value, date) else value
-    if args.workflow in TRIGGERED_BY:
-        result["triggeredBy"] = "cli"
+    for flag in given:
+        value = getattr(args, flag.dest)
+        result[flag.field] = value.isoformat() if isinstance(value, date) else value
+    if STARTED_BY in workflows.WORKFLOWS[args.workflow].request.model_fields:
+        result[STARTED_BY] = "cli"
     return result
 
 
@@ -120,18 +146,12 @@ class Local:
         return local_database_url()
 
     def start(self, args: argparse.Namespace, workflow_input: dict[str, Any]) -> int:
-        template = _template()
-        database_url = self.database_url()
-        with local_stack(template, database_url, args.ocds_url, args.portal_url, out=self.out) as local:
-            print(f"{args.workflow}:", file=self.out)
-            progress = Progress(local, out=self.out)
-            execution = local.execute(
-                state_machine_id(template, WORKFLOWS[args.workflow]), workflow_input,
-                on_event=progress.on_event, on_poll=progress.on_poll,
-            )
+        workflow = workflows.WORKFLOWS[args.workflow]
+        execution, job = run_workflow(
+            workflow, workflow_input, _template(), self.database_url(), args.ocds_url, args.portal_url, out=self.out
+        )
         save_history(execution.arn, execution.history)
-        job = job_row(database_url, execution.arn)
-        if args.workflow == "cleanup" and execution.output:
+        if workflow is workflows.CLEANUP and execution.output:
             print(f"cleanup:    {json.dumps(execution.output.get('cleanup'))}", file=self.out)
         print("\n".join(summary(execution, job)), file=self.out)
         print(f"execution:  {execution.arn}", file=self.out)
@@ -202,112 +222,6 @@ def save_history(execution_arn: str, history: list[dict[str, Any]]) -> Path:
     path = EXECUTIONS_DIR / f"{execution_arn.rsplit(':', 1)[-1]}.json"
     path.write_text(json.dumps(history, default=lambda value: value.isoformat() if isinstance(value, datetime) else str(value)))
     return path
-
-
-# -- the commands' output ------------------------------------------------------------------------
-
-
-def timeline_rows(history: list[dict[str, Any]]) -> list[list[str]]:
-    """One row per state entered: its name, when it was entered and exited, how long it took. A state entered
-    again (a loop) gets a row each time; a failure gets its own row, with its error."""
-    rows: list[list[str]] = []
-    open_rows: dict[str, list[tuple[list[str], datetime]]] = {}
-    for event in history:
-        at = _timestamp(event["timestamp"])
-        entered, exited = event.get("stateEnteredEventDetails"), event.get("stateExitedEventDetails")
-        if entered:
-            row = [str(len(rows) + 1), entered["name"], _clock(at), "", ""]
-            rows.append(row)
-            open_rows.setdefault(entered["name"], []).append((row, at))
-        elif exited and open_rows.get(exited["name"]):
-            row, entered_at = open_rows[exited["name"]].pop()
-            row[3], row[4] = _clock(at), f"{(at - entered_at).total_seconds():.3f} s"
-        elif event["type"].endswith(("Failed", "TimedOut", "Aborted")):
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {}) or {}
-            cause = " ".join(str(details.get("cause") or "").split())[:100]
-            rows.append([str(len(rows) + 1), f"{event['type']}: {details.get('error', '')} {cause}".strip(), _clock(at), "", ""])
-    return rows
-
-
-def print_timeline(history: list[dict[str, Any]], out: TextIO) -> None:
-    started = _timestamp(history[0]["timestamp"])
-    ended = _timestamp(history[-1]["timestamp"])
-    print(f"{history[-1]['type']} after {(ended - started).total_seconds():.3f} s ({len(history)} history events)", file=out)
-    print(table(["#", "state", "entered", "exited", "duration"], timeline_rows(history)), file=out)
-
-
-def print_runs(conn: psycopg.Connection, limit: int, workflow: str | None, out: TextIO) -> None:
-    where, params = ("WHERE workflow = %s", [workflow]) if workflow else ("", [])
-    rows = conn.execute(RUNS_SQL.format(where=where), [*params, limit]).fetchall()
-    print(table(
-        ["id", "workflow", "status", "window", "fetched", "enriched", "failed", "upserted", "started (UTC)", "seconds",
-         "execution", "error"],
-        [
-            [
-                row["id"], row["workflow"], row["status"],
-                f"{row['window_from']} .. {row['window_to']}" if row["window_from"] else "",
-                _number(row["fetched"]), _number(row["enriched"]), _number(row["enrichment_failed"]),
-                _number(row["upserted"]), f"{row['started_at']:%Y-%m-%d %H:%M:%S}",
-                f"{row['seconds']:.1f}" if row["seconds"] is not None else "",
-                (row["execution_id"] or "").rsplit(":", 1)[-1], _shorten(row["error"]),
-            ]
-            for row in rows
-        ],
-    ), file=out)
-
-
-def print_state(conn: psycopg.Connection, out: TextIO) -> None:
-    states = conn.execute("SELECT * FROM sync_state ORDER BY source").fetchall()
-    print(table(
-        ["source", "cursor", "lease holder", "lease expires (UTC)", "updated (UTC)"],
-        [
-            [
-                row["source"], row["cursor"] or "", (row["lease_holder"] or "").rsplit(":", 1)[-1],
-                f"{row['lease_expires_at']:%Y-%m-%d %H:%M:%S}" if row["lease_expires_at"] else "",
-                f"{row['updated_at']:%Y-%m-%d %H:%M:%S}",
-            ]
-            for row in states
-        ],
-    ), file=out)
-    backfills = conn.execute("SELECT * FROM backfill_progress ORDER BY updated_at DESC LIMIT 10").fetchall()
-    if backfills:
-        print("\nbackfills:", file=out)
-        print(table(
-            ["range", "window days", "done to", "completed (UTC)", "execution"],
-            [
-                [
-                    f"{row['range_from']} .. {row['range_to']}", row["window_days"], row["done_to"],
-                    f"{row['completed_at']:%Y-%m-%d %H:%M:%S}" if row["completed_at"] else "not yet",
-                    row["execution_id"].rsplit(":", 1)[-1],
-                ]
-                for row in backfills
-            ],
-        ), file=out)
-
-
-def table(headers: list[str], rows: list[list[Any]]) -> str:
-    cells = [[str(value) for value in row] for row in rows]
-    widths = [max(len(text) for text in column) for column in zip(headers, *cells)]
-    lines = [headers, ["-" * width for width in widths], *cells]
-    return "\n".join("  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip() for line in lines)
-
-
-def _timestamp(value: datetime | str) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
-
-
-def _clock(at: datetime) -> str:
-    return at.strftime("%H:%M:%S.%f")[:-3]
-
-
-def _number(value: int | None) -> str:
-    return "" if value is None else str(value)
-
-
-def _shorten(text: str | None, width: int = 70) -> str:
-    if not text:
-        return ""
-    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:

@@ -9,10 +9,10 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from local.bench.database_proxy import DatabaseProxy
-from local.engine.run import sync_state_machine_id
 from local.engine.stack import LocalStack
 from local.sample_source.faults import DATA_FAULTS, REQUEST_FAULTS, Faults
 from local.sample_source.server import SampleSource
+from tender_sync.workflows import SYNC
 from tests.e2e.conftest import Sync
 
 SEED = 20250901
@@ -56,7 +56,7 @@ def test_chaos_leaves_the_database_exactly_as_the_source(template, empty_databas
             sync = Sync(local, template, empty_database_url)
             executions = []
             while len(executions) < MAX_EXECUTIONS:
-                started = [local.start(sync_state_machine_id(template), {"triggeredBy": "chaos"}) for _ in range(2)]
+                started = [local.start(SYNC.state_machine_id(template), {"triggeredBy": "chaos"}) for _ in range(2)]
                 executions += [local.wait(arn) for arn in started]
                 cursor = (sync.query("SELECT cursor FROM sync_state") or [{"cursor": None}])[0]["cursor"]
                 if cursor and cursor > last_day:
