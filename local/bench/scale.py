@@ -43,7 +43,7 @@ from tender_sync.workflows import SYNC  # noqa: E402
 REPEATS = 3
 MAX_ENRICHMENT = 10_000  # the highest maxEnrichment a sync accepts (SyncRequest)
 RELEASES_PER_TENDER = 1.1  # the sample source gives every tenth tender a second release
-MOTO_MS_PER_MAP_ITEM = 10  # DESIGN.md: the interpreter's own cost per Map item
+MOTO_MS_PER_MAP_ITEM = 10  # docs/DESIGN.md: the interpreter's own cost per Map item
 FETCH_FUNCTION_HANDLER = "tender_sync.handlers.fetch_releases.handler"
 MIB = 1024 * 1024
 
@@ -421,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
             f"   ratio = wall time / latency bound (lookups x latency / MaxConcurrency), 1.0 were the portal's latency "
             f"all that limits a run (no target: a figure to watch). Locally each Map item also costs the interpreter "
             f"~{MOTO_MS_PER_MAP_ITEM} ms "
-            f"(DESIGN.md), and the handlers, S3 and the source share one process",
+            f"(docs/DESIGN.md), and the handlers, S3 and the source share one process",
             flush=True,
         )
         for template in templates:

@@ -1,5 +1,6 @@
 """The enrichment Map runs its children as Express executions on AWS (cheaper: see `make cost`), and as
-Standard ones locally, because moto's interpreter has none (DESIGN.md; local/engine.py local_definition)."""
+Standard ones locally, because moto's interpreter has none (docs/DESIGN.md; local/engine/stack.py
+local_definition)."""
 import json
 
 from local.engine.stack import LocalStack, local_definition

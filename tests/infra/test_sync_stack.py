@@ -311,7 +311,7 @@ def test_enrichment_is_a_distributed_map_reading_items_from_s3(template: Templat
     }
     assert enrich["ResultPath"] is None
     assert enrich["MaxConcurrency"] == 10
-    # The local interpreter cannot run these (see DESIGN.md), and none is needed.
+    # The local interpreter cannot run these (see docs/DESIGN.md), and none is needed.
     for unsupported in ("ToleratedFailurePercentage", "ToleratedFailureCount", "ResultWriter", "ItemBatcher"):
         assert unsupported not in enrich
 
