@@ -24,7 +24,7 @@ $(NODE_MODULES): package.json package-lock.json $(INSTALLED)
 	$(NODE_TOOLS) npm ci --no-audit --no-fund --loglevel=error
 
 run: $(INSTALLED)
-	$(BIN)/python -m local.run $(ARGS)
+	$(BIN)/python -m local.engine.run $(ARGS)
 
 # Start any workflow, list runs, show a timeline or the sync state: locally, or with ARGS="--stack TenderSync ...".
 cli: $(INSTALLED)
@@ -46,12 +46,12 @@ deploy: $(INSTALLED) $(NODE_MODULES)
 	$(NODE_TOOLS) npx --no-install cdk deploy --outputs-file cdk.out/outputs.json $(ARGS)
 
 cost: $(INSTALLED)
-	$(BIN)/python -m local.cost $(ARGS)
+	$(BIN)/python -m local.bench.cost $(ARGS)
 
 # The scale figures of the README's "Performance" section; `make bench SIZE=2000` for a quicker run.
 SIZE ?= 10000
 bench: $(INSTALLED)
-	$(BIN)/python -m local.bench --size $(SIZE) $(ARGS)
+	$(BIN)/python -m local.bench.scale --size $(SIZE) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .local cdk.out node_modules

@@ -6,9 +6,9 @@ import psycopg
 import pytest
 
 from infra.stack import synth_template
-from local.engine import LocalStack
-from local.run import sync_state_machine_id
-from local.sample_source import SampleSource
+from local.engine.stack import LocalStack
+from local.sample_source.server import SampleSource
+from tender_sync.workflows import SYNC
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +27,7 @@ class Sync:
 
     def __init__(self, local: LocalStack, template: dict[str, Any], database_url: str):
         self.local, self.database_url = local, database_url
-        self.state_machine = sync_state_machine_id(template)
+        self.state_machine = SYNC.state_machine_id(template)
 
     def run(self, **execution_input: Any):
         return self.local.execute(self.state_machine, {"triggeredBy": "test", **execution_input})

@@ -4,7 +4,8 @@ from datetime import date
 
 import pytest
 
-from local.sample_source import Faults, SampleSource
+from local.sample_source.faults import Faults
+from local.sample_source.server import SampleSource
 from tests.e2e.conftest import Sync, local_sync
 
 START, DAYS, TENDERS = date(2025, 9, 1), 3, 4_000

@@ -8,11 +8,12 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from local.engine import LocalStack
-from local.run import sync_state_machine_id
-from local.sample_source import DATA_FAULTS, REQUEST_FAULTS, Faults, SampleSource
+from local.bench.database_proxy import DatabaseProxy
+from local.engine.stack import LocalStack
+from local.sample_source.faults import DATA_FAULTS, REQUEST_FAULTS, Faults
+from local.sample_source.server import SampleSource
+from tender_sync.workflows import SYNC
 from tests.e2e.conftest import Sync
-from local.database_proxy import DatabaseProxy
 
 SEED = 20250901
 FAULTS = Faults(seed=SEED, rate=0.4, broken=0.05, unstable_paging=True, slow_seconds=1.5, retry_after=1)
@@ -55,7 +56,7 @@ def test_chaos_leaves_the_database_exactly_as_the_source(template, empty_databas
             sync = Sync(local, template, empty_database_url)
             executions = []
             while len(executions) < MAX_EXECUTIONS:
-                started = [local.start(sync_state_machine_id(template), {"triggeredBy": "chaos"}) for _ in range(2)]
+                started = [local.start(SYNC.state_machine_id(template), {"triggeredBy": "chaos"}) for _ in range(2)]
                 executions += [local.wait(arn) for arn in started]
                 cursor = (sync.query("SELECT cursor FROM sync_state") or [{"cursor": None}])[0]["cursor"]
                 if cursor and cursor > last_day:

@@ -7,7 +7,7 @@ import psycopg
 import pytest
 from moto import mock_aws
 
-from local import cli
+from local.cli import commands as cli
 from tests.e2e.test_recovery import expected_tenders
 
 

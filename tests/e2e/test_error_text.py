@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-from local.engine import LocalStack
+from local.engine.stack import LocalStack
 from tender_sync import db
 from tender_sync.errors import DatabaseUnavailable, InvalidDatabaseUrl, describe_failure
 from tests.e2e.conftest import Sync

@@ -1,11 +1,11 @@
-"""`make run` (local.run.main) as a user meets it: a refused window and a failed run each end non-zero with a
+"""`make run` (local.engine.run.main) as a user meets it: a refused window and a failed run each end non-zero with a
 plain summary and a one-line reason, never the interpreter's internals."""
 from datetime import timedelta
 
 import psycopg
 import pytest
 
-from local import run
+from local.engine import run
 from tender_sync.window import source_today
 
 INTERPRETER_INTERNALS = ("FailureEventException", "Traceback", "stackTrace", "errorType")

@@ -13,22 +13,15 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from local.engine import Execution, LocalStack
-from local.run import state_machine_id
-from local.sample_source import SampleSource
+from local.engine.stack import Execution, LocalStack
+from local.sample_source.server import SampleSource
 from tender_sync.publishers import SAST as SOUTH_AFRICA
 from tender_sync.window import source_today
+from tender_sync.workflows import WORKFLOWS
 from tests.e2e.conftest import Sync, local_sync
 from tests.e2e.test_recovery import expected_tenders
 
 SEPTEMBER = (date(2025, 9, 1), date(2025, 10, 1))
-OUTPUTS = {
-    "sync": "SyncStateMachineArn",
-    "enrich-today": "EnrichTodayStateMachineArn",
-    "backfill": "BackfillStateMachineArn",
-    "single-tender": "SingleTenderStateMachineArn",
-    "cleanup": "CleanupStateMachineArn",
-}
 TABLES = ("tenders", "job_log", "sync_state", "quarantine", "backfill_progress")
 
 
@@ -40,7 +33,7 @@ class Operations(Sync):
         self.template = template
 
     def start(self, workflow: str, execution_input: dict[str, Any]) -> str:
-        return self.local.start(state_machine_id(self.template, OUTPUTS[workflow]), execution_input)
+        return self.local.start(WORKFLOWS[workflow].state_machine_id(self.template), execution_input)
 
     def execute(self, workflow: str, execution_input: dict[str, Any], **wait_options: Any) -> Execution:
         return self.local.wait(self.start(workflow, execution_input), **wait_options)

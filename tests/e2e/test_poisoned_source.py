@@ -5,7 +5,8 @@ from datetime import date
 
 import pytest
 
-from local.sample_source import Faults, SampleSource
+from local.sample_source.faults import Faults
+from local.sample_source.server import SampleSource
 from tests.e2e.conftest import Sync, local_sync
 
 WINDOW = (date(2025, 9, 1), date(2025, 9, 10))  # 7 days of tenders, and their updates 2 days later

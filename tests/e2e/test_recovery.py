@@ -8,10 +8,11 @@ from datetime import date, datetime
 import psycopg
 import pytest
 
-from local.engine import LocalStack
-from local.sample_source import Faults, SampleSource
+from local.bench.database_proxy import DatabaseProxy
+from local.engine.stack import LocalStack
+from local.sample_source.faults import Faults
+from local.sample_source.server import SampleSource
 from tests.e2e.conftest import Sync
-from local.database_proxy import DatabaseProxy
 
 FIRST_WINDOW = (date(2025, 9, 1), date(2025, 9, 8))  # cdk.json: firstRunFrom 2025-09-01, windowDays 7, overlapDays 1
 SECOND_WINDOW = (date(2025, 9, 7), date(2025, 9, 14))

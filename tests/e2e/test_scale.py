@@ -5,9 +5,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from local.connection_peak import ConnectionPeak
-from local.engine import MAX_HISTORY_EVENTS, MAX_PAYLOAD_BYTES
-from local.sample_source import SampleSource
+from local.bench.connection_peak import ConnectionPeak
+from local.engine.stack import MAX_HISTORY_EVENTS, MAX_PAYLOAD_BYTES
+from local.sample_source.server import SampleSource
 from tests.e2e.conftest import Sync, local_sync
 
 TENDERS = 2_000

@@ -4,7 +4,8 @@ from datetime import date, datetime
 import pytest
 
 from infra.stack import synth_template
-from local.sample_source import SampleSource
+from local.sample_source.server import SampleSource
+from tender_sync.normalize import clean_text
 from tests.e2e.conftest import Sync, local_sync
 from tests.e2e.test_recovery import expected_tenders
 

@@ -1,7 +1,7 @@
 import json
 import threading
-import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -13,7 +13,10 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra.stack import build_stack, synth_template
-from local.engine import LocalStack
+from local.engine.database import fresh_database
+from local.engine.stack import LocalStack
+from local.engine.template import definition
+from tender_sync.workflows import BACKFILL, CLEANUP, ENRICH_TODAY, SINGLE_TENDER, SYNC
 
 # Every optional setting at once: an imported secret, x86, a VPC and an RDS Proxy.
 OVERRIDES = {
@@ -91,9 +94,8 @@ def synthesis(request) -> Synthesis:
 def rendered_definitions(template: dict[str, Any]) -> dict[str, str]:
     """Each state machine's DefinitionString as plain JSON, its Fn::Join/Ref/GetAtt replaced by placeholder
     names and ARNs (the local runner's), by logical id."""
-    resolver = LocalStack(template, {})
     return {
-        logical_id: resolver.resolve(resource["Properties"]["DefinitionString"])
+        logical_id: definition(template, logical_id)
         for logical_id, resource in template["Resources"].items()
         if resource["Type"] == "AWS::StepFunctions::StateMachine"
     }
@@ -158,17 +160,9 @@ def _point_urls_at(value: Any, url: str) -> Any:
 
 @pytest.fixture(scope="session")
 def recorded_run(server_url: str) -> Iterator[RecordedRun]:
-    import psycopg
     from botocore.client import BaseClient
 
-    from local.run import state_machine_id, sync_state_machine_id
-    from local.sample_source import SampleSource
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base, _, query = server_url.partition("?")
-    database_url = f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+    from local.sample_source.server import SampleSource
 
     template = synth_template()
     # The state machine runs one function at a time, but for the Map's EnrichTender children: so each
@@ -187,42 +181,43 @@ def recorded_run(server_url: str) -> Iterator[RecordedRun]:
                 calls.append(S3Call(function, operation, dict(params)))
         return make_api_call(client, operation, params)
 
+    @contextmanager
+    def counted_as_running(function: str) -> Iterator[None]:
+        with lock:
+            running[function] = running.get(function, 0) + 1
+        try:
+            yield
+        finally:
+            with lock:
+                running[function] -= 1
+                if not running[function]:
+                    del running[function]
+
     elsewhere = _Elsewhere()
     try:
-        with SampleSource() as source, mock.patch.object(BaseClient, "_make_api_call", recording_api_call):
+        with (
+            fresh_database(server_url) as database_url,
+            SampleSource() as source,
+            mock.patch.object(BaseClient, "_make_api_call", recording_api_call),
+        ):
             _point_urls_at(source.releases, elsewhere.url)
             _point_urls_at(source.portal_rows, elsewhere.url)
             listing_body = httpx.get(
                 f"{source.url}/api/OCDSReleases", params={"PageNumber": 1, "PageSize": 5, "dateFrom": "2025-09-01", "dateTo": "2025-09-30"}
             ).text
             environment = {"DATABASE_URL": database_url, "OCDS_BASE_URL": source.url, "PORTAL_BASE_URL": source.url}
-            with LocalStack(template, environment) as local:
-                invoke = local._invoke
-
-                def invoke_recording(function_name, *args):
-                    function = function_name.split(":")[6] if function_name.startswith("arn:") else function_name
-                    with lock:
-                        running[function] = running.get(function, 0) + 1
-                    try:
-                        return invoke(function_name, *args)
-                    finally:
-                        with lock:
-                            running[function] -= 1
-                            if not running[function]:
-                                del running[function]
-
-                local._invoke = invoke_recording
-                execution = local.execute(sync_state_machine_id(template), {"triggeredBy": "test"})
+            with LocalStack(template, environment, around_invoke=counted_as_running) as local:
+                execution = local.execute(SYNC.state_machine_id(template), {"triggeredBy": "test"})
                 sync_calls = len(calls)
                 # A tender of the older shape, so its single-tender run looks it up in the portal.
                 ocid = next(r["ocid"] for r in source.releases if "category" not in r["tender"])
                 others = [
-                    local.execute(state_machine_id(template, output), execution_input)
-                    for output, execution_input in (
-                        ("EnrichTodayStateMachineArn", {"maxEnrichment": 5}),
-                        ("BackfillStateMachineArn", {"from": "2025-09-08", "to": "2025-09-10", "windowDays": 1}),
-                        ("SingleTenderStateMachineArn", {"ocid": ocid}),
-                        ("CleanupStateMachineArn", {}),
+                    local.execute(workflow.state_machine_id(template), execution_input)
+                    for workflow, execution_input in (
+                        (ENRICH_TODAY, {"maxEnrichment": 5}),
+                        (BACKFILL, {"from": "2025-09-08", "to": "2025-09-10", "windowDays": 1}),
+                        (SINGLE_TENDER, {"ocid": ocid}),
+                        (CLEANUP, {}),
                     )
                 ]
         assert execution.status == "SUCCEEDED", execution.cause
@@ -238,5 +233,3 @@ def recorded_run(server_url: str) -> Iterator[RecordedRun]:
         )
     finally:
         elsewhere.shutdown()
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cfnlint.api import ManualArgs, lint
 
-from local.run import sync_state_machine_id
+from tender_sync.workflows import SYNC
 from tests.infra.conftest import Synthesis, rendered_definitions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,7 +83,7 @@ def test_cfn_lint_finds_no_error_in_the_template(synthesis: Synthesis):
 def test_cfn_lint_does_check_state_machine_definitions(synthesis: Synthesis):
     """The state machine check is live: a broken definition is reported (E3601)."""
     template = _with_rendered_definitions(synthesis.template)
-    logical_id = sync_state_machine_id(synthesis.template)
+    logical_id = SYNC.state_machine_id(synthesis.template)
     properties = template["Resources"][logical_id]["Properties"]
     definition = json.loads(properties["DefinitionString"])
     definition["States"]["LeaseHeld?"]["Type"] = "Chooser"
@@ -113,7 +113,7 @@ def test_asl_validator_accepts_every_state_machine_definition(synthesis: Synthes
 
 
 def test_asl_validator_rejects_a_broken_definition(synthesis: Synthesis, tmp_path):
-    definition = rendered_definitions(synthesis.template)[sync_state_machine_id(synthesis.template)]
+    definition = rendered_definitions(synthesis.template)[SYNC.state_machine_id(synthesis.template)]
     broken = json.loads(definition)
     broken["States"]["FetchReleases"]["Next"] = "NoSuchState"
     result = _asl_validator(tmp_path, json.dumps(broken))

@@ -1,12 +1,12 @@
-"""`make cost` (local/cost.py) against a hand calculation, and its S3 request counts against a real local run."""
+"""`make cost` (local/bench/cost.py) against a hand calculation, and its S3 request counts against a real local run."""
 import pytest
 
-from local import cost
+from local.bench import cost
 from tests.infra.conftest import RecordedRun
 
 
 def test_default_profile_matches_the_hand_calculation(template_dict):
-    """300 tenders every 30 minutes, at the prices of local/prices.json, worked out by hand."""
+    """300 tenders every 30 minutes, at the prices of local/bench/prices.json, worked out by hand."""
     profile = cost.Profile(runs_per_month=cost.runs_per_month(template_dict))
     estimate = cost.estimate(template_dict, profile, cost.load_prices())
     by_service = {line.service: line.per_run for line in estimate.lines}

@@ -1,16 +1,17 @@
 """The enrichment Map runs its children as Express executions on AWS (cheaper: see `make cost`), and as
-Standard ones locally, because moto's interpreter has none (DESIGN.md; local/engine.py local_definition)."""
+Standard ones locally, because moto's interpreter has none (docs/DESIGN.md; local/engine/stack.py
+local_definition)."""
 import json
 
-from local.engine import LocalStack, local_definition
-from local.run import sync_state_machine_id
+from local.engine.stack import LocalStack, local_definition
+from tender_sync.workflows import SYNC
 from tests.infra.conftest import rendered_definitions
 
 EXPRESS_LIMIT_SECONDS = 5 * 60
 
 
 def _sync(template: dict) -> tuple[str, dict]:
-    logical_id = sync_state_machine_id(template)
+    logical_id = SYNC.state_machine_id(template)
     return logical_id, json.loads(rendered_definitions(template)[logical_id])
 
 

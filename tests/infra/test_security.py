@@ -11,7 +11,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra.functions import VPC_NETWORK_INTERFACE_ACTIONS
-from local.engine import LocalStack
+from local.engine.template import resolve
 from tender_sync import db
 from tender_sync.errors import DatabaseUnavailable
 from tests.infra.conftest import RecordedRun
@@ -142,7 +142,6 @@ def test_a_real_run_needs_every_s3_grant_and_nothing_more(recorded_run: Recorded
     its function's role; each S3 action a role is granted was used by its function (AbortMultipartUpload only
     runs on a failure)."""
     template = recorded_run.template
-    resolver = LocalStack(template, {})
     grants: dict[str, list[tuple[str, str, dict | None]]] = {}
     for function_id in (k for k, r in template["Resources"].items() if r["Type"] == "AWS::Lambda::Function"):
         for resource in template["Resources"].values():
@@ -152,7 +151,7 @@ def test_a_real_run_needs_every_s3_grant_and_nothing_more(recorded_run: Recorded
                 for action in _as_tuple(statement["Action"]):
                     if action.startswith("s3:"):
                         grants.setdefault(function_id, []).append(
-                            (action, resolver.resolve(statement["Resource"]), statement.get("Condition"))
+                            (action, resolve(template, statement["Resource"]), statement.get("Condition"))
                         )
 
     def allowed(function_id: str, action: str, arn: str, prefix: str | None) -> bool:

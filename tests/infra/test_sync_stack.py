@@ -7,6 +7,7 @@ from aws_cdk.assertions import Capture, Match, Template
 
 from infra.config import SyncConfig
 from infra.stack import build_stack, synth_template
+from tender_sync.workflows import SYNC, WORKFLOWS
 
 HANDLERS = {
     "StartJob": "tender_sync.handlers.start_job.handler",
@@ -25,10 +26,7 @@ HANDLERS = {
 DATABASE_FUNCTIONS = {
     "StartJob", "UpsertTenders", "FinishJob", "FailJob", "StartEnrichToday", "StartBackfill", "StartSingleTender", "CleanupJobs",
 }
-STATE_MACHINE_OUTPUTS = [
-    "SyncStateMachineArn", "EnrichTodayStateMachineArn", "BackfillStateMachineArn", "SingleTenderStateMachineArn",
-    "CleanupStateMachineArn",
-]
+STATE_MACHINE_OUTPUTS = [workflow.stack_output for workflow in WORKFLOWS.values()]
 TASKS = ["StartJob", "FetchReleases", "EnrichTender", "UpsertTenders", "FinishJob", "FailJob"]
 CAUGHT_BY_FAIL_JOB = ["StartJob", "FetchReleases", "EnrichTenders", "UpsertTenders", "FinishJob"]
 TRANSIENT_ERRORS = [
@@ -42,7 +40,7 @@ TRANSIENT_ERRORS = [
 ]
 
 
-def render_definition(template: Template, output: str = "SyncStateMachineArn") -> dict:
+def render_definition(template: Template, output: str = SYNC.stack_output) -> dict:
     """The definition of the state machine a stack output names, each CloudFormation token replaced by a
     placeholder like ${GetAtt:Id.Arn}."""
     state_machine = template.find_resources("AWS::StepFunctions::StateMachine")[state_machine_id(template, output)]
@@ -58,8 +56,10 @@ def _placeholder(token: dict) -> str:
     raise ValueError(f"unexpected token in the definition: {token}")
 
 
-def state_machine_id(template: Template, output: str = "SyncStateMachineArn") -> str:
-    return template.to_json()["Outputs"][output]["Value"]["Ref"]
+def state_machine_id(template: Template, output: str = SYNC.stack_output) -> str:
+    """The logical id of the state machine the stack output names."""
+    (workflow,) = [workflow for workflow in WORKFLOWS.values() if workflow.stack_output == output]
+    return workflow.state_machine_id(template.to_json())
 
 
 def states_of(definition: dict) -> dict:
@@ -317,7 +317,7 @@ def test_enrichment_is_a_distributed_map_reading_items_from_s3(template: Templat
     }
     assert enrich["ResultPath"] is None
     assert enrich["MaxConcurrency"] == 10
-    # The local interpreter cannot run these (see DESIGN.md), and none is needed.
+    # The local interpreter cannot run these (see docs/DESIGN.md), and none is needed.
     for unsupported in ("ToleratedFailurePercentage", "ToleratedFailureCount", "ResultWriter", "ItemBatcher"):
         assert unsupported not in enrich
 
@@ -505,7 +505,7 @@ def test_synth_bundles_one_lambda_asset_with_its_dependencies(architecture: str,
 
 def test_synth_template_returns_the_cloudformation_template():
     template = synth_template({"scheduleExpression": "rate(1 hour)"})
-    sync = {"Ref": template["Outputs"]["SyncStateMachineArn"]["Value"]["Ref"]}
+    sync = {"Ref": SYNC.state_machine_id(template)}
     (schedule,) = [
         r for r in template["Resources"].values()
         if r["Type"] == "AWS::Scheduler::Schedule" and r["Properties"]["Target"]["Arn"] == sync

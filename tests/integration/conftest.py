@@ -1,6 +1,6 @@
 import pytest
 
-from local.sample_source import SampleSource
+from local.sample_source.server import SampleSource
 
 
 @pytest.fixture(scope="session")

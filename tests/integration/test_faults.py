@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from local.sample_source import BROKEN_RELEASE_FAULTS, DATA_FAULTS, REQUEST_FAULTS, Faults, SampleSource
+from local.sample_source.faults import BROKEN_RELEASE_FAULTS, DATA_FAULTS, REQUEST_FAULTS, Faults
+from local.sample_source.server import SampleSource
 from tender_sync.errors import BadSourceData, SourceRejected, SourceUnavailable
 from tender_sync.normalize import NormalizationError, normalize_release
 from tender_sync.ocds_client import OcdsClient

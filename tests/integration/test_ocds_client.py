@@ -5,7 +5,8 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from local.sample_source import Faults, SampleSource
+from local.sample_source.faults import Faults
+from local.sample_source.server import SampleSource
 from tender_sync.errors import BadSourceData, ListingIncomplete, SourceRejected, SourceUnavailable
 from tender_sync.ocds_client import OcdsClient
 from tender_sync.source_requests import RequestPolicy

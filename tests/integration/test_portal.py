@@ -2,7 +2,7 @@
 import httpx
 import pytest
 
-from local.sample_source import SampleSource
+from local.sample_source.server import SampleSource
 from tender_sync.enrichment import enrich
 from tender_sync.portal_client import PortalClient
 from tender_sync.errors import SourceUnavailable

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from local.sample_source import PORTAL_ROWS_FILE, sample_data_dir
+from local.sample_source.releases import PORTAL_ROWS_FILE, sample_data_dir
 from tender_sync.enrichment import enrich
 from tender_sync.errors import BadSourceData
 from tender_sync.models import EnrichmentItem

@@ -1,7 +1,7 @@
 """parse_release_package on real response bodies: charsets, truncation, error bodies."""
 import pytest
 
-from local.sample_source import sample_data_dir
+from local.sample_source.releases import sample_data_dir
 from tender_sync.errors import BadSourceData
 from tender_sync.ocds_client import parse_release_package
 

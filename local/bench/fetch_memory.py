@@ -2,7 +2,7 @@
 then the counts and this process's peak RSS as one JSON line on stdout.
 
 `make bench` runs this in a fresh interpreter of its own, so the figure is the handler's and not the
-benchmark's. Usage: python -m local.fetch_memory OCDS_URL FROM TO (dates YYYY-MM-DD, TO exclusive).
+benchmark's. Usage: python -m local.bench.fetch_memory OCDS_URL FROM TO (dates YYYY-MM-DD, TO exclusive).
 
 moto's S3 shares the process, and it assembles a multipart object in memory when its upload completes,
 a cost that S3 never puts on the Lambda: the peak just before that is reported too.
@@ -27,12 +27,13 @@ import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from moto.s3.models import FakeMultipart  # noqa: E402
 
-from local.engine import LambdaContext  # noqa: E402
-from tender_sync.handlers import fetch_releases  # noqa: E402
+from local.engine.stack import LambdaContext  # noqa: E402
 
 
 def measure(ocds_url: str, date_from: str, date_to: str) -> dict[str, int | None]:
     os.environ.update(OCDS_BASE_URL=ocds_url, PORTAL_BASE_URL=ocds_url)
+    # Imported here, as Lambda starts it cold: the handler reads its settings at import.
+    from tender_sync.handlers import fetch_releases
     before_assembly: list[int] = []
     complete = FakeMultipart.complete
 

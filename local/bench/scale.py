@@ -17,9 +17,7 @@ import json
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -29,23 +27,23 @@ from local import toolchain
 toolchain.prepare()
 
 import psycopg  # noqa: E402
-from psycopg.conninfo import make_conninfo  # noqa: E402
 
 from infra.stack import synth_template  # noqa: E402
-from local.connection_peak import SYNC_APPLICATION_NAME, ConnectionPeak  # noqa: E402
-from local.database import local_database_url  # noqa: E402
-from local.database_proxy import DatabaseProxy  # noqa: E402
-from local.engine import LocalStack  # noqa: E402
-from local.run import sync_state_machine_id  # noqa: E402
-from local.sample_source import SampleSource  # noqa: E402
+from local.bench.connection_peak import SYNC_APPLICATION_NAME, ConnectionPeak  # noqa: E402
+from local.bench.database_proxy import DatabaseProxy  # noqa: E402
+from local.engine.database import fresh_database, local_database_url  # noqa: E402
+from local.engine.stack import LocalStack  # noqa: E402
+from local.engine.template import definition  # noqa: E402
+from local.sample_source.server import SampleSource  # noqa: E402
 from tender_sync import db  # noqa: E402
 from tender_sync.normalize import normalize_release  # noqa: E402
 from tender_sync.upsert import COLUMNS, ON_CONFLICT_NEWER, copy_row, store_tenders  # noqa: E402
+from tender_sync.workflows import SYNC  # noqa: E402
 
 REPEATS = 3
 MAX_ENRICHMENT = 10_000  # the highest maxEnrichment a sync accepts (SyncRequest)
 RELEASES_PER_TENDER = 1.1  # the sample source gives every tenth tender a second release
-MOTO_MS_PER_MAP_ITEM = 10  # DESIGN.md: the interpreter's own cost per Map item
+MOTO_MS_PER_MAP_ITEM = 10  # docs/DESIGN.md: the interpreter's own cost per Map item
 FETCH_FUNCTION_HANDLER = "tender_sync.handlers.fetch_releases.handler"
 MIB = 1024 * 1024
 
@@ -60,19 +58,6 @@ ROW_UPSERT_SQL = (
 
 def met(ok: bool) -> str:
     return "met" if ok else "NOT MET"
-
-
-@contextmanager
-def fresh_database(server_url: str) -> Iterator[str]:
-    """A new, empty database on the server, dropped afterwards."""
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_conninfo(server_url, dbname=name)
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def sync_window(source: SampleSource) -> tuple[date, date]:
@@ -236,11 +221,10 @@ class SyncFigures:
         return self.step_seconds["EnrichTenders"] / self.lookups * 1000
 
 
-def enrich_tenders_max_concurrency(local: LocalStack, template: dict[str, Any]) -> int:
+def enrich_tenders_max_concurrency(template: dict[str, Any]) -> int:
     """MaxConcurrency as the synthesized definition has it."""
-    resource = template["Resources"][sync_state_machine_id(template)]
-    definition = json.loads(local.resolve(resource["Properties"]["DefinitionString"]))
-    return definition["States"]["EnrichTenders"]["MaxConcurrency"]
+    machine = json.loads(definition(template, SYNC.state_machine_id(template)))
+    return machine["States"]["EnrichTenders"]["MaxConcurrency"]
 
 
 def step_seconds(history: list[dict[str, Any]]) -> dict[str, float]:
@@ -272,8 +256,7 @@ def bench_sync(server_url: str, source: SampleSource, template: dict[str, Any]) 
             "POWERTOOLS_LOG_LEVEL": "WARNING",
         }
         with LocalStack(template, environment) as local, ConnectionPeak(url) as peak:
-            execution = local.execute(sync_state_machine_id(template), execution_input)
-            max_concurrency = enrich_tenders_max_concurrency(local, template)
+            execution = local.execute(SYNC.state_machine_id(template), execution_input)
         if execution.status != "SUCCEEDED":
             raise RuntimeError(f"the sync ended {execution.status}: {execution.cause}")
         with psycopg.connect(url) as conn:
@@ -281,7 +264,7 @@ def bench_sync(server_url: str, source: SampleSource, template: dict[str, Any]) 
     if stored != len(source.latest_by_ocid()):
         raise RuntimeError(f"the sync stored {stored} tenders of {len(source.latest_by_ocid())}")
     return SyncFigures(
-        max_concurrency=max_concurrency,
+        max_concurrency=enrich_tenders_max_concurrency(template),
         tenders=stored,
         lookups=execution.output["fetch"]["toEnrich"],
         latency=source.portal_latency,
@@ -343,11 +326,11 @@ def fetch_memory_size(template: dict[str, Any]) -> int:
 
 
 def bench_fetch_memory(releases: int, template: dict[str, Any]) -> FetchFigures:
-    """The real handler in a fresh interpreter (local.fetch_memory), so that its peak RSS is its own."""
+    """The real handler in a fresh interpreter (local.bench.fetch_memory), so that its peak RSS is its own."""
     with SampleSource(count=round(releases / RELEASES_PER_TENDER)) as source:
         date_from, date_to = sync_window(source)
         child = subprocess.run(
-            [sys.executable, "-m", "local.fetch_memory", source.url, date_from.isoformat(), date_to.isoformat()],
+            [sys.executable, "-m", "local.bench.fetch_memory", source.url, date_from.isoformat(), date_to.isoformat()],
             cwd=toolchain.ROOT, capture_output=True, text=True,
         )
     if child.returncode != 0:
@@ -438,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
             f"   ratio = wall time / latency bound (lookups x latency / MaxConcurrency), 1.0 were the portal's latency "
             f"all that limits a run (no target: a figure to watch). Locally each Map item also costs the interpreter "
             f"~{MOTO_MS_PER_MAP_ITEM} ms "
-            f"(DESIGN.md), and the handlers, S3 and the source share one process",
+            f"(docs/DESIGN.md), and the handlers, S3 and the source share one process",
             flush=True,
         )
         for template in templates:

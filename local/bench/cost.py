@@ -3,8 +3,8 @@
 Reads the synthesized template: the state machine definition (the states a run goes through, and the
 Distributed Map's child execution type), each function's memory and architecture, and the schedule.
 Adds a run profile (tenders per run, runs per month, seconds per function) and the list prices in
-local/prices.json. The run modelled is the ordinary one: something new in the window, every tender
-looked up, every step succeeding first time (each retry would add a transition and an invocation).
+prices.json beside this module. The run modelled is the ordinary one: something new in the window, every
+tender looked up, every step succeeding first time (each retry would add a transition and an invocation).
 Free tiers are not deducted."""
 import argparse
 import json
@@ -16,6 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from local import toolchain
+
+toolchain.prepare()
+
+from infra.stack import synth_template  # noqa: E402
+from local.engine.template import definition  # noqa: E402
+from tender_sync.workflows import SYNC  # noqa: E402
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
 DAYS_PER_MONTH = 30
@@ -89,23 +95,11 @@ def load_prices(path: Path = PRICES_FILE) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def sync_definition(template: dict[str, Any]) -> dict[str, Any]:
-    """The sync state machine's definition as deployed, each function ARN naming the function's logical id."""
-    from local.engine import LocalStack
-
-    state_machine = template["Resources"][_sync_state_machine_id(template)]
-    return json.loads(LocalStack(template, {}).resolve(state_machine["Properties"]["DefinitionString"]))
-
-
-def _sync_state_machine_id(template: dict[str, Any]) -> str:
-    return template["Outputs"]["SyncStateMachineArn"]["Value"]["Ref"]
-
-
 def runs_per_month(template: dict[str, Any]) -> float:
     """From the sync schedule's rate(...) expression, over a 30-day month."""
     schedules = [r for r in template["Resources"].values() if r["Type"] == "AWS::Scheduler::Schedule"]
     if len(schedules) > 1:  # the stack's: the sync's and the cleanup's
-        sync = {"Ref": _sync_state_machine_id(template)}
+        sync = {"Ref": SYNC.state_machine_id(template)}
         schedules = [s for s in schedules if s["Properties"]["Target"]["Arn"] == sync]
     (schedule,) = schedules
     expression = schedule["Properties"]["ScheduleExpression"]
@@ -130,7 +124,7 @@ def run_path(machine: dict[str, Any]) -> list[str]:
 
 def estimate(template: dict[str, Any], profile: Profile, prices: dict[str, Any], child_execution_type: str | None = None) -> Estimate:
     """Cost lines of one run. child_execution_type overrides the Map's, to compare the two."""
-    definition = sync_definition(template)
+    machine = json.loads(definition(template, SYNC.state_machine_id(template)))
     functions = _functions(template)
     sfn, lam, s3, secrets = prices["step_functions"], prices["lambda"], prices["s3_standard"], prices["secrets_manager"]
     items = profile.tenders_per_run
@@ -139,8 +133,8 @@ def estimate(template: dict[str, Any], profile: Profile, prices: dict[str, Any],
     invocations: list[tuple[Function, float, float]] = []  # function, count, seconds each
     express_requests, express_seconds = 0, 0.0
     execution_type = None
-    for name in run_path(definition):
-        state = definition["States"][name]
+    for name in run_path(machine):
+        state = machine["States"][name]
         transitions += 1
         if state["Type"] == "Task":
             invocations.append((_task_function(state, functions), 1, _duration(profile, name)))
@@ -210,7 +204,8 @@ def report(template: dict[str, Any], profile: Profile, prices: dict[str, Any]) -
     out = [
         f"Run profile: {profile.tenders_per_run:,} tenders looked up per run, {profile.runs_per_month:,.0f} runs per month; "
         "seconds per invocation: " + ", ".join(f"{name} {seconds:g}" for name, seconds in profile.durations.items()),
-        f"Prices: AWS list prices, {prices['region']}, as of {prices['date']} (local/prices.json); free tiers not deducted.",
+        f"Prices: AWS list prices, {prices['region']}, as of {prices['date']} "
+        f"({PRICES_FILE.relative_to(toolchain.ROOT)}); free tiers not deducted.",
         f"Enrichment Map children: {result.child_execution_type}",
         "",
         f"{'service':<{width}}  {'usage per run':>16}  {'$ per run':>10}  {'$ per month':>11}",
@@ -281,9 +276,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    toolchain.prepare()
-    from infra.stack import synth_template
-
     template = synth_template()
     durations = dict(DEFAULT_DURATIONS)
     for item in args.duration:

@@ -1,4 +1,5 @@
-"""`make run`: one real sync on this machine, from the synthesized state machine, with a summary.
+"""`make run`: one real sync on this machine, from the synthesized state machine, with a summary; and
+run_workflow, the one way `make run` and the CLI run an execution here.
 
 Embedded PostgreSQL unless DATABASE_URL is set; the sample eTenders-compatible source unless URLs are given."""
 import argparse
@@ -7,7 +8,6 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
 from datetime import date
 from typing import Any, TextIO
 
@@ -18,32 +18,23 @@ toolchain.prepare()
 import psycopg  # noqa: E402
 
 from infra.stack import synth_template  # noqa: E402
-from local.database import local_database_url  # noqa: E402
-from local.engine import Execution, LocalStack  # noqa: E402
-from local.sample_source import SampleSource  # noqa: E402
+from local.engine.database import local_database_url  # noqa: E402
+from local.engine.stack import Execution, LocalStack  # noqa: E402
+from local.sample_source.server import SampleSource  # noqa: E402
 from tender_sync.errors import describe_failure  # noqa: E402
 from tender_sync.jobs import counts_of  # noqa: E402
+from tender_sync.workflows import SYNC, Workflow  # noqa: E402
 
-SYNC_STATE_MACHINE_OUTPUT = "SyncStateMachineArn"
 # The steps that stage a run's tenders in S3 (their output holds the fetch summary).
 STAGING_STEPS = ("FetchReleases", "FetchRelease", "StartEnrichToday")
 
 
-def state_machine_id(template: dict[str, Any], output: str) -> str:
-    """The logical id of the state machine a stack output (SyncStateMachineArn, ...) names."""
-    return template["Outputs"][output]["Value"]["Ref"]
-
-
-def sync_state_machine_id(template: dict[str, Any]) -> str:
-    return state_machine_id(template, SYNC_STATE_MACHINE_OUTPUT)
-
-
-@contextlib.contextmanager
-def local_stack(
-    template: dict[str, Any], database_url: str, ocds_url: str | None = None, portal_url: str | None = None,
-    out: TextIO = sys.stdout,
-) -> Iterator[LocalStack]:
-    """The stack on this machine, on `database_url`; the sample source unless both source URLs are given.
+def run_workflow(
+    workflow: Workflow, execution_input: dict[str, Any], template: dict[str, Any], database_url: str,
+    ocds_url: str | None = None, portal_url: str | None = None, out: TextIO = sys.stdout,
+) -> tuple[Execution, dict[str, Any] | None]:
+    """One execution of the workflow on this machine, on `database_url`, run to its end with each step printed
+    as it goes; the sample source unless both source URLs are given. Returns the execution and its job_log row.
 
     Progress and the summary are the output here: the functions' JSON logs only when POWERTOOLS_LOG_LEVEL asks
     (their warnings and errors are in the summary's counts and reason),
@@ -62,7 +53,13 @@ def local_stack(
             "OCDS_BASE_URL": ocds_url or sample_url,
             "PORTAL_BASE_URL": portal_url or sample_url,
         }
-        yield stack.enter_context(LocalStack(template, environment))
+        local = stack.enter_context(LocalStack(template, environment))
+        print(f"{workflow.name}:", file=out)
+        progress = Progress(local, out=out)
+        execution = local.execute(
+            workflow.state_machine_id(template), execution_input, on_event=progress.on_event, on_poll=progress.on_poll
+        )
+    return execution, job_row(database_url, execution.arn)
 
 
 class Progress:
@@ -178,7 +175,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--portal-url", help="eTenders portal base URL (default: the sample source)")
     parser.add_argument("--from", dest="date_from", type=date.fromisoformat, help="window start, YYYY-MM-DD")
     parser.add_argument("--to", dest="date_to", type=date.fromisoformat, help="window end, YYYY-MM-DD, exclusive")
-    parser.add_argument("--max-enrichment", type=int, help="cap on portal lookups (default: 300)")
+    parser.add_argument(
+        "--max-enrichment", type=int, help="cap on portal lookups (default: the deployment's maxEnrichment)"
+    )
     args = parser.parse_args(argv)
     if (args.date_from is None) != (args.date_to is None):
         parser.error("give both --from and --to, or neither (the window then comes from the cursor)")
@@ -195,14 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.date_from:
         execution_input.update({"from": args.date_from.isoformat(), "to": args.date_to.isoformat()})
 
-    with local_stack(template, database_url, args.ocds_url, args.portal_url) as local:
-        print("sync:")
-        progress = Progress(local)
-        execution = local.execute(
-            sync_state_machine_id(template), execution_input, on_event=progress.on_event, on_poll=progress.on_poll
-        )
-
-    job = job_row(database_url, execution.arn)
+    execution, job = run_workflow(SYNC, execution_input, template, database_url, args.ocds_url, args.portal_url)
     print("\n".join(summary(execution, job)))
     if execution.status != "SUCCEEDED":
         print(f"sync failed: {failure_reason(execution, job)}", file=sys.stderr)

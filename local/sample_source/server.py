@@ -1,131 +1,45 @@
-"""A local eTenders-compatible source: the OCDS releases API and the portal's tender search, on 127.0.0.1.
-
-Built from the 200 real portal rows in the shared sample data. Never deployed.
-
-Tender k (k = 0 .. count-1) comes from portal row k % 200 (rows sorted by id), in cycle k // 200:
-- id = row id + cycle * 1_000_000, ocid ocds-9t57fa-{id}; tender number = tender_No, suffixed /{cycle} after cycle 0;
-- one release on day start + (k % days), at midnight labelled Z as eTenders publishes it;
-- even k: the newer feed shape carrying the portal fields (category, province, briefing, contact...);
-  odd k: the older shape without them, so enrichment needs the portal;
-- k % 10 == 0: a second, newer release 2 days later: closing date 7 days later when k % 20 == 0,
-  status "cancelled" when k % 20 == 10.
-
-Faults (class Faults; constructor argument, `--faults-*` flags or SAMPLE_FAULTS_* environment variables),
-all drawn from one seed so a run can be repeated:
-- request faults, on any path (listing, detail, portal search), a share `rate` of requests: 429 with and
-  without Retry-After, 500, 502, 503, a reply slower than the client waits, JSON cut short, HTTP 200 with
-  an error body, and the body in ISO-8859-1 (declared in Content-Type). Whether the n-th request for a URL
-  faults depends on the seed, the URL and n only, so concurrent clients do not change the draw;
-- unstable paging: every listing request orders the releases afresh, so the pages of one listing overlap
-  and miss releases, as the eTenders API does;
-- data faults, a share `broken` of releases: no ocid, no date, the 0001-01-01 date sentinel (all three
-  must end in quarantine), or the sentinel as the closing date (stored as "no closing date").
-- poisoned releases, a share `poisoned`, each kind in turn: values JSON carries but PostgreSQL refuses as
-  they are: a NUL character in the description and deeper, a lone UTF-16 surrogate, an amount of "1e999999",
-  an amount of NaN (all four stored cleaned), and a malformed ocid holding a path (quarantined).
-  Every release's times are South African wall-clock labelled Z, as eTenders publishes them.
+"""The sample source's HTTP server: the OCDS releases API (listing and detail) and the portal's tender search,
+answering from the tenders of releases.py with the faults of faults.py.
 
 The source knows its ground truth (expected_tenders, broken, releases_listed_on) and counts the faults it
 injected by kind (fault_counts).
 """
-import argparse
 import bisect
 import json
-import os
 import random
 import re
 import sys
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, fields
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
-SHARED_DATA = Path(__file__).resolve().parents[1] / "data" / "ocds"
-PORTAL_ROWS_FILE = "etenders-za/portal_PaginatedTenderOpportunities_2025-09-18.json"
-OCID_PREFIX = "ocds-9t57fa"
-CYCLE_ID_OFFSET = 1_000_000
+from local.sample_source.faults import (
+    BROKEN_RELEASE_FAULTS,
+    DATA_FAULTS,
+    ERROR_BODY,
+    NO_DATE,
+    POISON_FAULTS,
+    QUARANTINED_POISON_FAULTS,
+    STATUS_FAULTS,
+    Faults,
+)
+from local.sample_source.releases import sample_tenders
+
 RELEASES_PATH = "/api/OCDSReleases"
 RELEASE_PATH_PREFIX = "/api/OCDSReleases/release/"
 PORTAL_SEARCH_PATH = "/Home/PaginatedTenderOpportunities"
-NO_DATE = "0001-01-01T00:00:00"  # .NET DateTime.MinValue, as eTenders sends "no date"
-
-# Request faults: a status with an error body, or a 200 whose bytes are not what the API promises.
-STATUS_FAULTS = {"429-retry-after": 429, "429": 429, "500": 500, "502": 502, "503": 503}
-REQUEST_FAULTS = (*STATUS_FAULTS, "slow", "truncated", "error-body", "latin-1")
-# Data faults: releases a correct sync quarantines, and a quirk it stores as "no closing date".
-BROKEN_RELEASE_FAULTS = ("missing-ocid", "missing-date", "sentinel-date")
-DATA_FAULTS = (*BROKEN_RELEASE_FAULTS, "sentinel-close")
-# Poisoned releases: a correct sync stores the first four cleaned and quarantines the last.
-POISON_FAULTS = ("nul-text", "lone-surrogate", "huge-amount", "nan-amount", "malformed-ocid")
-QUARANTINED_POISON_FAULTS = ("malformed-ocid",)
-ERROR_BODY = {"message": "An error has occurred."}  # an ASP.NET-style error object, sent with HTTP 200
-FAULTS_ENVIRONMENT_PREFIX = "SAMPLE_FAULTS_"
-
-
-def sample_data_dir() -> Path:
-    """The real OCDS sample data kept in data/ocds/, unless OCDS_SAMPLE_DATA names another directory."""
-    return Path(os.environ.get("OCDS_SAMPLE_DATA") or SHARED_DATA)
-
-
-def load_portal_rows() -> list[dict]:
-    """The 200 real portal rows, sorted by id."""
-    document = json.loads((sample_data_dir() / PORTAL_ROWS_FILE).read_text(encoding="utf-8"))
-    return sorted(document["data"], key=lambda row: row["id"])
 
 
 @dataclass
 class Reply:
     status: int
     document: Any
-
-
-@dataclass(frozen=True)
-class Faults:
-    """What the source gets wrong, and how often. The same seed gives the same faults."""
-
-    seed: int = 0
-    rate: float = 0.0  # share of requests answered with one of `kinds`
-    kinds: tuple[str, ...] = REQUEST_FAULTS
-    broken: float = 0.0  # share of releases published with one of DATA_FAULTS
-    poisoned: float = 0.0  # share of releases published with one of POISON_FAULTS
-    unstable_paging: bool = False
-    slow_seconds: float = 2.0  # how long a "slow" reply takes: longer than the client waits
-    retry_after: int = 1  # the Retry-After of a "429-retry-after"
-
-    def __post_init__(self) -> None:
-        unknown = set(self.kinds) - set(REQUEST_FAULTS)
-        if unknown:
-            raise ValueError(f"unknown request faults {sorted(unknown)}; known: {', '.join(REQUEST_FAULTS)}")
-        if not all(0 <= share <= 1 for share in (self.rate, self.broken, self.poisoned)):
-            raise ValueError("rate, broken and poisoned are shares, from 0 to 1")
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Faults":
-        """Faults from SAMPLE_FAULTS_SEED, _RATE, _KINDS (comma-separated), _BROKEN, _POISONED, _UNSTABLE_PAGING (1/0),
-        _SLOW_SECONDS and _RETRY_AFTER; none set means no faults."""
-        environ = os.environ if environ is None else environ
-        values = {}
-        for setting in fields(cls):
-            text = environ.get(FAULTS_ENVIRONMENT_PREFIX + setting.name.upper())
-            if text is not None:
-                values[setting.name] = _parse_setting(setting.name, text)
-        return cls(**values)
-
-
-def _parse_setting(name: str, text: str) -> Any:
-    """A Faults setting from text, typed as its default is."""
-    default = getattr(Faults, name)
-    if isinstance(default, tuple):
-        return tuple(part.strip() for part in text.split(",") if part.strip())
-    if isinstance(default, bool):
-        return text.strip().lower() in {"1", "true", "yes", "on"}
-    return type(default)(text)
 
 
 class SampleSource:
@@ -151,17 +65,7 @@ class SampleSource:
         self._requests_by_url: Counter[str] = Counter()
         self._injected: Counter[str] = Counter()
 
-        base_rows = load_portal_rows()
-        # Built once per real row: quoting document URLs is most of the cost of 50,000 releases.
-        base_documents = [[_document(document) for document in row.get("supportDocument") or []] for row in base_rows]
-        self.portal_rows: list[dict] = []
-        listed: list[tuple[str, dict]] = []  # (the day the release is listed under, the release)
-        for k in range(count):
-            cycle, base = divmod(k, len(base_rows))
-            row = _synthetic_row(base_rows[base], cycle)
-            self.portal_rows.append(row)
-            listed.extend(_releases_for(row, base_documents[base], k, start + timedelta(days=k % days)))
-        listed.sort(key=lambda entry: (entry[0], entry[1]["ocid"]))
+        self.portal_rows, listed = sample_tenders(start, days, count)
         # (kind, release) for every release broken on purpose: a correct sync quarantines exactly these.
         self.broken: list[tuple[str, dict]] = self._break_releases([release for _, release in listed])
         # (kind, release) for every release poisoned on purpose and stored cleaned by a correct sync.
@@ -476,144 +380,3 @@ def _package(uri: str, releases: list[dict]) -> dict:
         "releases": releases,
         "links": {},
     }
-
-
-def _synthetic_row(row: dict, cycle: int) -> dict:
-    if cycle == 0:
-        return row
-    tender_number = f"{row['tender_No']}/{cycle}"
-    return {
-        **row,
-        "id": row["id"] + cycle * CYCLE_ID_OFFSET,
-        "tender_No": tender_number,
-        "actions": {**row["actions"], "tender_No": tender_number},
-    }
-
-
-def _releases_for(row: dict, documents: list[dict], k: int, day: date) -> list[tuple[str, dict]]:
-    """(the day it is listed under, the release) for each release of tender k."""
-    ocid = f"{OCID_PREFIX}-{row['id']}"
-    first = _release(row, documents, ocid, day, new_shape=k % 2 == 0)
-    if k % 10 != 0:
-        return [(day.isoformat(), first)]
-    update_day = day + timedelta(days=2)
-    update = _release(row, documents, ocid, update_day, new_shape=k % 2 == 0)
-    if k % 20 == 0:
-        closing = datetime.fromisoformat(row["closing_Date"]) + timedelta(days=7)
-        update["tender"]["tenderPeriod"]["endDate"] = closing.isoformat() + "Z"
-    else:
-        update["tender"]["status"] = "cancelled"
-    return [(day.isoformat(), first), (update_day.isoformat(), update)]
-
-
-def _release(row: dict, documents: list[dict], ocid: str, day: date, new_shape: bool) -> dict:
-    department = {"id": str(row["departmentsID"]), "name": row["department"]}
-    tender = {
-        "id": str(row["id"]),
-        "title": row["tender_No"],
-        "status": "active",
-        "mainProcurementCategory": _main_category(row["category"]),
-        "description": row["description"],
-        "value": {"amount": 0, "currency": "ZAR"},
-        "documents": [dict(document) for document in documents],
-        "tenderPeriod": {"startDate": row["date_Published"] + "Z", "endDate": row["closing_Date"] + "Z"},
-        "tenderers": [],
-        "procuringEntity": dict(department),
-        "procurementMethodDetails": row["type"],
-    }
-    if new_shape:
-        briefing_date = row["compulsory_briefing_session"]
-        tender.update(
-            {
-                "category": row["category"],
-                "province": row["province"],
-                "deliveryLocation": row["delivery"],
-                "specialConditions": row["conditions"],
-                "briefingSession": {
-                    "isSession": row["briefingSession"],
-                    "compulsory": row["briefingCompulsory"],
-                    "date": briefing_date + "Z" if briefing_date else None,
-                    "venue": row["briefingVenue"],
-                },
-                "contactPerson": {
-                    "name": row["contactPerson"],
-                    "email": row["email"],
-                    "telephoneNumber": row["telephone"],
-                },
-            }
-        )
-    return {
-        "ocid": ocid,
-        "id": f"{ocid}-{day.isoformat()}",
-        "date": f"{day.isoformat()}T00:00:00Z",
-        "tag": ["compiled"],
-        "initiationType": "tender",
-        "tender": tender,
-        "planning": {"rationale": "", "budget": {"description": " - "}, "documents": []},
-        "parties": [],
-        "buyer": dict(department),
-        "language": "en-za",
-        "awards": [],
-        "contracts": [],
-    }
-
-
-def _main_category(category: str) -> str:
-    if category.startswith(("Construction", "Civil", "Building")):
-        return "works"
-    if category.startswith("Services"):
-        return "services"
-    return "goods"
-
-
-def _document(document: dict) -> dict:
-    blob_name = document["supportDocumentID"] + document["extension"]
-    modified = document["dateModified"][:19] + "Z"
-    return {
-        "id": document["supportDocumentID"],
-        "documentType": "basic",
-        "title": document["fileName"],
-        "description": document["fileName"],
-        "url": f"https://www.etenders.gov.za/home/Download?blobName={blob_name}"
-        f"&downloadedFileName={quote(document['fileName'])}",
-        "datePublished": modified,
-        "dateModified": modified,
-        "format": document["extension"].lstrip("."),
-        "language": "en",
-    }
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Serve a local eTenders-compatible OCDS API and portal.")
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--start", type=date.fromisoformat, default=date(2025, 9, 1), help="first release day")
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--count", type=int, default=200, help="number of tenders")
-    parser.add_argument("--portal-latency", type=float, default=0.0, help="seconds per portal search")
-    from_env = Faults.from_env()
-    for setting in fields(Faults):
-        default = getattr(from_env, setting.name)
-        flag = "--faults-" + setting.name.replace("_", "-")
-        if isinstance(default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
-        else:
-            parser.add_argument(
-                flag, type=lambda text, name=setting.name: _parse_setting(name, text), default=default,
-                help=f"default {','.join(default) if isinstance(default, tuple) else default} "
-                f"(or {FAULTS_ENVIRONMENT_PREFIX}{setting.name.upper()})",
-            )
-    arguments = parser.parse_args()
-    faults = Faults(**{setting.name: getattr(arguments, "faults_" + setting.name) for setting in fields(Faults)})
-    source = SampleSource(arguments.start, arguments.days, arguments.count, arguments.portal_latency, faults)
-    url = source.start(arguments.port)
-    print(f"Serving {len(source.releases)} releases of {arguments.count} tenders at {url}", flush=True)
-    if faults.rate or faults.broken or faults.unstable_paging:
-        print(f"with faults: {faults}; broken on purpose: {len(source.broken)} releases", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        source.stop()
-
-
-if __name__ == "__main__":
-    main()

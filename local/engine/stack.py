@@ -8,6 +8,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
@@ -17,15 +18,12 @@ from moto import mock_aws
 from moto.awslambda.models import LambdaBackend
 
 from local import toolchain
+from local.engine.template import ACCOUNT, LOCAL_BUCKET, REGION, definition, get_att, resolve
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-LOCAL_BUCKET = "tender-sync-local-artifacts"
 HANDLERS_PACKAGE = "tender_sync.handlers"
 # Step Functions quotas the runs are checked against.
 MAX_PAYLOAD_BYTES = 256 * 1024
 MAX_HISTORY_EVENTS = 25_000
-PSEUDO_PARAMETERS = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::URLSuffix": "amazonaws.com"}
 
 
 class QuotaExceeded(AssertionError):
@@ -59,49 +57,23 @@ class LambdaContext:
 
 
 class LocalStack:
-    """The stack's state machines, functions and bucket from a synthesized template, made local."""
+    """The stack's state machines, functions and bucket from a synthesized template, made local.
 
-    def __init__(self, template: dict[str, Any], environment: dict[str, str]):
+    around_invoke, given a function's logical id, returns a context entered around each of its invocations."""
+
+    def __init__(
+        self,
+        template: dict[str, Any],
+        environment: dict[str, str],
+        around_invoke: Callable[[str], AbstractContextManager[Any]] = lambda logical_id: nullcontext(),
+    ):
         toolchain.prepare()
-        self.resources = template["Resources"]
+        self.template = template
         self.environment_overrides = environment
-        self.functions = {lid: r for lid, r in self.resources.items() if r["Type"] == "AWS::Lambda::Function"}
+        self.around_invoke = around_invoke
+        self.functions = {lid: r for lid, r in template["Resources"].items() if r["Type"] == "AWS::Lambda::Function"}
         self.state_machines: dict[str, str] = {}
         self._saved_environ: dict[str, str] = {}
-
-    # -- template references -------------------------------------------------------------
-    def _ref(self, logical_id: str) -> str:
-        if logical_id in PSEUDO_PARAMETERS:
-            return PSEUDO_PARAMETERS[logical_id]
-        kind = self.resources[logical_id]["Type"]
-        if kind == "AWS::S3::Bucket":
-            return LOCAL_BUCKET
-        if kind == "AWS::Lambda::Function":
-            return logical_id
-        return f"arn:aws:local:{REGION}:{ACCOUNT}:{logical_id}"
-
-    def _get_att(self, logical_id: str, attribute: str) -> str:
-        kind = self.resources[logical_id]["Type"]
-        if kind == "AWS::Lambda::Function" and attribute == "Arn":
-            return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical_id}"
-        if kind == "AWS::S3::Bucket" and attribute == "Arn":
-            return f"arn:aws:s3:::{LOCAL_BUCKET}"
-        raise ValueError(f"the local runner cannot resolve Fn::GetAtt {logical_id}.{attribute} ({kind})")
-
-    def resolve(self, value: Any) -> Any:
-        """A template value with Ref, Fn::GetAtt and Fn::Join replaced by the local resources."""
-        if isinstance(value, list):
-            return [self.resolve(v) for v in value]
-        if not isinstance(value, dict):
-            return value
-        if "Ref" in value:
-            return self._ref(value["Ref"])
-        if "Fn::GetAtt" in value:
-            return self._get_att(*value["Fn::GetAtt"])
-        if "Fn::Join" in value:
-            separator, parts = value["Fn::Join"]
-            return separator.join(str(self.resolve(p)) for p in parts)
-        return {k: self.resolve(v) for k, v in value.items()}
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> "LocalStack":
@@ -114,11 +86,11 @@ class LocalStack:
         self.s3 = boto3.client("s3", region_name=REGION)
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
         self.s3.create_bucket(Bucket=LOCAL_BUCKET)
-        for logical_id, resource in self.resources.items():
+        for logical_id, resource in self.template["Resources"].items():
             if resource["Type"] == "AWS::StepFunctions::StateMachine":
-                definition = local_definition(self.resolve(resource["Properties"]["DefinitionString"]))
                 self.state_machines[logical_id] = self.sfn.create_state_machine(
-                    name=logical_id, definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT}:role/local",
+                    name=logical_id, definition=local_definition(definition(self.template, logical_id)),
+                    roleArn=f"arn:aws:iam::{ACCOUNT}:role/local",
                     type=resource["Properties"].get("StateMachineType", "STANDARD"),
                 )["stateMachineArn"]
         return self
@@ -136,7 +108,7 @@ class LocalStack:
         """Every function shares one environment; the handlers run in this process, so it is ours too."""
         shared: dict[str, str] = {}
         for logical_id, function in self.functions.items():
-            variables = self.resolve(function["Properties"].get("Environment", {}).get("Variables", {}))
+            variables = resolve(self.template, function["Properties"].get("Environment", {}).get("Variables", {}))
             for name, value in variables.items():
                 if shared.setdefault(name, value) != value:
                     raise ValueError(f"functions disagree on {name}; the local runner needs one shared environment")
@@ -159,10 +131,11 @@ class LocalStack:
             function_name=logical_id,
             memory_limit_in_mb=properties.get("MemorySize", 128),
             timeout_seconds=properties.get("Timeout", 3),
-            invoked_function_arn=self._get_att(logical_id, "Arn"),
+            invoked_function_arn=get_att(self.template, logical_id, "Arn"),
         )
         try:
-            result = handler(json.loads(body) if body else {}, context)
+            with self.around_invoke(logical_id):
+                result = handler(json.loads(body) if body else {}, context)
         except Exception as error:  # noqa: BLE001 - every handler error becomes a Lambda function error
             response_headers["x-amz-function-error"] = "Unhandled"
             payload = {
@@ -191,7 +164,6 @@ class LocalStack:
         poll_seconds: float = 0.25,
     ) -> Execution:
         """Wait for an execution to end, then check it against the Step Functions quotas."""
-        started = time.monotonic()
         seen = 0
         while True:
             description = self.sfn.describe_execution(executionArn=arn)

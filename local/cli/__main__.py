@@ -1,0 +1,5 @@
+import sys
+
+from local.cli.commands import main
+
+sys.exit(main())

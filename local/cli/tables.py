@@ -1,0 +1,114 @@
+"""What the CLI's commands print: a timeline of states, runs from job_log, the sync state; as plain-text tables."""
+from datetime import datetime
+from typing import Any, TextIO
+
+import psycopg
+
+RUNS_SQL = """
+SELECT id, workflow, status, window_from, window_to, fetched, enriched, enrichment_failed, upserted, started_at,
+       extract(epoch FROM finished_at - started_at) AS seconds, execution_id, error
+  FROM job_log {where} ORDER BY id DESC LIMIT %s
+"""
+
+
+def timeline_rows(history: list[dict[str, Any]]) -> list[list[str]]:
+    """One row per state entered: its name, when it was entered and exited, how long it took. A state entered
+    again (a loop) gets a row each time; a failure gets its own row, with its error."""
+    rows: list[list[str]] = []
+    open_rows: dict[str, list[tuple[list[str], datetime]]] = {}
+    for event in history:
+        at = _timestamp(event["timestamp"])
+        entered, exited = event.get("stateEnteredEventDetails"), event.get("stateExitedEventDetails")
+        if entered:
+            row = [str(len(rows) + 1), entered["name"], _clock(at), "", ""]
+            rows.append(row)
+            open_rows.setdefault(entered["name"], []).append((row, at))
+        elif exited and open_rows.get(exited["name"]):
+            row, entered_at = open_rows[exited["name"]].pop()
+            row[3], row[4] = _clock(at), f"{(at - entered_at).total_seconds():.3f} s"
+        elif event["type"].endswith(("Failed", "TimedOut", "Aborted")):
+            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {}) or {}
+            cause = " ".join(str(details.get("cause") or "").split())[:100]
+            rows.append([str(len(rows) + 1), f"{event['type']}: {details.get('error', '')} {cause}".strip(), _clock(at), "", ""])
+    return rows
+
+
+def print_timeline(history: list[dict[str, Any]], out: TextIO) -> None:
+    started = _timestamp(history[0]["timestamp"])
+    ended = _timestamp(history[-1]["timestamp"])
+    print(f"{history[-1]['type']} after {(ended - started).total_seconds():.3f} s ({len(history)} history events)", file=out)
+    print(table(["#", "state", "entered", "exited", "duration"], timeline_rows(history)), file=out)
+
+
+def print_runs(conn: psycopg.Connection, limit: int, workflow: str | None, out: TextIO) -> None:
+    where, params = ("WHERE workflow = %s", [workflow]) if workflow else ("", [])
+    rows = conn.execute(RUNS_SQL.format(where=where), [*params, limit]).fetchall()
+    print(table(
+        ["id", "workflow", "status", "window", "fetched", "enriched", "failed", "upserted", "started (UTC)", "seconds",
+         "execution", "error"],
+        [
+            [
+                row["id"], row["workflow"], row["status"],
+                f"{row['window_from']} .. {row['window_to']}" if row["window_from"] else "",
+                _number(row["fetched"]), _number(row["enriched"]), _number(row["enrichment_failed"]),
+                _number(row["upserted"]), f"{row['started_at']:%Y-%m-%d %H:%M:%S}",
+                f"{row['seconds']:.1f}" if row["seconds"] is not None else "",
+                (row["execution_id"] or "").rsplit(":", 1)[-1], _shorten(row["error"]),
+            ]
+            for row in rows
+        ],
+    ), file=out)
+
+
+def print_state(conn: psycopg.Connection, out: TextIO) -> None:
+    states = conn.execute("SELECT * FROM sync_state ORDER BY source").fetchall()
+    print(table(
+        ["source", "cursor", "lease holder", "lease expires (UTC)", "updated (UTC)"],
+        [
+            [
+                row["source"], row["cursor"] or "", (row["lease_holder"] or "").rsplit(":", 1)[-1],
+                f"{row['lease_expires_at']:%Y-%m-%d %H:%M:%S}" if row["lease_expires_at"] else "",
+                f"{row['updated_at']:%Y-%m-%d %H:%M:%S}",
+            ]
+            for row in states
+        ],
+    ), file=out)
+    backfills = conn.execute("SELECT * FROM backfill_progress ORDER BY updated_at DESC LIMIT 10").fetchall()
+    if backfills:
+        print("\nbackfills:", file=out)
+        print(table(
+            ["range", "window days", "done to", "completed (UTC)", "execution"],
+            [
+                [
+                    f"{row['range_from']} .. {row['range_to']}", row["window_days"], row["done_to"],
+                    f"{row['completed_at']:%Y-%m-%d %H:%M:%S}" if row["completed_at"] else "not yet",
+                    row["execution_id"].rsplit(":", 1)[-1],
+                ]
+                for row in backfills
+            ],
+        ), file=out)
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [[str(value) for value in row] for row in rows]
+    widths = [max(len(text) for text in column) for column in zip(headers, *cells)]
+    lines = [headers, ["-" * width for width in widths], *cells]
+    return "\n".join("  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip() for line in lines)
+
+
+def _timestamp(value: datetime | str) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def _clock(at: datetime) -> str:
+    return at.strftime("%H:%M:%S.%f")[:-3]
+
+
+def _number(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def _shorten(text: str | None, width: int = 70) -> str:
+    if not text:
+        return ""
+    return text if len(text) <= width else text[: width - 3] + "..."

@@ -1,0 +1,41 @@
+"""The local PostgreSQL: DATABASE_URL when set, else an embedded server (pgserver) in a folder of ours; and fresh
+databases on it."""
+import os
+import uuid
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from local.toolchain import ROOT
+
+DEFAULT_DATA_DIR = ROOT / ".local" / "pgdata"
+
+
+def local_database_url(data_dir: Path = DEFAULT_DATA_DIR) -> str:
+    """The URL to use, starting the embedded server (kept running until this process exits) if needed."""
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    with warnings.catch_warnings():  # pgserver's platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        import pgserver
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return pgserver.get_server(data_dir, cleanup_mode="stop").get_uri()
+
+
+@contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
+    """A new, empty database on the server `server_url` reaches, dropped afterwards with whatever connections
+    are still open to it."""
+    name = f"fresh_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_conninfo(server_url, dbname=name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

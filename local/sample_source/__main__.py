@@ -1,0 +1,44 @@
+import argparse
+import threading
+from dataclasses import fields
+from datetime import date
+
+from local.sample_source.faults import FAULTS_ENVIRONMENT_PREFIX, Faults, parse_setting
+from local.sample_source.server import SampleSource
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m local.sample_source", description="Serve a local eTenders-compatible OCDS API and portal."
+    )
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--start", type=date.fromisoformat, default=date(2025, 9, 1), help="first release day")
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--count", type=int, default=200, help="number of tenders")
+    parser.add_argument("--portal-latency", type=float, default=0.0, help="seconds per portal search")
+    from_env = Faults.from_env()
+    for setting in fields(Faults):
+        default = getattr(from_env, setting.name)
+        flag = "--faults-" + setting.name.replace("_", "-")
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
+        else:
+            parser.add_argument(
+                flag, type=lambda text, name=setting.name: parse_setting(name, text), default=default,
+                help=f"default {','.join(default) if isinstance(default, tuple) else default} "
+                f"(or {FAULTS_ENVIRONMENT_PREFIX}{setting.name.upper()})",
+            )
+    arguments = parser.parse_args()
+    faults = Faults(**{setting.name: getattr(arguments, "faults_" + setting.name) for setting in fields(Faults)})
+    source = SampleSource(arguments.start, arguments.days, arguments.count, arguments.portal_latency, faults)
+    url = source.start(arguments.port)
+    print(f"Serving {len(source.releases)} releases of {arguments.count} tenders at {url}", flush=True)
+    if faults.rate or faults.broken or faults.unstable_paging:
+        print(f"with faults: {faults}; broken on purpose: {len(source.broken)} releases", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        source.stop()
+
+
+main()
