@@ -58,16 +58,16 @@ def acknowledge_findings(
             "IAM5[Resource::*]",
             "Only xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing): X-Ray has no resource-level permissions.",
         )
-    for function in (*functions.staging_functions, functions.upsert_tenders):
+    for function in (*functions.staging_functions, functions.upsert_tenders, functions.plan_lookups, functions.store_lookups):
         acknowledge(
             function.role,
             f"IAM5[Resource::{bucket_arn}/{RUN_ARTIFACTS}]",
             "Run artifacts are keyed by execution (runs/<state machine>/<execution>/), known only at run time.",
         )
     acknowledge(
-        functions.enrich_tender.role,
+        functions.enrich_batch.role,
         f"IAM5[Resource::{bucket_arn}/{ENRICHMENT_RESULTS}]",
-        "Each enrichment result is keyed by execution and ocid, known only at run time; nothing outside enrichment/.",
+        "Each batch's result is keyed by execution and batch, known only at run time; nothing outside looked-up/.",
     )
     for policy in functions.network_policies:
         acknowledge(
@@ -102,7 +102,7 @@ def _acknowledge_state_machine(workflow: WorkflowStateMachine, bucket: s3.Bucket
         acknowledge(
             role,
             f"IAM5[Resource::arn:<AWS::Partition>:s3:::<{_logical_id(bucket)}>/*]",
-            "The Distributed Map's ItemReader reads the run's enrich-items.json; its key is known only at run time.",
+            "The Distributed Map's ItemReader reads the run's lookups.json; its key is known only at run time.",
         )
         executions = (
             'arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:'

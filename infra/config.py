@@ -15,6 +15,9 @@ ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Archite
 MINIMUMS = {
     "map_max_concurrency": 1,
     "max_enrichment": 0,
+    "enrich_batch_size": 1,
+    "portal_requests_per_second": 1,
+    "not_found_recheck_hours": 1,
     "window_days": 1,
     "overlap_days": 0,
     "lease_seconds": 1,
@@ -33,6 +36,9 @@ class SyncConfig:
     schedule_expression: str
     map_max_concurrency: int
     max_enrichment: int
+    enrich_batch_size: int
+    portal_requests_per_second: int
+    not_found_recheck_hours: int
     first_run_from: str
     window_days: int
     overlap_days: int
@@ -68,6 +74,12 @@ class SyncConfig:
         """Each setting as the functions' environment names it (tender_sync.settings: the field's name in upper
         case); infra/functions.py gives each function those of the groups it reads."""
         return {field.name.upper(): str(getattr(self, field.name)) for field in fields(self)}
+
+    @property
+    def seconds_between_lookups(self) -> float:
+        """Each of the Map's children starts a lookup at most this often, so that together they stay within
+        portalRequestsPerSecond."""
+        return self.map_max_concurrency / self.portal_requests_per_second
 
     @property
     def architecture(self) -> lambda_.Architecture:

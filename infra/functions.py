@@ -8,7 +8,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
-from tender_sync.settings import ArtifactSettings, JobSettings, SourceSettings, SyncSettings, environment_names
+from tender_sync.settings import (
+    ArtifactSettings, JobSettings, LookupSettings, SourceSettings, SyncSettings, environment_names,
+)
 
 from infra.bundling import lambda_code
 from infra.config import SyncConfig
@@ -18,7 +20,7 @@ LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 METRICS_NAMESPACE = "TenderSync"
 # Run artifacts live under runs/<state machine>/<execution>/ (tender_sync.artifacts.run_prefix).
 RUN_ARTIFACTS = "runs/*"
-ENRICHMENT_RESULTS = "runs/*/enrichment/*"
+ENRICHMENT_RESULTS = "runs/*/looked-up/*"
 # What Lambda needs to attach a function to subnets; these EC2 actions take no resource ARNs.
 VPC_NETWORK_INTERFACE_ACTIONS = [
     "ec2:CreateNetworkInterface",
@@ -51,7 +53,7 @@ class SyncFunctions(Construct):
         if config.database_proxy_endpoint:
             self._database_environment["DATABASE_PROXY_ENDPOINT"] = config.database_proxy_endpoint
 
-        # database=True: the only functions that open a database connection; the fan-out (EnrichTender) never does.
+        # database=True: the only functions that open a database connection; the fan-out (EnrichBatch) never does.
         # settings: the groups its handler reads (tender_sync.settings), and so the environment it gets.
         self.start_job = self._function(
             "StartJob", "start_job", memory_mb=256, timeout=Duration.minutes(1), database=True,
@@ -61,10 +63,19 @@ class SyncFunctions(Construct):
             "FetchReleases", "fetch_releases", memory_mb=1024, timeout=Duration.minutes(10),
             settings=[SourceSettings, ArtifactSettings],
         )
-        # 30 s: an Express child (this lookup with its Step Functions retries, then the failure record) must end
-        # within 5 minutes. A lookup still running at 30 s ends as a timeout, recorded as failed for a later pass.
-        self.enrich_tender = self._function(
-            "EnrichTender", "enrich_tender", memory_mb=256, timeout=Duration.seconds(30), settings=[SourceSettings]
+        # 30 s: an Express child (this batch with its Step Functions retries, then the failure record, each up to
+        # 4 attempts) must end within 5 minutes. A batch paces its lookups within its time left; the tenders it
+        # does not reach stay due for the next run.
+        self.enrich_batch = self._function(
+            "EnrichBatch", "enrich_batch", memory_mb=128, timeout=Duration.seconds(30), settings=[SourceSettings]
+        )
+        self.plan_lookups = self._function(
+            "PlanLookups", "plan_lookups", memory_mb=256, timeout=Duration.minutes(1), database=True,
+            settings=[LookupSettings, ArtifactSettings, JobSettings],
+        )
+        self.store_lookups = self._function(
+            "StoreLookups", "store_lookups", memory_mb=512, timeout=Duration.minutes(5), database=True,
+            settings=[LookupSettings],
         )
         self.upsert_tenders = self._function(
             "UpsertTenders", "upsert_tenders", memory_mb=1024, timeout=Duration.minutes(10), database=True,
@@ -78,8 +89,7 @@ class SyncFunctions(Construct):
         )
         # The other workflows' own steps (infra/operations.py).
         self.start_enrich_today = self._function(
-            "StartEnrichToday", "start_enrich_today", memory_mb=1024, timeout=Duration.minutes(5), database=True,
-            settings=[ArtifactSettings],
+            "StartEnrichToday", "start_enrich_today", memory_mb=256, timeout=Duration.minutes(1), database=True
         )
         self.start_backfill = self._function(
             "StartBackfill", "start_backfill", memory_mb=256, timeout=Duration.minutes(1), database=True,
@@ -100,23 +110,27 @@ class SyncFunctions(Construct):
         )
 
         # S3: each function reaches only the run artifacts it reads or writes.
-        # FetchReleases streams tenders.jsonl and quarantine.jsonl (multipart) and writes enrich-items.json;
-        # StartEnrichToday and FetchRelease stage the same files.
+        # FetchReleases and FetchRelease stream tenders.jsonl and quarantine.jsonl (multipart).
         for function in self.staging_functions:
             function.add_to_role_policy(
                 iam.PolicyStatement(
                     actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=[bucket.arn_for_objects(RUN_ARTIFACTS)]
                 )
             )
-        # EnrichTender writes its one result object, nothing else.
-        self.enrich_tender.add_to_role_policy(
+        # PlanLookups writes the Map's items (lookups.json).
+        self.plan_lookups.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(RUN_ARTIFACTS)])
+        )
+        # EnrichBatch writes its batch's one result object, nothing else.
+        self.enrich_batch.add_to_role_policy(
             iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(ENRICHMENT_RESULTS)])
         )
-        # UpsertTenders reads the run's tenders, items and results, and lists the results prefix.
-        self.upsert_tenders.add_to_role_policy(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(RUN_ARTIFACTS)])
-        )
-        self.upsert_tenders.add_to_role_policy(
+        # UpsertTenders reads the run's tenders and quarantine; StoreLookups its items and results, and lists them.
+        for function in (self.upsert_tenders, self.store_lookups):
+            function.add_to_role_policy(
+                iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(RUN_ARTIFACTS)])
+            )
+        self.store_lookups.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],
                 resources=[bucket.bucket_arn],
@@ -131,22 +145,22 @@ class SyncFunctions(Construct):
     @property
     def all(self) -> list[lambda_.Function]:
         return [
-            self.start_job, self.fetch_releases, self.enrich_tender, self.upsert_tenders, self.finish_job, self.fail_job,
-            self.start_enrich_today, self.start_backfill, self.next_window, self.start_single_tender,
-            self.fetch_release, self.clean_up_jobs,
+            self.start_job, self.fetch_releases, self.upsert_tenders, self.plan_lookups, self.enrich_batch,
+            self.store_lookups, self.finish_job, self.fail_job, self.start_enrich_today, self.start_backfill,
+            self.next_window, self.start_single_tender, self.fetch_release, self.clean_up_jobs,
         ]
 
     @property
     def database_functions(self) -> list[lambda_.Function]:
         return [
-            self.start_job, self.upsert_tenders, self.finish_job, self.fail_job,
+            self.start_job, self.upsert_tenders, self.plan_lookups, self.store_lookups, self.finish_job, self.fail_job,
             self.start_enrich_today, self.start_backfill, self.start_single_tender, self.clean_up_jobs,
         ]
 
     @property
     def staging_functions(self) -> list[lambda_.Function]:
         """The functions that stage a run's tenders in S3."""
-        return [self.fetch_releases, self.start_enrich_today, self.fetch_release]
+        return [self.fetch_releases, self.fetch_release]
 
     def allow_checking_executions(self, state_machines: list[sfn.StateMachine]) -> None:
         """CleanupJobs asks Step Functions about the executions of these state machines, and no others."""

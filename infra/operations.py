@@ -12,26 +12,24 @@ from infra.workflow import WorkflowStateMachine
 
 
 class EnrichTodayWorkflow(WorkflowStateMachine):
-    """StartEnrichToday (stages today's unenriched tenders) -> AnythingToEnrich? -> EnrichTenders -> UpsertTenders
-    -> FinishJob. No lease, and the cursor never moves (tender_sync.enrich_today)."""
+    """StartEnrichToday -> PlanLookups (today's tenders due a lookup) -> AnythingToLookUp? -> EnrichTenders ->
+    StoreLookups -> FinishJob. No lease, and the cursor never moves (tender_sync.enrich_today)."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: SyncConfig, functions: SyncFunctions, bucket: s3.IBucket
     ) -> None:
         super().__init__(scope, construct_id, workflow=ENRICH_TODAY, config=config, functions=functions, bucket=bucket)
-        # Its result is the whole state from here on: {job, fetch}, as a sync has them after FetchReleases.
-        start = self._start(functions.start_enrich_today, result_path="$")
-        anything_to_enrich, upsert_tenders, enrich_tenders = self._enrich_and_store()
+        start = self._start(functions.start_enrich_today, result_path="$.job")
         finish_job = self._finish_job()
-        self._catch_all(start, enrich_tenders, upsert_tenders, finish_job)
-        upsert_tenders.next(finish_job)
-        self.state_machine = self._state_machine(start.next(anything_to_enrich), Duration.hours(1))
+        look_up, look_up_steps = self._look_up(finish_job)
+        self._catch_all(start, *look_up_steps, finish_job)
+        self.state_machine = self._state_machine(start.next(look_up), Duration.hours(1))
 
 
 class BackfillWorkflow(WorkflowStateMachine):
-    """StartBackfill -> WindowsLeft? -> FetchReleases -> AnythingToEnrich? -> EnrichTenders -> UpsertTenders ->
-    NextWindow -> WindowsLeft? ... -> FinishJob: one window at a time, in order, each stored as a sync stores
-    its window (tender_sync.backfill). About 25 history events a window: a year of 7-day windows took 1,341."""
+    """StartBackfill -> WindowsLeft? -> FetchReleases -> UpsertTenders -> PlanLookups -> AnythingToLookUp? ->
+    EnrichTenders -> StoreLookups -> NextWindow -> WindowsLeft? ... -> FinishJob: one window at a time, in order,
+    each stored as a sync stores its window (tender_sync.backfill)."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: SyncConfig, functions: SyncFunctions, bucket: s3.IBucket
@@ -39,29 +37,30 @@ class BackfillWorkflow(WorkflowStateMachine):
         super().__init__(scope, construct_id, workflow=BACKFILL, config=config, functions=functions, bucket=bucket)
         start = self._start(functions.start_backfill, result_path="$.job")
         fetch_releases = self._fetch_releases()
-        anything_to_enrich, upsert_tenders, enrich_tenders = self._enrich_and_store()
+        upsert_tenders = self._upsert_tenders()
         next_window = self._invoke(
             "NextWindow",
             functions.next_window,
             sfn.TaskInput.from_object({"job": sfn.JsonPath.object_at("$.job")}),
             result_path="$.job",
         )
+        look_up, look_up_steps = self._look_up(next_window)
         finish_job = self._finish_job()
-        self._catch_all(start, fetch_releases, enrich_tenders, upsert_tenders, next_window, finish_job)
+        self._catch_all(start, fetch_releases, upsert_tenders, *look_up_steps, next_window, finish_job)
 
         windows_left = (
             sfn.Choice(self, "WindowsLeft?")
             .when(sfn.Condition.is_null("$.job.window"), finish_job)
             .otherwise(fetch_releases)
         )
-        fetch_releases.next(anything_to_enrich)
-        upsert_tenders.next(next_window).next(windows_left)
+        fetch_releases.next(upsert_tenders).next(look_up)
+        next_window.next(windows_left)
         self.state_machine = self._state_machine(start.next(windows_left), Duration.hours(24))
 
 
 class SingleTenderWorkflow(WorkflowStateMachine):
-    """StartSingleTender -> FetchRelease (the release endpoint) -> AnythingToEnrich? -> EnrichTenders ->
-    UpsertTenders -> FinishJob."""
+    """StartSingleTender -> FetchRelease (the release endpoint) -> UpsertTenders -> PlanLookups (its one tender,
+    if due) -> AnythingToLookUp? -> EnrichTenders -> StoreLookups -> FinishJob."""
 
     def __init__(
         self, scope: Construct, construct_id: str, *, config: SyncConfig, functions: SyncFunctions, bucket: s3.IBucket
@@ -76,11 +75,13 @@ class SingleTenderWorkflow(WorkflowStateMachine):
             sfn.TaskInput.from_object({"job": sfn.JsonPath.object_at("$.job")}),
             result_path="$.fetch",
         )
-        anything_to_enrich, upsert_tenders, enrich_tenders = self._enrich_and_store()
+        upsert_tenders = self._upsert_tenders()
         finish_job = self._finish_job()
-        self._catch_all(start, fetch_release, enrich_tenders, upsert_tenders, finish_job)
-        upsert_tenders.next(finish_job)
-        self.state_machine = self._state_machine(start.next(fetch_release).next(anything_to_enrich), Duration.minutes(15))
+        look_up, look_up_steps = self._look_up(finish_job)
+        self._catch_all(start, fetch_release, upsert_tenders, *look_up_steps, finish_job)
+        self.state_machine = self._state_machine(
+            start.next(fetch_release).next(upsert_tenders).next(look_up), Duration.minutes(15)
+        )
 
 
 class CleanupWorkflow(WorkflowStateMachine):

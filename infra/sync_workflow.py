@@ -1,5 +1,5 @@
-"""The sync state machine: StartJob -> FetchReleases -> EnrichTenders (Distributed Map) -> UpsertTenders ->
-FinishJob. The other workflows are in infra/operations.py."""
+"""The sync state machine: StartJob -> FetchReleases -> UpsertTenders -> PlanLookups -> EnrichTenders (Distributed
+Map) -> StoreLookups -> FinishJob. The other workflows are in infra/operations.py."""
 from aws_cdk import Duration
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
@@ -20,14 +20,14 @@ class SyncWorkflow(WorkflowStateMachine):
         super().__init__(scope, construct_id, workflow=SYNC, config=config, functions=functions, bucket=bucket)
         start_job = self._start(functions.start_job, result_path="$.job")
         fetch_releases = self._fetch_releases()
+        upsert_tenders = self._upsert_tenders()
         finish_job = self._finish_job()
-        anything_new = sfn.Choice(self, "AnythingNew?").when(sfn.Condition.number_equals("$.fetch.fetched", 0), finish_job)
-        anything_new, upsert_tenders, enrich_tenders = self._enrich_and_store(anything_new)
-        self._catch_all(start_job, fetch_releases, enrich_tenders, upsert_tenders, finish_job)
-        upsert_tenders.next(finish_job)
+        look_up, look_up_steps = self._look_up(finish_job)
+        self._catch_all(start_job, fetch_releases, upsert_tenders, *look_up_steps, finish_job)
+        # The window is stored, and the cursor moved, before any of the backlog is looked up.
         lease_held = (
             sfn.Choice(self, "LeaseHeld?")
             .when(sfn.Condition.boolean_equals("$.job.skipped", True), sfn.Succeed(self, "SkippedAnotherRunActive"))
-            .otherwise(fetch_releases.next(anything_new))
+            .otherwise(fetch_releases.next(upsert_tenders).next(look_up))
         )
         self.state_machine = self._state_machine(start_job.next(lease_held), Duration.hours(1))

@@ -89,22 +89,29 @@ class WorkflowStateMachine(Construct):
         finish_job.next(sfn.Succeed(self, f"{self.name}Succeeded"))
         return finish_job
 
-    def _enrich_and_store(
-        self, choice: sfn.Choice | None = None
-    ) -> tuple[sfn.Choice, tasks.LambdaInvoke, sfn.DistributedMap]:
-        """AnythingToEnrich? -> EnrichTenders -> UpsertTenders, over what the previous step staged at $.fetch;
-        with nothing to look up, straight to UpsertTenders. Given a Choice of the workflow's own, its last rules
-        are these, so that no state is added. Returns the Choice (the way in), UpsertTenders (the way out) and the
-        Map."""
-        upsert_tenders = self._upsert_tenders()
+    def _look_up(self, after: sfn.IChainable) -> tuple[tasks.LambdaInvoke, list[sfn.TaskStateBase | sfn.DistributedMap]]:
+        """PlanLookups -> AnythingToLookUp? -> EnrichTenders -> StoreLookups -> `after`: the backlog's tenders due a
+        lookup, in batches (with none due, straight to `after`). Returns the way in, and the steps FailJob catches."""
+        plan_lookups = self._invoke(
+            "PlanLookups",
+            self.functions.plan_lookups,
+            sfn.TaskInput.from_object({"job": sfn.JsonPath.object_at("$.job")}),
+            result_path="$.lookups",
+        )
         enrich_tenders = self._enrich_tenders(self.config, self.functions, self.bucket)
-        enrich_tenders.next(upsert_tenders)
-        anything_to_enrich = (
-            (choice or sfn.Choice(self, "AnythingToEnrich?"))
-            .when(sfn.Condition.number_equals("$.fetch.toEnrich", 0), upsert_tenders)
+        store_lookups = self._invoke(
+            "StoreLookups",
+            self.functions.store_lookups,
+            sfn.TaskInput.from_object({"job": sfn.JsonPath.object_at("$.job"), "lookups": sfn.JsonPath.object_at("$.lookups")}),
+            result_path="$.looked",
+        )
+        plan_lookups.next(
+            sfn.Choice(self, "AnythingToLookUp?")
+            .when(sfn.Condition.number_equals("$.lookups.tenders", 0), after)
             .otherwise(enrich_tenders)
         )
-        return anything_to_enrich, upsert_tenders, enrich_tenders
+        enrich_tenders.next(store_lookups).next(after)
+        return plan_lookups, [plan_lookups, enrich_tenders, store_lookups]
 
     def _catch_all(self, *steps: sfn.TaskStateBase | sfn.DistributedMap) -> None:
         for step in steps:
@@ -126,31 +133,34 @@ class WorkflowStateMachine(Construct):
         )
 
     def _enrich_tenders(self, config: SyncConfig, functions: SyncFunctions, bucket: s3.IBucket) -> sfn.DistributedMap:
-        """One EnrichTender per tender; items and results travel through S3, never through the state."""
+        """One EnrichBatch per batch of tenders; items and results travel through S3, never through the state.
+        Each child outputs nothing, so what the Map gathers stays far under 256 KiB at any size."""
         enrich_tenders = sfn.DistributedMap(
             self,
             "EnrichTenders",
-            item_reader=sfn.S3JsonItemReader(bucket=bucket, key=sfn.JsonPath.string_at("$.fetch.itemsKey")),
+            item_reader=sfn.S3JsonItemReader(bucket=bucket, key=sfn.JsonPath.string_at("$.lookups.itemsKey")),
             # Express children: a Standard child pays a state transition per state on top of the one per item
-            # (see `make cost`). An item is one short, idempotent lookup, well inside Express's 5 minutes.
+            # (see `make cost`). A batch is a few paced, idempotent lookups, well inside Express's 5 minutes.
             map_execution_type=sfn.StateMachineType.EXPRESS,
             max_concurrency=config.map_max_concurrency,
+            # A batch that fails outright is stored as failed by StoreLookups (its result is missing): the run
+            # goes on, on AWS as locally.
+            tolerated_failure_percentage=100,
             item_selector={
-                "ocid": sfn.JsonPath.string_at("$$.Map.Item.Value.ocid"),
-                "tenderNumber": sfn.JsonPath.string_at("$$.Map.Item.Value.tenderNumber"),
-                "bucket": sfn.JsonPath.string_at("$.fetch.bucket"),
-                "resultsPrefix": sfn.JsonPath.string_at("$.fetch.resultsPrefix"),
+                "item": sfn.JsonPath.object_at("$$.Map.Item.Value"),
+                "bucket": sfn.JsonPath.string_at("$.lookups.bucket"),
+                "resultsPrefix": sfn.JsonPath.string_at("$.lookups.resultsPrefix"),
+                "secondsBetweenLookups": config.seconds_between_lookups,
             },
             result_path=sfn.JsonPath.DISCARD,
         )
-        enrich_tender = self._invoke("EnrichTender", functions.enrich_tender, result_path=sfn.JsonPath.DISCARD)
-        # A lookup that still fails after its retries does not fail the run: the same function, given the item
-        # and the error, writes the tender's result as failed with that error, for UpsertTenders to store.
-        record_failure = self._invoke(
-            "RecordEnrichmentFailure", functions.enrich_tender, result_path=sfn.JsonPath.DISCARD
-        )
-        enrich_tender.add_catch(record_failure, errors=[sfn.Errors.ALL], result_path="$.error")
-        enrich_tenders.item_processor(enrich_tender)
+        # Its output is its result ({}), not its input: what the Map gathers.
+        enrich_batch = self._invoke("EnrichBatch", functions.enrich_batch, result_path="$")
+        # A batch that still fails after its retries does not fail the run: the same function, given the batch
+        # and the error, writes each of its tenders as failed with that error, for StoreLookups to store.
+        record_failure = self._invoke("RecordEnrichmentFailure", functions.enrich_batch, result_path="$")
+        enrich_batch.add_catch(record_failure, errors=[sfn.Errors.ALL], result_path="$.error")
+        enrich_tenders.item_processor(enrich_batch)
         return enrich_tenders
 
     def _invoke(

@@ -8,12 +8,13 @@ MAX_FAILURE_CHARS = 500
 class SourceUnavailable(Exception):
     """Transient: the source timed out, throttled (429) or failed (5xx). Worth retrying.
 
-    retry_after: the seconds the source asked us to wait (its Retry-After), when it said.
+    retry_after: the seconds the source asked us to wait (its Retry-After), when it said; throttled: it answered 429.
     """
 
-    def __init__(self, message: str, retry_after: float | None = None):
+    def __init__(self, message: str, retry_after: float | None = None, throttled: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
+        self.throttled = throttled
 
 
 class SourceRejected(Exception):

@@ -5,6 +5,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tender_sync.fetch import FetchSummary
 from tender_sync.jobs import Job
+from tender_sync.models import EnrichmentBatch, LookupPlan
 
 
 class StartEvent(BaseModel):
@@ -25,12 +26,9 @@ class StoreEvent(JobEvent):
 
 
 class FinishEvent(JobEvent):
-    """FinishJob: the whole state; a run whose window was empty has no upsert."""
+    """FinishJob: the whole state, of which it reads the job."""
 
     model_config = ConfigDict(extra="ignore")
-
-    fetch: dict[str, Any] | None = None
-    upsert: dict[str, Any] | None = None
 
 
 class FailEvent(BaseModel):
@@ -41,12 +39,18 @@ class FailEvent(BaseModel):
     workflow: str
 
 
-class EnrichTenderEvent(BaseModel):
-    """EnrichTender: one Map item and where its result goes; as RecordEnrichmentFailure, with the lookup's error
-    too (the Catch's {Error, Cause})."""
+class LookupsEvent(JobEvent):
+    """StoreLookups: the job and the plan its lookups followed."""
 
-    ocid: str
-    tenderNumber: str | None = None
+    lookups: LookupPlan
+
+
+class EnrichBatchEvent(BaseModel):
+    """EnrichBatch: one Map item, where its result goes and how often it may start a lookup; as
+    RecordEnrichmentFailure, with the batch's error too (the Catch's {Error, Cause})."""
+
+    item: EnrichmentBatch
     bucket: str
     resultsPrefix: str
+    secondsBetweenLookups: float
     error: dict[str, Any] | None = None

@@ -12,7 +12,9 @@ from tender_sync.window import cursor_after, next_window, source_today
 from tender_sync.workflows import SINGLE_TENDER, SYNC
 
 # The counts a finished job stores, and FinishJob emits as metrics.
-COUNTS = ("fetched", "enriched", "not_found", "enrichment_failed", "upserted", "quarantined")
+COUNTS = ("fetched", "enriched", "not_found", "enrichment_failed", "upserted", "quarantined", "lookups", "throttled")
+# What the lookups add to a job's counts.
+LOOKUP_COUNTS = ("enriched", "not_found", "enrichment_failed", "lookups", "throttled")
 
 
 class Job(BaseModel):
@@ -28,6 +30,8 @@ class Job(BaseModel):
     maxEnrichment: int = 0
     ocid: str | None = None  # single-tender
     backfill: BackfillPlan | None = None
+    # Where its lookups are chosen from, when not the whole backlog: enrich-today's day.
+    lookupsWithin: Window | None = None
 
     @property
     def artifacts_prefix(self) -> str:
@@ -171,7 +175,7 @@ def release_lease(conn: psycopg.Connection, source: str, holder: str) -> None:
 
 def finish_job(conn: psycopg.Connection, source: str, job: Job, counts: dict[str, int] | None) -> FinishedJob:
     """job_log SUCCESS with the counts (None: keep those the row holds, as a backfill adds them up), lease released."""
-    counts = counts or dict.fromkeys(COUNTS)
+    counts = {**dict.fromkeys(COUNTS), **(counts or {})}
     row = conn.execute(
         f"""UPDATE job_log
               SET status = 'SUCCESS', finished_at = now(), error = NULL,
@@ -190,6 +194,16 @@ def record_stored_window(conn: psycopg.Connection, job: Job, counts: dict[str, i
     conn.execute(
         f"""UPDATE job_log SET status = 'SUCCESS', finished_at = now(), error = NULL,
                   {", ".join(f"{name} = %({name})s" for name in COUNTS)}
+             WHERE id = %(id)s""",
+        {**counts, "id": job.jobId},
+    )
+
+
+def record_lookups(conn: psycopg.Connection, job: Job, counts: dict[str, float]) -> None:
+    """What the run's lookups found, added to the job's counts, with the rate they were made at."""
+    conn.execute(
+        f"""UPDATE job_log SET {", ".join(f"{name} = COALESCE({name}, 0) + %({name})s" for name in LOOKUP_COUNTS)},
+                  lookups_per_second = %(lookups_per_second)s
              WHERE id = %(id)s""",
         {**counts, "id": job.jobId},
     )
@@ -239,5 +253,11 @@ def counts_of(fetch: dict[str, Any] | None, upsert: dict[str, Any] | None) -> di
         "fetched": fetch.get("fetched", 0),
         # Refused by normalization, and (rarely) by PostgreSQL itself in the upsert.
         "quarantined": fetch.get("quarantined", 0) + upsert.get("quarantined", 0),
-        **{name: upsert.get(name, 0) for name in ("enriched", "not_found", "enrichment_failed", "upserted")},
+        # The window's tenders whose releases carry their category; the lookups add theirs (record_lookups).
+        "enriched": upsert.get("enriched", 0),
+        "upserted": upsert.get("upserted", 0),
+        "not_found": 0,
+        "enrichment_failed": 0,
+        "lookups": 0,
+        "throttled": 0,
     }

@@ -33,7 +33,7 @@ class Tender(BaseModel):
 
 
 class EnrichmentItem(BaseModel):
-    """One Map item: the claim ticket for a tender that needs a portal lookup."""
+    """A tender due a portal lookup: the claim ticket the lookup works from."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -41,8 +41,15 @@ class EnrichmentItem(BaseModel):
     tenderNumber: str | None
 
 
+class EnrichmentBatch(BaseModel):
+    """One Map item: the tenders one child looks up, one after another, at its share of the portal's rate."""
+
+    batch: int
+    tenders: list[EnrichmentItem]
+
+
 class EnrichmentResult(BaseModel):
-    """What one enrichment found, written to S3 for UpsertTenders to merge."""
+    """What one lookup found."""
 
     ocid: str
     status: Literal["enriched", "not_found", "failed"]
@@ -68,3 +75,24 @@ class BackfillPlan(BaseModel):
     rangeFrom: date
     rangeTo: date
     windowDays: int
+
+
+class BatchResult(BaseModel):
+    """What one child's lookups found, written to S3 as one object for StoreEnrichment."""
+
+    batch: int
+    results: list[EnrichmentResult]
+    lookups: int
+    throttled: int
+    startedAt: datetime
+    finishedAt: datetime
+
+
+class LookupPlan(BaseModel):
+    """The tenders a run will look up, in batches: the Map's items object and where the results go."""
+
+    bucket: str
+    itemsKey: str
+    resultsPrefix: str
+    batches: int
+    tenders: int

@@ -51,6 +51,15 @@ class ArtifactSettings:
 
 
 @dataclass(frozen=True)
+class LookupSettings:
+    """How the backlog's lookups are batched, and when a tender the portal did not list is checked again."""
+
+    enrich_batch_size: int
+    map_max_concurrency: int
+    not_found_recheck_hours: int
+
+
+@dataclass(frozen=True)
 class JobSettings:
     """The source whose jobs, cursor and lease a function records."""
 

@@ -84,6 +84,7 @@ def fetch(
     read: Callable[[bytes, str | None], Read],
     policy: RequestPolicy,
     not_found: str | None = None,
+    on_throttled: Callable[[], None] | None = None,
 ) -> Read:
     """The one place a request to a source is made: GET url and read the answer's body (with its Content-Type),
     retrying what may pass.
@@ -92,7 +93,7 @@ def fetch(
     refuses as BadSourceData (cut short, an error object instead of data). Not retried: the other 4xx
     (SourceRejected; not_found, when given, is its message for a 404) and a body over policy.max_body_bytes
     (BadSourceData). When the attempts or the wait budget run out, the last error is raised, saying how many
-    attempts were made.
+    attempts were made. on_throttled is told of each 429.
     """
     where = f"GET {cut(url.raw_path.decode(), 200)}"
     if policy.deadline is not None:
@@ -112,6 +113,8 @@ def fetch(
             # Asking again brings the same runaway body, megabytes each time: give up at once.
             raise BadSourceData(str(error)) from None
         except (SourceUnavailable, BadSourceData) as error:
+            if on_throttled and getattr(error, "throttled", False):
+                on_throttled()
             wait = policy.wait_before_retry(attempt, waited, getattr(error, "retry_after", None))
             if wait is None:
                 raise type(error)(f"{error} (attempt {attempt} of {policy.attempts})") from None
@@ -172,7 +175,7 @@ def _check_status(response: httpx.Response, where: str, not_found: str | None) -
     if status == 429 or status >= 500:
         retry_after = _retry_after_seconds(response.headers.get("retry-after"))
         said = f" (Retry-After {retry_after:g} s)" if retry_after is not None else ""
-        raise SourceUnavailable(f"{where} answered HTTP {status}{said}", retry_after=retry_after)
+        raise SourceUnavailable(f"{where} answered HTTP {status}{said}", retry_after=retry_after, throttled=status == 429)
     if status == 404 and not_found is not None:
         raise SourceRejected(not_found)
     if not response.is_success:
@@ -252,9 +255,14 @@ class SourceClient:
         if timeout is not None:
             self.policy = replace(self.policy, timeout=timeout)
         self._http = client or http_client()
+        # The 429s this client was answered (each one retried, after its Retry-After or a backoff).
+        self.throttled = 0
 
     def _url(self, path: str, params: dict[str, Any] | None = None) -> httpx.URL:
         return httpx.URL(self.base_url + path, params=params)
 
     def _fetch(self, url: httpx.URL, read: Callable[[bytes, str | None], Read], not_found: str | None = None) -> Read:
-        return fetch(self._http, url, read, self.policy, not_found)
+        return fetch(self._http, url, read, self.policy, not_found, on_throttled=self._count_throttled)
+
+    def _count_throttled(self) -> None:
+        self.throttled += 1

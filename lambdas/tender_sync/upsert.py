@@ -3,7 +3,6 @@ which a newer release replaces an older one, never the reverse, and unchanged ro
 A row PostgreSQL refuses is quarantined and the rest stored (store_tenders)."""
 import json
 from collections.abc import Iterable
-from datetime import datetime, timezone
 from itertools import islice
 from typing import Any
 
@@ -36,27 +35,30 @@ STATUS_COUNTS_SQL = (
     f"SELECT enrichment_status, count(*) FROM (SELECT {NEWEST_PER_OCID.format('enrichment_status')}) newest GROUP BY 1"
 )
 
-# A newer release replaces an older one, never the reverse; rows it does not change are left alone.
+# A newer release replaces an older one, never the reverse; rows it does not change are left alone. A newer
+# release that carries its category (the newer feed shape) enriches the tender; one without keeps what the portal
+# gave, unless its tender number changed: then it is due a lookup again (tender_sync.backlog).
 # (Also what `make bench` compares against, one row at a time.)
+RENUMBERED = "EXCLUDED.tender_number IS DISTINCT FROM tenders.tender_number"
 ON_CONFLICT_NEWER = f"""
 ON CONFLICT (ocid) DO UPDATE SET
     {", ".join(f"{c} = EXCLUDED.{c}" for c in RELEASE_COLUMNS if c != "ocid")},
     detailed_category = COALESCE(EXCLUDED.detailed_category, tenders.detailed_category),
     province = COALESCE(EXCLUDED.province, tenders.province),
     details = COALESCE(EXCLUDED.details, tenders.details),
-    enrichment_status = EXCLUDED.enrichment_status,
-    enrichment_error = EXCLUDED.enrichment_error,
-    enriched_at = COALESCE(EXCLUDED.enriched_at, tenders.enriched_at),
+    enrichment_status = CASE WHEN EXCLUDED.enrichment_status = 'enriched' THEN 'enriched'
+                             WHEN {RENUMBERED} THEN 'pending' ELSE tenders.enrichment_status END,
+    enrichment_error = CASE WHEN EXCLUDED.enrichment_status = 'enriched' OR {RENUMBERED} THEN NULL
+                            ELSE tenders.enrichment_error END,
+    enrichment_attempts = CASE WHEN EXCLUDED.enrichment_status = 'enriched' OR {RENUMBERED} THEN 0
+                               ELSE tenders.enrichment_attempts END,
+    enrichment_due_at = CASE WHEN EXCLUDED.enrichment_status = 'enriched' OR {RENUMBERED} THEN NULL
+                             ELSE tenders.enrichment_due_at END,
+    enriched_at = CASE WHEN EXCLUDED.enrichment_status = 'enriched' AND tenders.enrichment_status <> 'enriched'
+                       THEN now() ELSE tenders.enriched_at END,
     updated_at = now()
 WHERE EXCLUDED.release_date > tenders.release_date
    OR (EXCLUDED.release_date = tenders.release_date AND EXCLUDED.release_id > tenders.release_id)
-   -- The same release again only fills in an enrichment that was missing (a tender the portal did not
-   -- find before may be there now).
-   OR (EXCLUDED.release_id = tenders.release_id
-       AND ((tenders.enrichment_status IN ('pending', 'failed') AND EXCLUDED.enrichment_status <> 'pending')
-            OR (tenders.enrichment_status = 'not_found' AND EXCLUDED.enrichment_status = 'enriched'))
-       AND (EXCLUDED.enrichment_status, EXCLUDED.enrichment_error, EXCLUDED.detailed_category)
-           IS DISTINCT FROM (tenders.enrichment_status, tenders.enrichment_error, tenders.detailed_category))
 """
 
 UPSERT_SQL = f"""
@@ -92,23 +94,6 @@ INSERT INTO quarantine (source, ocid, reason, payload) SELECT %s, ocid, %s, raw 
 {ON_CONFLICT_SEEN_AGAIN}
 RETURNING ocid
 """
-
-
-def merge_enrichment(tender: dict[str, Any], looked_up: bool, result: dict[str, Any] | None) -> dict[str, Any]:
-    """The tender with what its enrichment found. A lookup that never reported back failed."""
-    if tender["enrichment_status"] == "enriched" or not looked_up:
-        return tender
-    if result is None:
-        return {**tender, "enrichment_status": "failed", "enrichment_error": "enrichment did not complete after its retries"}
-    merged = {**tender, "enrichment_status": result["status"], "enrichment_error": result.get("error")}
-    if result["status"] == "enriched":
-        merged.update(
-            detailed_category=result.get("detailed_category"),
-            province=result.get("province") or tender.get("province"),
-            details=result.get("details"),
-            enriched_at=datetime.now(timezone.utc).isoformat(),
-        )
-    return merged
 
 
 def copy_row(tender: dict[str, Any]) -> tuple:

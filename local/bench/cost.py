@@ -1,11 +1,12 @@
-"""`make cost`: what the sync costs on AWS, by service, per run and per month.
+"""`make cost`: what the sync costs on AWS, by service, per run, per month and per 1,000 lookups.
 
-Reads the synthesized template: the state machine definition (the states a run goes through, and the
-Distributed Map's child execution type), each function's memory and architecture, and the schedule.
-Adds a run profile (tenders per run, runs per month, seconds per function) and the list prices in
-prices.json beside this module. The run modelled is the ordinary one: something new in the window, every
-tender looked up, every step succeeding first time (each retry would add a transition and an invocation).
-Free tiers are not deducted."""
+Reads the synthesized template: the sync's definition (the states a run goes through, the Distributed Map's child
+execution type and the pace its ItemSelector gives each child), PlanLookups' batching settings, each function's
+memory and architecture, and the schedule. Adds a run profile (lookups per run, runs per month, seconds per
+function) and the list prices in prices.json beside this module. The run modelled is the ordinary one: a window
+stored, then `lookups` tenders of the backlog looked up in PlanLookups' batches, one Express child per batch, each
+paced at secondsBetweenLookups, every step succeeding first time (each retry would add a transition and an
+invocation). Free tiers are not deducted."""
 import argparse
 import json
 import math
@@ -25,14 +26,23 @@ from tender_sync.workflows import SYNC  # noqa: E402
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
 DAYS_PER_MONTH = 30
-DEFAULT_TENDERS_PER_RUN = 300
+DEFAULT_LOOKUPS_PER_RUN = 300
 # Seconds per invocation, by task state. Assumed, not measured on AWS: pass --duration NAME=SECONDS.
-DEFAULT_DURATIONS = {"StartJob": 1.0, "FetchReleases": 10.0, "EnrichTender": 1.0, "UpsertTenders": 5.0, "FinishJob": 0.5}
+# PlanLookups and StoreLookups are a query or two and a few small S3 objects each, as StartJob is.
+# A Map child's task is not here: it is billed for its batch's paced lookups (its lookups x secondsBetweenLookups),
+# unless --duration names it.
+DEFAULT_DURATIONS = {
+    "StartJob": 1.0, "FetchReleases": 10.0, "UpsertTenders": 5.0, "PlanLookups": 1.0, "StoreLookups": 1.0,
+    "FinishJob": 0.5,
+}
 # The S3 requests of a run, from what the handlers do (tests/infra/test_cost.py counts them in a local run):
-FETCH_PUTS = 3  # FetchReleases: tenders.jsonl, quarantine.jsonl (each one part below 8 MiB) and enrich-items.json
-MAP_GETS = 1  # the Distributed Map's ItemReader reads enrich-items.json
-UPSERT_GETS = 3  # UpsertTenders: enrich-items.json, tenders.jsonl, quarantine.jsonl; then one GET per result
-LIST_PAGE = 1000  # UpsertTenders lists the results prefix, 1,000 keys a page
+FETCH_PUTS = 2  # FetchReleases: tenders.jsonl and quarantine.jsonl (each one part below 8 MiB)
+UPSERT_GETS = 2  # UpsertTenders reads them back
+PLAN_PUTS = 1  # PlanLookups writes lookups.json, the Map's items
+MAP_GETS = 1  # the Distributed Map's ItemReader reads lookups.json
+STORE_GETS = 1  # StoreLookups reads lookups.json, lists the results, then GETs one result per batch
+LIST_PAGE = 1000  # 1,000 keys a page
+# Each EnrichBatch writes one result object (PUT) for its batch.
 # Each invocation of a function that may read the database secret fetches it once: runs are 30 minutes
 # apart, longer than the 5 minutes the functions cache it.
 SECRET_READS_PER_INVOCATION = 1
@@ -42,7 +52,7 @@ MINUTES = {"minute": 1, "hour": 60, "day": 24 * 60}
 
 @dataclass(frozen=True)
 class Profile:
-    tenders_per_run: int = DEFAULT_TENDERS_PER_RUN
+    lookups_per_run: int = DEFAULT_LOOKUPS_PER_RUN
     runs_per_month: float = DAYS_PER_MONTH * 48
     durations: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_DURATIONS))
 
@@ -60,6 +70,7 @@ class Estimate:
     lines: list[Line]
     profile: Profile
     child_execution_type: str
+    batches: list[int]  # the lookups of each Map child
 
     @property
     def per_run(self) -> float:
@@ -69,12 +80,18 @@ class Estimate:
         lines = [line] if line else self.lines
         return sum(item.per_run * self.profile.runs_per_month + item.per_month_fixed for item in lines)
 
+    @property
+    def per_thousand_lookups(self) -> float:
+        """A run's cost over its lookups (the secret's fixed monthly price aside)."""
+        return self.per_run / self.profile.lookups_per_run * 1000 if self.profile.lookups_per_run else 0.0
+
 
 @dataclass(frozen=True)
 class Function:
     memory_mb: int
     architecture: str
     reads_secret: bool
+    environment: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -84,11 +101,23 @@ class S3Requests:
     gets: int
 
 
-def s3_requests(items: int) -> S3Requests:
-    """The S3 requests of a run that looks up `items` tenders."""
+def s3_requests(batches: int) -> S3Requests:
+    """The S3 requests of a run whose lookups PlanLookups split into `batches` Map items (none: the run goes
+    from PlanLookups straight to FinishJob)."""
+    if not batches:
+        return S3Requests(puts=FETCH_PUTS + PLAN_PUTS, lists=0, gets=UPSERT_GETS)
     return S3Requests(
-        puts=FETCH_PUTS + items, lists=max(1, math.ceil(items / LIST_PAGE)), gets=MAP_GETS + UPSERT_GETS + items
+        puts=FETCH_PUTS + PLAN_PUTS + batches,
+        lists=max(1, math.ceil(batches / LIST_PAGE)),
+        gets=UPSERT_GETS + MAP_GETS + STORE_GETS + batches,
     )
+
+
+def batch_sizes(lookups: int, batch_size: int, concurrency: int) -> list[int]:
+    """The lookups of each batch PlanLookups writes: at most batch_size each, and a few lookups spread over as
+    many batches as the Map runs at once (tender_sync.backlog.plan_lookups)."""
+    size = max(1, min(batch_size, math.ceil(lookups / concurrency)))
+    return [min(size, lookups - start) for start in range(0, lookups, size)]
 
 
 def load_prices(path: Path = PRICES_FILE) -> dict[str, Any]:
@@ -110,16 +139,29 @@ def runs_per_month(template: dict[str, Any]) -> float:
     return DAYS_PER_MONTH * 24 * 60 / minutes
 
 
-def run_path(machine: dict[str, Any]) -> list[str]:
-    """The states an ordinary run enters, in order: each Choice takes its Default (the branch that does the work)."""
+def run_path(machine: dict[str, Any], facts: dict[str, Any] | None = None) -> list[str]:
+    """The states an ordinary run enters, in order. A Choice takes the first of its rules that `facts` (values by
+    JSONPath, e.g. {"$.lookups.tenders": 0}) decide, else its Default (the branch that does the work)."""
+    facts = facts or {}
     path, name = [], machine["StartAt"]
     while name:
         state = machine["States"][name]
         path.append(name)
         if state["Type"] in ("Succeed", "Fail") or state.get("End"):
             break
-        name = state["Default"] if state["Type"] == "Choice" else state["Next"]
+        name = _choose(state, facts) if state["Type"] == "Choice" else state["Next"]
     return path
+
+
+def _choose(state: dict[str, Any], facts: dict[str, Any]) -> str:
+    for rule in state.get("Choices", []):
+        if rule.get("Variable") in facts:
+            value = facts[rule["Variable"]]
+            if ("NumericEquals" in rule and value == rule["NumericEquals"]) or (
+                "BooleanEquals" in rule and value is rule["BooleanEquals"]
+            ):
+                return rule["Next"]
+    return state["Default"]
 
 
 def estimate(template: dict[str, Any], profile: Profile, prices: dict[str, Any], child_execution_type: str | None = None) -> Estimate:
@@ -127,13 +169,13 @@ def estimate(template: dict[str, Any], profile: Profile, prices: dict[str, Any],
     machine = json.loads(definition(template, SYNC.state_machine_id(template)))
     functions = _functions(template)
     sfn, lam, s3, secrets = prices["step_functions"], prices["lambda"], prices["s3_standard"], prices["secrets_manager"]
-    items = profile.tenders_per_run
 
     transitions = 0
     invocations: list[tuple[Function, float, float]] = []  # function, count, seconds each
-    express_requests, express_seconds = 0, 0.0
+    express_requests, express_seconds = 0, 0.0  # seconds: summed over the children, each rounded up
     execution_type = None
-    for name in run_path(machine):
+    batches: list[int] = []
+    for name in run_path(machine, {"$.lookups.tenders": profile.lookups_per_run}):
         state = machine["States"][name]
         transitions += 1
         if state["Type"] == "Task":
@@ -141,35 +183,40 @@ def estimate(template: dict[str, Any], profile: Profile, prices: dict[str, Any],
         if state["Type"] == "Map":
             processor = state["ItemProcessor"]
             execution_type = child_execution_type or processor.get("ProcessorConfig", {}).get("ExecutionType", "STANDARD")
+            batches = _batches(machine, functions, profile.lookups_per_run)
+            seconds_between = float(state["ItemSelector"]["secondsBetweenLookups"])
             child_path = run_path(processor)
             # Each child execution the Distributed Map starts is one transition of the parent.
-            transitions += items
-            child_seconds = 0.0
-            for child_name in child_path:
-                child = processor["States"][child_name]
-                if child["Type"] == "Task":
-                    seconds = _duration(profile, child_name)
-                    invocations.append((_task_function(child, functions), items, seconds))
-                    child_seconds += seconds
+            transitions += len(batches)
+            increment = sfn["express_duration_increment_seconds"]
+            for lookups in batches:
+                child_seconds = 0.0
+                for child_name in child_path:
+                    child = processor["States"][child_name]
+                    if child["Type"] == "Task":
+                        # Billed for its paced lookups: one started every seconds_between, the last one's included.
+                        seconds = profile.durations.get(child_name, lookups * seconds_between)
+                        invocations.append((_task_function(child, functions), 1, seconds))
+                        child_seconds += seconds
+                if execution_type == "EXPRESS":
+                    express_seconds += math.ceil(round(child_seconds / increment, 6)) * increment
             if execution_type == "STANDARD":
-                transitions += items * len(child_path)
+                transitions += len(batches) * len(child_path)
             else:
-                express_requests = items
-                increment = sfn["express_duration_increment_seconds"]
-                express_seconds = math.ceil(round(child_seconds / increment, 6)) * increment
+                express_requests = len(batches)
 
     lambda_requests = sum(count for _, count, _ in invocations)
     gb_seconds = {
         architecture: sum(count * seconds * f.memory_mb / 1024 for f, count, seconds in invocations if f.architecture == architecture)
         for architecture in sorted({f.architecture for f, _, _ in invocations})
     }
-    s3_run = s3_requests(items)
+    s3_run = s3_requests(len(batches))
     secret_reads = sum(count for f, count, _ in invocations if f.reads_secret) * SECRET_READS_PER_INVOCATION
     created_secrets = sum(1 for r in template["Resources"].values() if r["Type"] == "AWS::SecretsManager::Secret")
 
     lines = [Line("Step Functions state transitions", f"{transitions:,}", transitions * sfn["standard_per_state_transition"])]
     if express_requests:
-        express_gb_seconds = express_requests * express_seconds * sfn["express_billed_memory_mb"] / 1024
+        express_gb_seconds = express_seconds * sfn["express_billed_memory_mb"] / 1024
         lines += [
             Line("Step Functions Express requests", f"{express_requests:,}", express_requests * sfn["express_per_request"]),
             Line(
@@ -195,15 +242,19 @@ def estimate(template: dict[str, Any], profile: Profile, prices: dict[str, Any],
             per_month_fixed=created_secrets * secrets["per_secret_month"],
         ),
     ]
-    return Estimate(lines=lines, profile=profile, child_execution_type=execution_type or "none")
+    return Estimate(lines=lines, profile=profile, child_execution_type=execution_type or "none", batches=batches)
 
 
 def report(template: dict[str, Any], profile: Profile, prices: dict[str, Any]) -> list[str]:
     result = estimate(template, profile, prices)
     width = max(len(line.service) for line in result.lines)
+    batches = result.batches
     out = [
-        f"Run profile: {profile.tenders_per_run:,} tenders looked up per run, {profile.runs_per_month:,.0f} runs per month; "
-        "seconds per invocation: " + ", ".join(f"{name} {seconds:g}" for name, seconds in profile.durations.items()),
+        f"Run profile: {profile.lookups_per_run:,} lookups per run"
+        + (f" in {len(batches):,} batches of up to {max(batches):,}" if batches else "")
+        + f", {profile.runs_per_month:,.0f} runs per month; seconds per invocation: "
+        + ", ".join(f"{name} {seconds:g}" for name, seconds in profile.durations.items())
+        + ("; each Map child's task: its lookups x secondsBetweenLookups" if batches else ""),
         f"Prices: AWS list prices, {prices['region']}, as of {prices['date']} "
         f"({PRICES_FILE.relative_to(toolchain.ROOT)}); free tiers not deducted.",
         f"Enrichment Map children: {result.child_execution_type}",
@@ -213,6 +264,8 @@ def report(template: dict[str, Any], profile: Profile, prices: dict[str, Any]) -
     for line in result.lines:
         out.append(f"{line.service:<{width}}  {line.usage:>16}  {line.per_run:>10.5f}  {result.per_month(line):>11.2f}")
     out.append(f"{'total':<{width}}  {'':>16}  {result.per_run:>10.5f}  {result.per_month():>11.2f}")
+    if profile.lookups_per_run:
+        out.append(f"per 1,000 lookups: ${result.per_thousand_lookups:.5f} (a run's cost over its lookups; the secret's monthly price aside)")
     other = "STANDARD" if result.child_execution_type == "EXPRESS" else "EXPRESS"
     if result.child_execution_type != "none":
         alternative = estimate(template, profile, prices, child_execution_type=other)
@@ -220,6 +273,12 @@ def report(template: dict[str, Any], profile: Profile, prices: dict[str, Any]) -
             f"(with {other} Map children instead: ${alternative.per_run:.5f} per run, ${alternative.per_month():.2f} per month)"
         )
     return out
+
+
+def _batches(machine: dict[str, Any], functions: dict[str, Function], lookups: int) -> list[int]:
+    """The batches PlanLookups makes of `lookups`, with the batch size and concurrency the template gives it."""
+    environment = _task_function(machine["States"]["PlanLookups"], functions).environment
+    return batch_sizes(lookups, int(environment["ENRICH_BATCH_SIZE"]), int(environment["MAP_MAX_CONCURRENCY"]))
 
 
 def _functions(template: dict[str, Any]) -> dict[str, Function]:
@@ -234,6 +293,7 @@ def _functions(template: dict[str, Any]) -> dict[str, Function]:
             memory_mb=properties.get("MemorySize", 128),
             architecture=(properties.get("Architectures") or ["x86_64"])[0],
             reads_secret=properties["Role"]["Fn::GetAtt"][0] in readers,
+            environment=properties.get("Environment", {}).get("Variables", {}),
         )
     return functions
 
@@ -265,11 +325,15 @@ def _duration(profile: Profile, state_name: str) -> float:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="make cost", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tenders", type=int, default=DEFAULT_TENDERS_PER_RUN, help="tenders looked up per run (default 300)")
+    parser.add_argument(
+        "--lookups", "--tenders", dest="lookups", type=int, default=DEFAULT_LOOKUPS_PER_RUN,
+        help="tenders looked up per run (default 300)",
+    )
     parser.add_argument("--runs-per-month", type=float, help="default: from the schedule, over a 30-day month")
     parser.add_argument(
         "--duration", action="append", default=[], metavar="STATE=SECONDS",
-        help="seconds per invocation of a task state, e.g. EnrichTender=2.5 (repeatable)",
+        help="seconds per invocation of a task state, e.g. StoreLookups=2.5 (repeatable); EnrichBatch=SECONDS "
+        "replaces its paced time",
     )
     return parser.parse_args(argv)
 
@@ -282,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         name, _, seconds = item.partition("=")
         durations[name] = float(seconds)
     profile = Profile(
-        tenders_per_run=args.tenders,
+        lookups_per_run=args.lookups,
         runs_per_month=args.runs_per_month if args.runs_per_month is not None else runs_per_month(template),
         durations=durations,
     )

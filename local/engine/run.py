@@ -26,7 +26,7 @@ from tender_sync.jobs import counts_of  # noqa: E402
 from tender_sync.workflows import SYNC, Workflow  # noqa: E402
 
 # The steps that stage a run's tenders in S3 (their output holds the fetch summary).
-STAGING_STEPS = ("FetchReleases", "FetchRelease", "StartEnrichToday")
+STAGING_STEPS = ("FetchReleases", "FetchRelease")
 
 
 def run_workflow(
@@ -63,7 +63,7 @@ def run_workflow(
 
 
 class Progress:
-    """Prints each step as the execution enters it, and the enrichment Map's item counts as they move."""
+    """Prints each step as the execution enters it, and the enrichment Map's batches as they move."""
 
     def __init__(self, local: LocalStack, out=sys.stdout):
         self.local, self.out = local, out
@@ -80,16 +80,19 @@ class Progress:
             fetch = json.loads(exited["output"]).get("fetch", {})
             print(
                 f"     {fetch.get('fetched', 0)} releases, {fetch.get('tenders', 0)} tenders, "
-                f"{fetch.get('toEnrich', 0)} to look up, {fetch.get('quarantined', 0)} quarantined, "
-                f"{fetch.get('cleaned', 0)} cleaned",
+                f"{fetch.get('quarantined', 0)} quarantined, {fetch.get('cleaned', 0)} cleaned",
                 file=self.out, flush=True,
             )
+        if exited and exited["name"] == "PlanLookups":
+            lookups = json.loads(exited["output"]).get("lookups", {})
+            print(f"     {lookups.get('tenders', 0)} due a lookup, in {lookups.get('batches', 0)} batches",
+                  file=self.out, flush=True)
 
     def on_poll(self, execution_arn: str) -> None:
         counts = self.local.map_run_counts(execution_arn) if self.in_map else None
         if counts and counts["total"] and (counts["succeeded"] + counts["failed"], counts["total"]) != self.last_counts:
             self.last_counts = (counts["succeeded"] + counts["failed"], counts["total"])
-            print(f"     looked up {self.last_counts[0]}/{self.last_counts[1]}", file=self.out, flush=True)
+            print(f"     batches done {self.last_counts[0]}/{self.last_counts[1]}", file=self.out, flush=True)
 
 
 def job_row(database_url: str, execution_arn: str) -> dict[str, Any] | None:
@@ -143,6 +146,7 @@ def summary(execution: Execution, job: dict[str, Any] | None) -> list[str]:
     outputs = step_outputs(execution.history)
     staged = next((outputs[step].get("fetch") for step in STAGING_STEPS if step in outputs), None) or {}
     upsert = (outputs.get("UpsertTenders") or {}).get("upsert") or {}
+    looked = (outputs.get("StoreLookups") or {}).get("looked") or {}
     finished = job is not None and job["status"] == "SUCCESS"
     counts = {name: job[name] or 0 for name in counts_of(None, None)} if finished else counts_of(staged, upsert)
     lines = [f"status:     {job['status'] if job else execution.status} (execution {execution.status})"]
@@ -157,7 +161,10 @@ def summary(execution: Execution, job: dict[str, Any] | None) -> list[str]:
             f"fetched:    {counts['fetched']} releases, {counts['quarantined']} quarantined"
             + (f", {staged['cleaned']} cleaned" if staged.get("cleaned") else ""),
             f"enrichment: {counts['enriched']} enriched, {counts['not_found']} not found, "
-            f"{counts['enrichment_failed']} failed" + (f", {upsert.get('pending', 0)} left pending" if detailed else ""),
+            f"{counts['enrichment_failed']} failed"
+            + (f", {looked['still_due']} still due a lookup" if "still_due" in looked else ""),
+            f"lookups:    {counts['lookups']} made, {counts['throttled']} throttled (429)"
+            + (f", {job['lookups_per_second']} per second" if job and job.get("lookups_per_second") else ""),
             f"upserted:   {counts['upserted']}" + (
                 f" ({upsert.get('inserted', 0)} new, {upsert.get('updated', 0)} updated, "
                 f"{upsert.get('unchanged', 0)} unchanged)" if detailed else ""

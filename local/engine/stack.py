@@ -4,6 +4,7 @@ import importlib
 import json
 import os
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -74,6 +75,12 @@ class LocalStack:
         self.functions = {lid: r for lid, r in template["Resources"].items() if r["Type"] == "AWS::Lambda::Function"}
         self.state_machines: dict[str, str] = {}
         self._saved_environ: dict[str, str] = {}
+        # What the Distributed Maps gather from their children (moto neither keeps nor limits it): each child's
+        # last Task, by function, with the ResultPaths it ends a child with; and the bytes gathered since the last
+        # start.
+        self._child_ends: dict[str, set[str | None]] = {}
+        self._gathered_bytes = 0
+        self._gathered_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> "LocalStack":
@@ -88,8 +95,11 @@ class LocalStack:
         self.s3.create_bucket(Bucket=LOCAL_BUCKET)
         for logical_id, resource in self.template["Resources"].items():
             if resource["Type"] == "AWS::StepFunctions::StateMachine":
+                deployed = definition(self.template, logical_id)
+                for function, result_path in map_child_ends(json.loads(deployed)).items():
+                    self._child_ends.setdefault(function, set()).add(result_path)
                 self.state_machines[logical_id] = self.sfn.create_state_machine(
-                    name=logical_id, definition=local_definition(definition(self.template, logical_id)),
+                    name=logical_id, definition=local_definition(deployed),
                     roleArn=f"arn:aws:iam::{ACCOUNT}:role/local",
                     type=resource["Properties"].get("StateMachineType", "STANDARD"),
                 )["stateMachineArn"]
@@ -133,9 +143,10 @@ class LocalStack:
             timeout_seconds=properties.get("Timeout", 3),
             invoked_function_arn=get_att(self.template, logical_id, "Arn"),
         )
+        event = json.loads(body) if body else {}
         try:
             with self.around_invoke(logical_id):
-                result = handler(json.loads(body) if body else {}, context)
+                result = handler(event, context)
         except Exception as error:  # noqa: BLE001 - every handler error becomes a Lambda function error
             response_headers["x-amz-function-error"] = "Unhandled"
             payload = {
@@ -145,12 +156,28 @@ class LocalStack:
             }
         else:
             payload = result
+            if logical_id in self._child_ends:
+                self._count_gathered(self._child_ends[logical_id], event, result)
         encoded = json.dumps(payload, default=str).encode()
         response_headers["Content-Length"] = str(len(encoded))
         return encoded
 
+    def _count_gathered(self, result_paths: set[str | None], event: Any, result: Any) -> None:
+        """What one child's end adds to what its Map gathers: its output (the largest its ResultPaths make of it),
+        and a separator."""
+        if result_paths == {"$"}:
+            output: Any = result
+        elif result_paths == {None}:
+            output = event
+        else:
+            output = [event, result]  # the result placed inside the input: at least both
+        with self._gathered_lock:
+            self._gathered_bytes += len(json.dumps(output, default=str).encode()) + 1
+
     # -- executions ------------------------------------------------------------------------
     def start(self, state_machine: str, execution_input: dict[str, Any]) -> str:
+        with self._gathered_lock:
+            self._gathered_bytes = 0
         # Named as the console names them; moto would otherwise name every execution "None".
         return self.sfn.start_execution(
             stateMachineArn=self.state_machines[state_machine], name=str(uuid.uuid4()), input=json.dumps(execution_input)
@@ -178,6 +205,11 @@ class LocalStack:
                 on_poll(arn)
             time.sleep(poll_seconds)
         check_quotas(history)
+        if self._gathered_bytes > MAX_PAYLOAD_BYTES:
+            raise QuotaExceeded(
+                f"a Distributed Map gathered {self._gathered_bytes} bytes of its children's output (since the last "
+                f"start); without a ResultWriter AWS fails the execution past {MAX_PAYLOAD_BYTES}, uncaught"
+            )
         output = description.get("output")
         return Execution(
             arn=arn,
@@ -205,6 +237,22 @@ class LocalStack:
         return [event for page in pages for event in page["events"]]
 
 
+def map_child_ends(document: dict[str, Any]) -> dict[str, str | None]:
+    """The Lambda functions that end a Distributed Map's child (its Tasks with End), each with its ResultPath: the
+    child's output, which the Map gathers, is then the function's result ("$"), its input (null), or both."""
+    ends: dict[str, str | None] = {}
+
+    def visit(states: dict[str, Any], in_map: bool) -> None:
+        for state in states.values():
+            processor = state.get("ItemProcessor") or {}
+            if in_map and state.get("Type") == "Task" and state.get("End") and ":function:" in state.get("Resource", ""):
+                ends[state["Resource"].split(":")[6]] = state.get("ResultPath", "$")
+            visit(processor.get("States", {}), in_map or bool(processor))
+
+    visit(document["States"], False)
+    return ends
+
+
 def start_functions_cold() -> None:
     """Each local stack starts its functions cold, as a new deployment does: a handler reads its settings at
     import, from the environment of the stack that imports it."""
@@ -213,8 +261,10 @@ def start_functions_cold() -> None:
 
 
 def local_definition(definition: str) -> str:
-    """The deployed definition with the one change moto's interpreter needs: it has no Express child
-    executions, so a Distributed Map's item processor runs its children as STANDARD here."""
+    """The deployed definition with the two changes moto's interpreter needs: it has no Express child
+    executions, so a Distributed Map's item processor runs its children as STANDARD here; and its parser refuses
+    an integer ToleratedFailurePercentage (what CDK emits), so it gets the same number as a float. (moto then
+    ignores it: a child that fails outright leaves its Map SUCCEEDED, as 100% tolerated does on AWS.)"""
     document = json.loads(definition)
 
     def adapt(states: dict[str, Any]) -> None:
@@ -222,6 +272,8 @@ def local_definition(definition: str) -> str:
             processor = state.get("ItemProcessor") or {}
             if processor.get("ProcessorConfig", {}).get("ExecutionType") == "EXPRESS":
                 processor["ProcessorConfig"]["ExecutionType"] = "STANDARD"
+            if isinstance(state.get("ToleratedFailurePercentage"), int):
+                state["ToleratedFailurePercentage"] = float(state["ToleratedFailurePercentage"])
             adapt(processor.get("States", {}))
 
     adapt(document["States"])

@@ -13,7 +13,8 @@ from tender_sync.workflows import SYNC
 
 @pytest.fixture(scope="session")
 def template() -> dict[str, Any]:
-    return synth_template()
+    # Lookups paced for tests, not for the real portal: pacing itself is tested in tests/integration/test_backlog.py.
+    return synth_template(context={"portalRequestsPerSecond": 1000})
 
 
 @pytest.fixture(scope="session")

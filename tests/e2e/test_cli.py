@@ -58,8 +58,9 @@ def test_start_runs_a_workflow_to_the_end_and_runs_state_and_timeline_show_it(lo
     assert lines[0].startswith("ExecutionSucceeded after ")
     steps = [line.split()[1] for line in lines[3:]]
     assert steps == [
-        "StartBackfill", "WindowsLeft?", "FetchReleases", "AnythingToEnrich?", "EnrichTenders", "UpsertTenders",
-        "NextWindow", "WindowsLeft?", "FetchReleases", "AnythingToEnrich?", "EnrichTenders", "UpsertTenders",
+        "StartBackfill", "WindowsLeft?", "FetchReleases", "UpsertTenders", "PlanLookups", "AnythingToLookUp?",
+        "EnrichTenders", "StoreLookups", "NextWindow", "WindowsLeft?", "FetchReleases", "UpsertTenders", "PlanLookups",
+        "AnythingToLookUp?", "EnrichTenders", "StoreLookups",
         "NextWindow", "WindowsLeft?", "FinishJob", "BackfillSucceeded",
     ]
     assert all(line.split()[-1] == "s" for line in lines[3:-1])  # each step that ended shows its duration

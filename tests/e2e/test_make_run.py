@@ -56,7 +56,7 @@ def test_a_failed_run_says_what_its_steps_did_and_why_in_one_line(make_run, data
     lines = dict(line.split(":", 1) for line in out.splitlines() if line[:1].isalpha() and ":" in line)
     assert lines["status"].strip() == "FAILED (execution FAILED)"
     assert lines["steps"].strip() == (
-        "StartJob, LeaseHeld?, FetchReleases, AnythingNew?, EnrichTenders, UpsertTenders (failed), FailJob, SyncFailed")
+        "StartJob, LeaseHeld?, FetchReleases, UpsertTenders (failed), FailJob, SyncFailed")
     assert lines["fetched"].strip() == "56 releases, 0 quarantined"
     assert "tenders are read-only today" in lines["reason"]
     assert err.strip().splitlines()[-1] == f"sync failed: {lines['reason'].strip()}"

@@ -100,8 +100,9 @@ def test_backfill_stores_each_window_in_order_and_moves_the_cursor_only_forwards
     # A fresh database: each window leaves no gap after the cursor (the first starts at firstRunFrom).
     [state] = operations.query("SELECT * FROM sync_state")
     assert state["cursor"] == SEPTEMBER[1] and state["lease_holder"] is None
-    # Step Functions' history quota: about 25 events a window.
-    assert len(execution.history) < 30 * len(windows_fetched(execution))
+    # Step Functions' history quota: about 38 events a window (400 windows, the most a backfill takes, stay
+    # below 25,000).
+    assert len(execution.history) < 40 * len(windows_fetched(execution))
 
 
 def test_backfill_behind_the_cursor_leaves_it_and_one_reaching_past_it_moves_it(operations: Operations, sample_source):
@@ -217,7 +218,7 @@ def test_enrich_today_looks_up_todays_failed_tenders_up_to_the_cap(template, dat
     later = len(today_failed) - 3
     jobs = operations.query("SELECT * FROM job_log WHERE workflow = 'enrich-today' ORDER BY id")
     assert [(j["status"], j["fetched"], j["enriched"], j["upserted"]) for j in jobs] == [
-        ("SUCCESS", 3, 3, 3), ("SUCCESS", later, later, later)]
+        ("SUCCESS", 0, 3, 0), ("SUCCESS", 0, later, 0)]
     assert jobs[0]["triggered_by"] == "admin admin-7" and jobs[0]["window_from"] == today
     assert operations.query("SELECT * FROM sync_state") == state_before  # the cursor never moves
     # FinishJob's metrics, as the EMF lines Lambda would send to CloudWatch.
@@ -290,12 +291,12 @@ def test_cleanup_fails_jobs_whose_execution_ended_and_frees_their_lease(template
         assert ops.local.wait(running).status == "SUCCEEDED"
 
     assert cleanup.status == "SUCCEEDED", cleanup.cause
-    assert sorted(cleanup.output["cleanup"]["jobsFailed"]) == sorted([aborted, gone])
+    # The sync stored its window before its lookups: its job is a SUCCESS, only its lease was left held.
+    assert cleanup.output["cleanup"]["jobsFailed"] == [gone]
     assert cleanup.output["cleanup"]["leasesFreed"] == [aborted]
     assert still_running == "RUNNING"
     jobs = {row["execution_id"]: row for row in ops.query("SELECT * FROM job_log")}
-    assert (jobs[aborted]["status"], jobs[aborted]["error"]) == (
-        "FAILED", "cleanup: its execution ended ABORTED without finishing the job")
+    assert (jobs[aborted]["status"], jobs[aborted]["error"]) == ("SUCCESS", None)
     assert jobs[gone]["status"] == "FAILED" and "no longer exists" in jobs[gone]["error"]
     assert jobs["not-an-arn"]["status"] == "RUNNING"  # not an execution of ours: left alone
     assert jobs[running]["status"] == "SUCCESS"

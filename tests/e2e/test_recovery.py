@@ -69,9 +69,9 @@ def test_a_database_cut_off_mid_transaction_costs_retries_not_data(template, emp
 def test_a_run_failed_by_the_database_is_completed_by_the_next_without_repeating_stored_work(
     template, empty_database_url, sample_source
 ):
-    # Run 1: connections 1-3. Run 2: StartJob (4), then every attempt of UpsertTenders (5-8) is refused; FailJob (9)
-    # gets through. Run 3: the database is back.
-    refused = range(5, 9)
+    # Run 1: connections 1-5 (StartJob, UpsertTenders, PlanLookups, StoreLookups, FinishJob). Run 2: StartJob (6),
+    # then every attempt of UpsertTenders (7-10) is refused; FailJob (11) gets through. Run 3: the database is back.
+    refused = range(7, 11)
     with sync_through_proxy(
         template, empty_database_url, sample_source.url, lambda n: "refuse" if n in refused else None
     ) as sync:
@@ -166,10 +166,14 @@ def test_a_lookup_failing_after_its_retries_is_stored_with_its_error_and_the_nex
             first = sync.run(**window)
             failed = sync.query("SELECT * FROM tenders WHERE enrichment_status = 'failed'")
             portal.faults = Faults()
+            # Not due before its next try, 30 minutes later: the run just after looks nothing up.
+            too_soon = sync.run(**window)
+            sync.query("UPDATE tenders SET enrichment_due_at = now() WHERE enrichment_status = 'failed' RETURNING 1")
             second = sync.run(**window)
 
-    assert first.status == second.status == "SUCCEEDED"
-    assert failed and len(failed) == first.output["upsert"]["enrichment_failed"]
+    assert first.status == too_soon.status == second.status == "SUCCEEDED"
+    assert failed and len(failed) == first.output["looked"]["enrichment_failed"]
+    assert too_soon.output["lookups"]["tenders"] == 0
     for tender in failed:
         assert tender["enrichment_error"].startswith(
             "BadSourceData: GET /Home/PaginatedTenderOpportunities?")
@@ -180,14 +184,15 @@ def test_a_lookup_failing_after_its_retries_is_stored_with_its_error_and_the_nex
         row = refilled[tender["ocid"]]
         assert (row["enrichment_status"], row["enrichment_error"]) == ("enriched", None)
         assert row["detailed_category"] and isinstance(row["enriched_at"], datetime)
-    assert second.output["upsert"]["updated"] == len(failed)
+    assert second.output["looked"]["enriched"] == len(failed)
+    assert second.output["upsert"]["updated"] == 0  # the window itself had not changed
 
 
 def test_a_stored_window_stays_a_success_when_finishing_fails(template, empty_database_url, sample_source, capfd):
-    # Connection 1 is StartJob's, 2 UpsertTenders' (it commits the window); FinishJob's four attempts (3-6) are
-    # refused; FailJob (7) gets through.
+    # Connection 1 is StartJob's, 2 UpsertTenders' (it commits the window), 3 PlanLookups', 4 StoreLookups';
+    # FinishJob's four attempts (5-8) are refused; FailJob (9) gets through.
     with sync_through_proxy(
-        template, empty_database_url, sample_source.url, lambda n: "refuse" if 3 <= n <= 6 else None
+        template, empty_database_url, sample_source.url, lambda n: "refuse" if 5 <= n <= 8 else None
     ) as sync:
         capfd.readouterr()
         execution = sync.run()

@@ -36,7 +36,7 @@ def test_a_window_of_thousands_of_tenders_stays_within_the_quotas_on_two_connect
 
     # Execution came back from the runner, so its quota checks passed; the history says so too.
     assert execution.status == "SUCCEEDED", execution.cause
-    lookups = execution.output["fetch"]["toEnrich"]
+    lookups = execution.output["lookups"]["tenders"]
     assert lookups == TENDERS // 2  # every tender of the older release shape was looked up
     assert len(execution.history) < MAX_HISTORY_EVENTS
     assert len(execution.history) < lookups  # the Map's items run outside the execution's history

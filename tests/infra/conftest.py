@@ -9,6 +9,7 @@ from typing import Any
 from unittest import mock
 
 import httpx
+import psycopg
 import pytest
 from aws_cdk.assertions import Template
 
@@ -109,6 +110,13 @@ class S3Call:
 
 
 @dataclass
+class Invocation:
+    function: str  # logical id
+    output: Any  # what the handler returned (for a handler error, Lambda's {errorType, errorMessage, ...})
+    workflow_run: int  # 0: the sync; then the other workflows' runs, in order
+
+
+@dataclass
 class RecordedRun:
     """One whole sync run on this machine, then one run of each other workflow, with every S3 request each
     function's handler made.
@@ -118,8 +126,10 @@ class RecordedRun:
 
     template: dict[str, Any]
     output: dict[str, Any]
+    other_outputs: list[dict[str, Any]]  # enrich-today's, the backfill's, the single tender's and the cleanup's
     s3_calls: list[S3Call]
     other_s3_calls: list[S3Call]  # those of the other workflows' runs, after the sync
+    invocations: list[Invocation]  # every Lambda invocation of all those runs, in order
     listing_body: str  # a listing page as the source served it
     elsewhere_url: str
     elsewhere_requests: list[str]
@@ -165,12 +175,22 @@ def recorded_run(server_url: str) -> Iterator[RecordedRun]:
     from local.sample_source.server import SampleSource
 
     template = synth_template()
-    # The state machine runs one function at a time, but for the Map's EnrichTender children: so each
+    # The state machine runs one function at a time, but for the Map's EnrichBatch children: so each
     # S3 call (whatever client and thread made it) belongs to the one function running.
     running: dict[str, int] = {}
     lock = threading.Lock()
     calls: list[S3Call] = []
+    invocations: list[Invocation] = []
+    workflow_run = [0]
     make_api_call = BaseClient._make_api_call
+    invoke = LocalStack._invoke
+
+    def recording_invoke(local, function_name, qualifier, body, headers, response_headers):
+        encoded = invoke(local, function_name, qualifier, body, headers, response_headers)
+        logical_id = function_name.split(":")[6] if function_name.startswith("arn:") else function_name
+        with lock:
+            invocations.append(Invocation(logical_id, json.loads(encoded), workflow_run[0]))
+        return encoded
 
     def recording_api_call(client, operation, params):
         if client.meta.service_model.service_name == "s3":
@@ -199,6 +219,7 @@ def recorded_run(server_url: str) -> Iterator[RecordedRun]:
             fresh_database(server_url) as database_url,
             SampleSource() as source,
             mock.patch.object(BaseClient, "_make_api_call", recording_api_call),
+            mock.patch.object(LocalStack, "_invoke", recording_invoke),
         ):
             _point_urls_at(source.releases, elsewhere.url)
             _point_urls_at(source.portal_rows, elsewhere.url)
@@ -209,24 +230,36 @@ def recorded_run(server_url: str) -> Iterator[RecordedRun]:
             with LocalStack(template, environment, around_invoke=counted_as_running) as local:
                 execution = local.execute(SYNC.state_machine_id(template), {"triggeredBy": "test"})
                 sync_calls = len(calls)
-                # A tender of the older shape, so its single-tender run looks it up in the portal.
+                # A tender of the older shape (the portal has its category), whose last lookup failed and is due
+                # again: its single-tender run looks it up in the portal.
                 ocid = next(r["ocid"] for r in source.releases if "category" not in r["tender"])
-                others = [
-                    local.execute(workflow.state_machine_id(template), execution_input)
-                    for workflow, execution_input in (
-                        (ENRICH_TODAY, {"maxEnrichment": 5}),
-                        (BACKFILL, {"from": "2025-09-08", "to": "2025-09-10", "windowDays": 1}),
-                        (SINGLE_TENDER, {"ocid": ocid}),
-                        (CLEANUP, {}),
-                    )
-                ]
+                others = []
+                for workflow, execution_input in (
+                    (ENRICH_TODAY, {"maxEnrichment": 5}),
+                    (BACKFILL, {"from": "2025-09-08", "to": "2025-09-10", "windowDays": 1}),
+                    (SINGLE_TENDER, {"ocid": ocid}),
+                    (CLEANUP, {}),
+                ):
+                    if workflow is SINGLE_TENDER:
+                        with psycopg.connect(database_url, autocommit=True) as conn:
+                            assert conn.execute(
+                                """UPDATE tenders SET enrichment_status = 'failed', enrichment_error = 'an earlier lookup failed',
+                                          enrichment_attempts = 1, enrichment_due_at = now() - interval '1 minute'
+                                    WHERE ocid = %s""",
+                                (ocid,),
+                            ).rowcount == 1
+                    workflow_run[0] += 1
+                    others.append(local.execute(workflow.state_machine_id(template), execution_input))
         assert execution.status == "SUCCEEDED", execution.cause
         assert [other.status for other in others] == ["SUCCEEDED"] * len(others), [o.cause for o in others]
+        assert others[2].output["looked"]["lookups"] == 1  # the single tender's
         yield RecordedRun(
             template=template,
             output=execution.output,
+            other_outputs=[other.output for other in others],
             s3_calls=calls[:sync_calls],
             other_s3_calls=calls[sync_calls:],
+            invocations=invocations,
             listing_body=listing_body,
             elsewhere_url=elsewhere.url,
             elsewhere_requests=elsewhere.requests,

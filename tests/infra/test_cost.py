@@ -1,67 +1,142 @@
 """`make cost` (local/bench/cost.py) against a hand calculation, and its S3 request counts against a real local run."""
+import json
+from collections import Counter
+from pathlib import Path
+
 import pytest
 
 from local.bench import cost
 from tests.infra.conftest import RecordedRun
 
+PRICES = json.loads((Path(__file__).parents[2] / "local" / "bench" / "prices.json").read_text())
+TARGET_PER_MONTH = 3.00
+
+
+def _hand_calculation() -> dict[str, float]:
+    """The default profile worked out by hand, at the prices of prices.json: 300 lookups a run, in PlanLookups'
+    batches of 20 (enrichBatchSize; 300 over mapMaxConcurrency 3 would allow 100), so 15 Express children, each
+    starting a lookup every 0.6 s (mapMaxConcurrency 3 / portalRequestsPerSecond 5)."""
+    sfn, lam, s3, secrets = PRICES["step_functions"], PRICES["lambda"], PRICES["s3_standard"], PRICES["secrets_manager"]
+    children, lookups_per_child, seconds_between = 15, 20, 0.6
+    # Step Functions: 10 states on the way (StartJob, LeaseHeld?, FetchReleases, UpsertTenders, PlanLookups,
+    # AnythingToLookUp?, EnrichTenders, StoreLookups, FinishJob, SyncSucceeded) + 1 per child the Map starts.
+    transitions = 10 + children
+    # Express children: 15 requests, each paced through its 20 lookups, 12 s, billed at 64 MB.
+    express_gb_seconds = children * lookups_per_child * seconds_between * 64 / 1024  # 11.25
+    # Lambda (arm64): StartJob, FetchReleases, UpsertTenders, PlanLookups, StoreLookups and FinishJob once each,
+    # EnrichBatch once per child, billed for its paced time (20 x 0.6 s) at 128 MB.
+    requests = 6 + children
+    gb_seconds = (
+        0.25 * 1.0  # StartJob, 256 MB, 1 s
+        + 1.0 * 10.0  # FetchReleases, 1024 MB, 10 s
+        + 1.0 * 5.0  # UpsertTenders, 1024 MB, 5 s
+        + 0.25 * 1.0  # PlanLookups, 256 MB, 1 s
+        + 0.5 * 1.0  # StoreLookups, 512 MB, 1 s
+        + 0.25 * 0.5  # FinishJob, 256 MB, 0.5 s
+        + children * 0.125 * lookups_per_child * seconds_between  # EnrichBatch, 128 MB, 12 s: 22.5
+    )  # 38.625
+    # S3 PUT: tenders.jsonl and quarantine.jsonl (FetchReleases), lookups.json (PlanLookups), one result per child;
+    # LIST: StoreLookups lists the results (one page). GET: UpsertTenders' 2, the Map's ItemReader, StoreLookups'
+    # lookups.json and the 15 results.
+    puts_and_lists = 2 + 1 + children + 1
+    gets = 2 + 1 + 1 + children
+    # Secrets Manager: the database functions on the way read the secret once each: StartJob, UpsertTenders,
+    # PlanLookups, StoreLookups, FinishJob.
+    secret_reads = 5
+    return {
+        "Step Functions state transitions": transitions * sfn["standard_per_state_transition"],  # 0.000625
+        "Step Functions Express requests": children * sfn["express_per_request"],  # 0.000015
+        "Step Functions Express duration": express_gb_seconds * sfn["express_per_gb_second"],  # 0.0001875
+        "Lambda requests": requests * lam["per_request"],  # 0.0000042
+        "Lambda duration (arm64)": gb_seconds * lam["per_gb_second"]["arm64"],  # 0.000515
+        "S3 PUT and LIST requests": puts_and_lists * s3["per_put_copy_post_list_request"],  # 0.000095
+        "S3 GET requests": gets * s3["per_get_request"],  # 0.0000076
+        "Secrets Manager": secret_reads * secrets["per_api_call"],  # 0.000025
+    }
+
 
 def test_default_profile_matches_the_hand_calculation(template_dict):
-    """300 tenders every 30 minutes, at the prices of local/bench/prices.json, worked out by hand."""
+    """300 lookups every 30 minutes, at the prices of local/bench/prices.json, worked out by hand."""
     profile = cost.Profile(runs_per_month=cost.runs_per_month(template_dict))
     estimate = cost.estimate(template_dict, profile, cost.load_prices())
     by_service = {line.service: line.per_run for line in estimate.lines}
 
     runs = 30 * 24 * 2  # every 30 minutes, 30-day month
     assert profile.runs_per_month == runs == 1440
-    # Step Functions: 8 states on the way (StartJob, LeaseHeld?, FetchReleases, AnythingNew?, EnrichTenders,
-    # UpsertTenders, FinishJob, SyncSucceeded) + 1 per child execution the Map starts.
-    transitions = 8 + 300
-    # Express children: 300 requests, each 1.0 s (EnrichTender) billed at 64 MB.
-    express_gb_seconds = 300 * 1.0 * 64 / 1024  # 18.75
-    # Lambda: StartJob, FetchReleases, UpsertTenders, FinishJob once, EnrichTender 300 times (arm64).
-    requests = 4 + 300
-    gb_seconds = 0.25 * 1.0 + 1.0 * 10.0 + 300 * 0.25 * 1.0 + 1.0 * 5.0 + 0.25 * 0.5  # 90.375
-    # S3: 3 PUTs by FetchReleases + 300 results + 1 LIST; GETs: the Map's items + UpsertTenders' 3 + 300 results.
-    puts_and_lists = 3 + 300 + 1
-    gets = 1 + 3 + 300
-    # Secrets Manager: StartJob, UpsertTenders and FinishJob read the secret once each.
-    secret_reads = 3
-    expected = {
-        "Step Functions state transitions": transitions * 0.000025,  # 0.0077
-        "Step Functions Express requests": 300 * 0.000001,  # 0.0003
-        "Step Functions Express duration": express_gb_seconds * 0.0000166667,  # 0.0003125
-        "Lambda requests": requests * 0.0000002,  # 0.0000608
-        "Lambda duration (arm64)": gb_seconds * 0.0000133334,  # 0.00120501
-        "S3 PUT and LIST requests": puts_and_lists * 0.000005,  # 0.00152
-        "S3 GET requests": gets * 0.0000004,  # 0.0001216
-        "Secrets Manager": secret_reads * 0.000005,  # 0.000015
-    }
+    assert estimate.batches == [20] * 15
+    expected = _hand_calculation()
     assert by_service == pytest.approx(expected, rel=1e-9)
     per_run = sum(expected.values())
-    assert estimate.per_run == pytest.approx(per_run) == pytest.approx(0.011235, abs=1e-6)
+    assert estimate.per_run == pytest.approx(per_run) == pytest.approx(0.0014743, abs=1e-7)
     # Per month: per run x 1,440, plus the secret ($0.40 a month).
-    assert estimate.per_month() == pytest.approx(per_run * runs + 0.40) == pytest.approx(16.58, abs=0.005)
+    per_month = per_run * runs + PRICES["secrets_manager"]["per_secret_month"]
+    assert estimate.per_month() == pytest.approx(per_month) == pytest.approx(2.523, abs=0.0005)
+    # Per 1,000 lookups: a run's cost over its 300 lookups.
+    assert estimate.per_thousand_lookups == pytest.approx(per_run / 300 * 1000) == pytest.approx(0.0049143, abs=1e-7)
 
 
-def test_express_children_cost_materially_less_than_standard(template_dict):
+def test_the_default_profile_stays_within_its_target(template_dict):
+    profile = cost.Profile(runs_per_month=cost.runs_per_month(template_dict))
+    assert cost.estimate(template_dict, profile, cost.load_prices()).per_month() <= TARGET_PER_MONTH
+
+
+def test_express_children_cost_less_than_standard(template_dict):
+    """A Standard child pays one transition per state in it (one: EnrichBatch) on top of the one per child;
+    an Express child a request and its paced duration instead. Batches of 20 make the two close."""
     profile = cost.Profile()
     prices = cost.load_prices()
     express = cost.estimate(template_dict, profile, prices)
     standard = cost.estimate(template_dict, profile, prices, child_execution_type="STANDARD")
     assert express.child_execution_type == "EXPRESS"
-    # Standard children add one transition per child state per item: 300 more at $0.000025.
     standard_transitions = next(line for line in standard.lines if line.service == "Step Functions state transitions")
-    assert standard_transitions.usage == "608"
-    assert standard.per_run - express.per_run == pytest.approx(300 * 0.000025 - 300 * 0.000001 - 18.75 * 0.0000166667)
-    assert express.per_month() < 0.7 * standard.per_month()
+    assert standard_transitions.usage == "40"  # 10 + 15 + 15
+    assert not [line for line in standard.lines if line.service.startswith("Step Functions Express")]
+    sfn = PRICES["step_functions"]
+    saved = 15 * sfn["standard_per_state_transition"] - 15 * sfn["express_per_request"] - 11.25 * sfn["express_per_gb_second"]
+    assert standard.per_run - express.per_run == pytest.approx(saved) == pytest.approx(0.0001725, abs=1e-9)
+    assert express.per_month() < standard.per_month()
+    assert standard.per_month() - express.per_month() == pytest.approx(saved * 1440)  # about $0.25
 
 
-def test_the_report_prints_each_service_per_run_and_per_month(template_dict):
+def test_the_report_prints_each_service_per_run_per_month_and_per_thousand_lookups(template_dict):
     lines = cost.report(template_dict, cost.Profile(), cost.load_prices())
     text = "\n".join(lines)
     assert "as of " + cost.load_prices()["date"] in text
-    assert lines[-2].split()[0] == "total" and lines[-2].split()[-2:] == ["0.01123", "16.58"]
-    assert "with STANDARD Map children instead: $0.01812 per run, $26.50 per month" in lines[-1]
+    assert lines[0].startswith("Run profile: 300 lookups per run in 15 batches of up to 20, 1,440 runs per month")
+    rows = {line.rsplit(None, 3)[0].strip(): line.split()[-3:] for line in lines if line.startswith(("Step", "Lambda", "S3", "Secrets"))}
+    assert rows["Step Functions state transitions"] == ["25", "0.00063", "0.90"]
+    assert rows["Step Functions Express requests"] == ["15", "0.00001", "0.02"]
+    assert rows["Lambda requests"] == ["21", "0.00000", "0.01"]
+    assert rows["S3 PUT and LIST requests"] == ["19", "0.00010", "0.14"]
+    assert rows["S3 GET requests"] == ["19", "0.00001", "0.01"]
+    assert "11.25 GB-s" in next(line for line in lines if line.startswith("Step Functions Express duration"))
+    assert "38.62 GB-s" in next(line for line in lines if line.startswith("Lambda duration (arm64)"))
+    assert "5 reads, 1 secret" in next(line for line in lines if line.startswith("Secrets Manager"))
+    assert lines[-3].split()[0] == "total" and lines[-3].split()[-2:] == ["0.00147", "2.52"]
+    assert lines[-2].startswith("per 1,000 lookups: $0.00491")
+    assert "with STANDARD Map children instead: $0.00165 per run, $2.77 per month" in lines[-1]
+
+
+def test_a_run_with_nothing_to_look_up_skips_the_map(template_dict):
+    """AnythingToLookUp? goes straight to FinishJob: 8 states, no child, no result, nothing listed."""
+    estimate = cost.estimate(template_dict, cost.Profile(lookups_per_run=0), cost.load_prices())
+    usage = {line.service: line.usage for line in estimate.lines}
+    assert estimate.child_execution_type == "none" and estimate.batches == []
+    assert usage["Step Functions state transitions"] == "8"
+    assert usage["Lambda requests"] == "5"  # StartJob, FetchReleases, UpsertTenders, PlanLookups, FinishJob
+    assert usage["S3 PUT and LIST requests"] == "3"  # tenders.jsonl, quarantine.jsonl, lookups.json
+    assert usage["S3 GET requests"] == "2"
+    assert usage["Secrets Manager"] == "4 reads, 1 secret"
+    assert "Step Functions Express requests" not in usage
+
+
+@pytest.mark.parametrize(
+    ("lookups", "sizes"),
+    [(300, [20] * 15), (301, [20] * 15 + [1]), (7, [2, 2, 2, 1]), (5, [1] * 5), (1, [1]), (0, [])],
+)
+def test_batches_are_planlookups_batches(lookups: int, sizes: list[int]):
+    """At most enrichBatchSize (20) each, over at least mapMaxConcurrency (3) batches when there are enough."""
+    assert cost.batch_sizes(lookups, 20, 5) == sizes
 
 
 @pytest.mark.parametrize(
@@ -79,9 +154,18 @@ def test_a_cron_schedule_asks_for_runs_per_month():
 
 
 def test_the_model_counts_the_s3_requests_a_real_run_makes(recorded_run: RecordedRun):
-    """A whole local sync: every S3 request its handlers made, against the model for the same item count."""
-    items = recorded_run.output["fetch"]["toEnrich"]
-    assert items > 0
+    """A whole local sync: every S3 request its handlers made, against the model for the same batches, function
+    by function; and its batches are the ones the model makes of its lookups."""
+    lookups, batches = recorded_run.output["lookups"]["tenders"], recorded_run.output["lookups"]["batches"]
+    assert batches > 1
+    plan_environment = next(
+        resource["Properties"]["Environment"]["Variables"] for resource in recorded_run.template["Resources"].values()
+        if resource["Type"] == "AWS::Lambda::Function"
+        and resource["Properties"]["Handler"] == "tender_sync.handlers.plan_lookups.handler"
+    )
+    batch_size, concurrency = int(plan_environment["ENRICH_BATCH_SIZE"]), int(plan_environment["MAP_MAX_CONCURRENCY"])
+    assert len(cost.batch_sizes(lookups, batch_size, concurrency)) == batches
+
     operations = [call.operation for call in recorded_run.s3_calls]
     multipart = {"CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"}
     counted = cost.S3Requests(
@@ -90,5 +174,19 @@ def test_the_model_counts_the_s3_requests_a_real_run_makes(recorded_run: Recorde
         # The Map's ItemReader GET happens inside the interpreter, not through a handler.
         gets=operations.count("GetObject") + cost.MAP_GETS,
     )
-    assert counted == cost.s3_requests(items)
+    assert counted == cost.s3_requests(batches)
     assert set(operations) <= {"PutObject", "GetObject", "ListObjectsV2"} | multipart
+
+    handlers = {
+        logical_id: resource["Properties"]["Handler"].split(".")[-2]
+        for logical_id, resource in recorded_run.template["Resources"].items() if resource["Type"] == "AWS::Lambda::Function"
+    }
+    by_function = Counter((handlers[call.function], call.operation) for call in recorded_run.s3_calls)
+    assert by_function == Counter({
+        ("fetch_releases", "PutObject"): cost.FETCH_PUTS,
+        ("upsert_tenders", "GetObject"): cost.UPSERT_GETS,
+        ("plan_lookups", "PutObject"): cost.PLAN_PUTS,
+        ("enrich_batch", "PutObject"): batches,
+        ("store_lookups", "ListObjectsV2"): 1,
+        ("store_lookups", "GetObject"): cost.STORE_GETS + batches,
+    })

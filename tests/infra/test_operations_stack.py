@@ -23,11 +23,14 @@ RETRY = [{
 CATCH = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "FailJob"}]
 # Each workflow: its output, its job_log name, the name its end states carry, and its top-level tasks.
 WORKFLOWS = {
-    "EnrichTodayStateMachineArn": ("enrich-today", "EnrichToday", ["StartEnrichToday", "UpsertTenders", "FinishJob"]),
+    "EnrichTodayStateMachineArn": (
+        "enrich-today", "EnrichToday", ["StartEnrichToday", "PlanLookups", "StoreLookups", "FinishJob"]),
     "BackfillStateMachineArn": (
-        "backfill", "Backfill", ["StartBackfill", "FetchReleases", "UpsertTenders", "NextWindow", "FinishJob"]),
+        "backfill", "Backfill",
+        ["StartBackfill", "FetchReleases", "UpsertTenders", "PlanLookups", "StoreLookups", "NextWindow", "FinishJob"]),
     "SingleTenderStateMachineArn": (
-        "single-tender", "SingleTender", ["StartSingleTender", "FetchRelease", "UpsertTenders", "FinishJob"]),
+        "single-tender", "SingleTender",
+        ["StartSingleTender", "FetchRelease", "UpsertTenders", "PlanLookups", "StoreLookups", "FinishJob"]),
     "CleanupStateMachineArn": ("cleanup", "Cleanup", ["CleanupJobs"]),
 }
 ENRICHING = ["EnrichTodayStateMachineArn", "BackfillStateMachineArn", "SingleTenderStateMachineArn"]
@@ -64,29 +67,44 @@ def test_every_task_retries_transient_errors_and_is_caught_by_fail_job(definitio
     assert states[f"{name}Failed"] == {"Type": "Fail", "Error": f"{name}Failed", "CausePath": "$.failJob.error"}
 
 
+def _but_next(state: dict) -> dict:
+    return {k: v for k, v in state.items() if k != "Next"}
+
+
 @pytest.mark.parametrize("output", ENRICHING)
-def test_the_workflows_share_the_syncs_enrichment_map_and_upsert(definitions: dict, output: str):
+def test_the_workflows_share_the_syncs_lookups(definitions: dict, output: str):
+    """PlanLookups -> AnythingToLookUp? -> EnrichTenders -> StoreLookups, as the sync has them, then the workflow's
+    own next step: FinishJob, or NextWindow for a backfill."""
     sync, states = definitions["SyncStateMachineArn"]["States"], definitions[output]["States"]
-    assert states["EnrichTenders"] == {**sync["EnrichTenders"], "Next": "UpsertTenders", "Catch": CATCH}
-    assert {k: v for k, v in states["UpsertTenders"].items() if k != "Next"} == {
-        k: v for k, v in sync["UpsertTenders"].items() if k != "Next"}
-    assert {k: v for k, v in states["FinishJob"].items() if k != "Next"} == {
-        k: v for k, v in sync["FinishJob"].items() if k != "Next"}
-    # Nothing to look up: straight to UpsertTenders.
-    assert states["AnythingToEnrich?"]["Choices"] == [
-        {"Variable": "$.fetch.toEnrich", "NumericEquals": 0, "Next": "UpsertTenders"}]
-    assert states["AnythingToEnrich?"]["Default"] == "EnrichTenders"
+    after = "NextWindow" if output == "BackfillStateMachineArn" else "FinishJob"
+    assert states["PlanLookups"] == {**sync["PlanLookups"], "Next": "AnythingToLookUp?"}
+    # Nothing due a lookup: straight on.
+    assert states["AnythingToLookUp?"] == {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.lookups.tenders", "NumericEquals": 0, "Next": after}],
+        "Default": "EnrichTenders",
+    }
+    assert states["EnrichTenders"] == {**sync["EnrichTenders"], "Next": "StoreLookups", "Catch": CATCH}
+    assert states["StoreLookups"] == {**sync["StoreLookups"], "Next": after}
+    assert _but_next(states["FinishJob"]) == _but_next(sync["FinishJob"])
+    if "UpsertTenders" in states:
+        assert states["UpsertTenders"] == {**sync["UpsertTenders"], "Next": "PlanLookups"}
 
 
-def test_enrich_today_stages_then_enriches_and_stores(template: Template, definitions: dict):
+def test_enrich_today_opens_its_job_then_looks_up_todays_tenders(template: Template, definitions: dict):
     definition = definitions["EnrichTodayStateMachineArn"]
     states = definition["States"]
     assert definition["StartAt"] == "StartEnrichToday"
+    assert set(states) == {
+        "StartEnrichToday", "PlanLookups", "AnythingToLookUp?", "EnrichTenders", "StoreLookups", "FinishJob",
+        "EnrichTodaySucceeded", "FailJob", "EnrichTodayFailed",
+    }
     assert states["StartEnrichToday"]["Resource"] == "${GetAtt:" + function_ids(template)["StartEnrichToday"] + ".Arn}"
     assert states["StartEnrichToday"]["Parameters"] == {"input.$": "$", "executionId.$": "$$.Execution.Id"}
-    assert states["StartEnrichToday"]["ResultPath"] == "$"  # {job, fetch}: the state a sync has after FetchReleases
-    assert states["StartEnrichToday"]["Next"] == "AnythingToEnrich?"
-    assert states["UpsertTenders"]["Next"] == "FinishJob"
+    # Only the job (its lookupsWithin: today): it stages nothing, PlanLookups chooses from what is stored.
+    assert states["StartEnrichToday"]["ResultPath"] == "$.job"
+    assert states["StartEnrichToday"]["Next"] == "PlanLookups"
+    assert states["StoreLookups"]["Next"] == "FinishJob"
     assert states["FinishJob"]["Next"] == "EnrichTodaySucceeded"
     assert definition["TimeoutSeconds"] == 3600
 
@@ -99,8 +117,11 @@ def test_backfill_loops_over_its_windows_one_at_a_time(template: Template, defin
     assert states["StartBackfill"]["Next"] == "WindowsLeft?"
     assert states["WindowsLeft?"]["Choices"] == [{"Variable": "$.job.window", "IsNull": True, "Next": "FinishJob"}]
     assert states["WindowsLeft?"]["Default"] == "FetchReleases"
-    assert states["FetchReleases"]["Next"] == "AnythingToEnrich?"
-    assert states["UpsertTenders"]["Next"] == "NextWindow"
+    # Each window stored first, then the backlog's lookups, then the next window.
+    assert states["FetchReleases"]["Next"] == "UpsertTenders"
+    assert states["UpsertTenders"]["Next"] == "PlanLookups"
+    assert states["AnythingToLookUp?"]["Choices"][0]["Next"] == "NextWindow"
+    assert states["StoreLookups"]["Next"] == "NextWindow"
     assert states["NextWindow"]["Parameters"] == {"job.$": "$.job"}
     assert states["NextWindow"]["ResultPath"] == "$.job"
     assert states["NextWindow"]["Next"] == "WindowsLeft?"
@@ -111,7 +132,7 @@ def test_backfill_loops_over_its_windows_one_at_a_time(template: Template, defin
     assert states["FetchReleases"]["Resource"] == sync["Resource"]
 
 
-def test_single_tender_fetches_its_release_then_enriches_and_stores(template: Template, definitions: dict):
+def test_single_tender_fetches_and_stores_its_release_then_looks_it_up(template: Template, definitions: dict):
     definition = definitions["SingleTenderStateMachineArn"]
     states = definition["States"]
     assert definition["StartAt"] == "StartSingleTender"
@@ -119,8 +140,11 @@ def test_single_tender_fetches_its_release_then_enriches_and_stores(template: Te
     assert states["FetchRelease"]["Resource"] == "${GetAtt:" + function_ids(template)["FetchRelease"] + ".Arn}"
     assert states["FetchRelease"]["Parameters"] == {"job.$": "$.job"}
     assert states["FetchRelease"]["ResultPath"] == "$.fetch"
-    assert states["FetchRelease"]["Next"] == "AnythingToEnrich?"
+    assert states["FetchRelease"]["Next"] == "UpsertTenders"
+    assert states["UpsertTenders"]["Next"] == "PlanLookups"
+    assert states["StoreLookups"]["Next"] == "FinishJob"
     assert states["FinishJob"]["Next"] == "SingleTenderSucceeded"
+    assert definition["TimeoutSeconds"] == 15 * 60
 
 
 def test_cleanup_is_one_task(definitions: dict):

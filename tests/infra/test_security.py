@@ -88,6 +88,7 @@ def test_each_function_gets_only_what_it_uses(template: Template, template_json:
     secret = f"<{_single(template_json, 'AWS::SecretsManager::Secret')}>"
     none = "null"
     staging = (("s3:AbortMultipartUpload", "s3:PutObject"), (f"{bucket}/runs/*",), none)
+    reads_runs = (("s3:GetObject",), (f"{bucket}/runs/*",), none)
     job_state_machines = [
         template_json["Outputs"][output]["Value"]["Ref"]
         for output in ("SyncStateMachineArn", "EnrichTodayStateMachineArn", "BackfillStateMachineArn", "SingleTenderStateMachineArn")
@@ -95,15 +96,22 @@ def test_each_function_gets_only_what_it_uses(template: Template, template_json:
     expected = {
         "StartJob": {(SECRET, (secret,), none)},
         "FetchReleases": {staging},
-        "EnrichTender": {(("s3:PutObject",), (f"{bucket}/runs/*/enrichment/*",), none)},
-        "UpsertTenders": {
-            (("s3:GetObject",), (f"{bucket}/runs/*",), none),
+        # Reads the run's tenders.jsonl and quarantine.jsonl; lists nothing.
+        "UpsertTenders": {reads_runs, (SECRET, (secret,), none)},
+        # Writes the Map's items (lookups.json), nothing else.
+        "PlanLookups": {(("s3:PutObject",), (f"{bucket}/runs/*",), none), (SECRET, (secret,), none)},
+        # Writes its batch's one result; never touches the database.
+        "EnrichBatch": {(("s3:PutObject",), (f"{bucket}/runs/*/looked-up/*",), none)},
+        # Reads the items and the batches' results, and lists them.
+        "StoreLookups": {
+            reads_runs,
             (("s3:ListBucket",), (bucket,), json.dumps({"StringLike": {"s3:prefix": ["runs/*"]}})),
             (SECRET, (secret,), none),
         },
         "FinishJob": {(SECRET, (secret,), none)},
         "FailJob": {(SECRET, (secret,), none)},
-        "StartEnrichToday": {(SECRET, (secret,), none), staging},
+        # Stages nothing any more: PlanLookups chooses today's tenders.
+        "StartEnrichToday": {(SECRET, (secret,), none)},
         "StartBackfill": {(SECRET, (secret,), none)},
         "NextWindow": set(),
         "StartSingleTender": {(SECRET, (secret,), none)},
@@ -348,8 +356,10 @@ def test_a_server_without_tls_gets_nothing_unless_the_url_allows_plain_text(monk
 
 def test_no_url_found_inside_source_data_is_ever_requested(recorded_run: RecordedRun):
     """A whole sync (and a run of each other workflow) whose releases and portal rows name another server in
-    every URL (document links among them): the run fetched, enriched and stored, and that server got no request."""
+    every URL (document links among them): the run fetched, stored and looked up, and that server got no request."""
     assert recorded_run.elsewhere_url in recorded_run.listing_body
-    assert recorded_run.output["fetch"]["toEnrich"] > 0
-    assert recorded_run.output["upsert"]
+    assert recorded_run.output["upsert"]["upserted"] > 0
+    assert recorded_run.output["lookups"]["tenders"] > 0
+    assert recorded_run.output["looked"]["lookups"] == recorded_run.output["lookups"]["tenders"]
+    assert recorded_run.output["looked"]["enriched"] > 0
     assert recorded_run.elsewhere_requests == []

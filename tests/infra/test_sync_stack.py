@@ -12,8 +12,10 @@ from tender_sync.workflows import SYNC, WORKFLOWS
 HANDLERS = {
     "StartJob": "tender_sync.handlers.start_job.handler",
     "FetchReleases": "tender_sync.handlers.fetch_releases.handler",
-    "EnrichTender": "tender_sync.handlers.enrich_tender.handler",
     "UpsertTenders": "tender_sync.handlers.upsert_tenders.handler",
+    "PlanLookups": "tender_sync.handlers.plan_lookups.handler",
+    "EnrichBatch": "tender_sync.handlers.enrich_batch.handler",
+    "StoreLookups": "tender_sync.handlers.store_lookups.handler",
     "FinishJob": "tender_sync.handlers.finish_job.handler",
     "FailJob": "tender_sync.handlers.fail_job.handler",
     "StartEnrichToday": "tender_sync.handlers.start_enrich_today.handler",
@@ -24,11 +26,12 @@ HANDLERS = {
     "CleanupJobs": "tender_sync.handlers.clean_up_jobs.handler",
 }
 DATABASE_FUNCTIONS = {
-    "StartJob", "UpsertTenders", "FinishJob", "FailJob", "StartEnrichToday", "StartBackfill", "StartSingleTender", "CleanupJobs",
+    "StartJob", "UpsertTenders", "PlanLookups", "StoreLookups", "FinishJob", "FailJob", "StartEnrichToday", "StartBackfill",
+    "StartSingleTender", "CleanupJobs",
 }
 STATE_MACHINE_OUTPUTS = [workflow.stack_output for workflow in WORKFLOWS.values()]
-TASKS = ["StartJob", "FetchReleases", "EnrichTender", "UpsertTenders", "FinishJob", "FailJob"]
-CAUGHT_BY_FAIL_JOB = ["StartJob", "FetchReleases", "EnrichTenders", "UpsertTenders", "FinishJob"]
+TASKS = ["StartJob", "FetchReleases", "UpsertTenders", "PlanLookups", "EnrichBatch", "StoreLookups", "FinishJob", "FailJob"]
+CAUGHT_BY_FAIL_JOB = ["StartJob", "FetchReleases", "UpsertTenders", "PlanLookups", "EnrichTenders", "StoreLookups", "FinishJob"]
 TRANSIENT_ERRORS = [
     "SourceUnavailable",
     "DatabaseUnavailable",
@@ -84,8 +87,8 @@ def definition(template: Template) -> dict:
 # Functions
 
 
-def test_twelve_functions_on_python_3_12_with_their_handlers(template: Template):
-    template.resource_count_is("AWS::Lambda::Function", 12)
+def test_fourteen_functions_on_python_3_12_with_their_handlers(template: Template):
+    template.resource_count_is("AWS::Lambda::Function", 14)
     for handler in HANDLERS.values():
         template.has_resource_properties(
             "AWS::Lambda::Function",
@@ -97,6 +100,7 @@ SYNC_SETTINGS = {
     "SOURCE_NAME": "etenders-za", "FIRST_RUN_FROM": "2025-09-01", "WINDOW_DAYS": "7", "OVERLAP_DAYS": "1",
     "LEASE_SECONDS": "3600", "MAX_ENRICHMENT": "300",
 }
+LOOKUP_SETTINGS = {"ENRICH_BATCH_SIZE": "20", "MAP_MAX_CONCURRENCY": "3", "NOT_FOUND_RECHECK_HOURS": "24"}
 SOURCE_SETTINGS = {
     "SOURCE_NAME": "etenders-za", "OCDS_BASE_URL": "https://ocds-api.etenders.gov.za",
     "PORTAL_BASE_URL": "https://www.etenders.gov.za",
@@ -114,11 +118,13 @@ def test_functions_share_one_code_asset_and_each_gets_only_the_environment_it_re
     expected = {
         "StartJob": {**database, **SYNC_SETTINGS},
         "FetchReleases": {**SOURCE_SETTINGS, **artifacts},
-        "EnrichTender": SOURCE_SETTINGS,
         "UpsertTenders": {**database, **SYNC_SETTINGS},
+        "PlanLookups": {**database, **LOOKUP_SETTINGS, **artifacts, "SOURCE_NAME": "etenders-za"},
+        "EnrichBatch": SOURCE_SETTINGS,
+        "StoreLookups": {**database, **LOOKUP_SETTINGS},
         "FinishJob": {**database, "SOURCE_NAME": "etenders-za"},
         "FailJob": {**database, "SOURCE_NAME": "etenders-za"},
-        "StartEnrichToday": {**database, **artifacts},
+        "StartEnrichToday": database,
         "StartBackfill": {**database, **SYNC_SETTINGS},
         "NextWindow": {},
         "StartSingleTender": {**database, "SOURCE_NAME": "etenders-za"},
@@ -134,11 +140,13 @@ def test_functions_share_one_code_asset_and_each_gets_only_the_environment_it_re
     [
         ("StartJob", 256, 60),
         ("FetchReleases", 1024, 600),
-        ("EnrichTender", 256, 30),
         ("UpsertTenders", 1024, 600),
+        ("PlanLookups", 256, 60),
+        ("EnrichBatch", 128, 30),
+        ("StoreLookups", 512, 300),
         ("FinishJob", 256, 60),
         ("FailJob", 256, 60),
-        ("StartEnrichToday", 1024, 300),
+        ("StartEnrichToday", 256, 60),
         ("StartBackfill", 256, 60),
         ("NextWindow", 128, 30),
         ("StartSingleTender", 256, 60),
@@ -158,7 +166,7 @@ def test_each_function_logs_to_its_own_log_group_with_retention(template: Templa
         function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         for function in template.find_resources("AWS::Lambda::Function").values()
     }
-    assert len(used) == 12
+    assert len(used) == 14
     assert used <= set(log_groups)
 
 
@@ -186,9 +194,9 @@ def test_only_the_database_functions_can_read_the_secret(template: Template):
 
 def test_only_the_functions_that_use_the_bucket_can_reach_it(template: Template):
     # Each grant's prefixes are asserted in test_security.py.
-    assert _functions_whose_role_can(template, "s3:PutObject") == {
-        "FetchReleases", "EnrichTender", "StartEnrichToday", "FetchRelease"}
-    assert _functions_whose_role_can(template, "s3:GetObject") == {"UpsertTenders"}
+    assert _functions_whose_role_can(template, "s3:PutObject") == {"FetchReleases", "FetchRelease", "PlanLookups", "EnrichBatch"}
+    assert _functions_whose_role_can(template, "s3:GetObject") == {"UpsertTenders", "StoreLookups"}
+    assert _functions_whose_role_can(template, "s3:ListBucket") == {"StoreLookups"}
 
 
 # State machine definition
@@ -201,16 +209,18 @@ def test_definition_has_the_named_states(definition: dict):
         "LeaseHeld?",
         "SkippedAnotherRunActive",
         "FetchReleases",
-        "AnythingNew?",
-        "EnrichTenders",
         "UpsertTenders",
+        "PlanLookups",
+        "AnythingToLookUp?",
+        "EnrichTenders",
+        "StoreLookups",
         "FinishJob",
         "SyncSucceeded",
         "FailJob",
         "SyncFailed",
     }
     assert set(definition["States"]["EnrichTenders"]["ItemProcessor"]["States"]) == {
-        "EnrichTender", "RecordEnrichmentFailure"}
+        "EnrichBatch", "RecordEnrichmentFailure"}
 
 
 def test_definition_uses_jsonpath_only(definition: dict):
@@ -225,14 +235,16 @@ def test_the_happy_path_and_its_choices(definition: dict):
     ]
     assert states["LeaseHeld?"]["Default"] == "FetchReleases"
     assert states["SkippedAnotherRunActive"]["Type"] == "Succeed"
-    assert states["FetchReleases"]["Next"] == "AnythingNew?"
-    assert states["AnythingNew?"]["Choices"] == [
-        {"Variable": "$.fetch.fetched", "NumericEquals": 0, "Next": "FinishJob"},
-        {"Variable": "$.fetch.toEnrich", "NumericEquals": 0, "Next": "UpsertTenders"},
-    ]
-    assert states["AnythingNew?"]["Default"] == "EnrichTenders"
-    assert states["EnrichTenders"]["Next"] == "UpsertTenders"
-    assert states["UpsertTenders"]["Next"] == "FinishJob"
+    # The window is stored (and the cursor moved) first, whatever its lookups then do; an empty window too.
+    assert states["FetchReleases"]["Next"] == "UpsertTenders"
+    assert states["UpsertTenders"]["Next"] == "PlanLookups"
+    assert states["PlanLookups"]["Next"] == "AnythingToLookUp?"
+    # Nothing due a lookup: straight to FinishJob.
+    assert states["AnythingToLookUp?"]["Choices"] == [
+        {"Variable": "$.lookups.tenders", "NumericEquals": 0, "Next": "FinishJob"}]
+    assert states["AnythingToLookUp?"]["Default"] == "EnrichTenders"
+    assert states["EnrichTenders"]["Next"] == "StoreLookups"
+    assert states["StoreLookups"]["Next"] == "FinishJob"
     assert states["FinishJob"]["Next"] == "SyncSucceeded"
     assert states["SyncSucceeded"]["Type"] == "Succeed"
 
@@ -249,14 +261,30 @@ def test_each_task_calls_its_function_with_a_small_payload(template: Template, d
     assert states["FetchReleases"]["ResultPath"] == "$.fetch"
     assert states["UpsertTenders"]["Parameters"] == {"job.$": "$.job", "fetch.$": "$.fetch"}
     assert states["UpsertTenders"]["ResultPath"] == "$.upsert"
+    assert states["PlanLookups"]["Parameters"] == {"job.$": "$.job"}
+    assert states["PlanLookups"]["ResultPath"] == "$.lookups"
+    assert states["StoreLookups"]["Parameters"] == {"job.$": "$.job", "lookups.$": "$.lookups"}
+    assert states["StoreLookups"]["ResultPath"] == "$.looked"
     assert states["FinishJob"]["ResultPath"] == "$.finish"
     assert states["FailJob"]["ResultPath"] == "$.failJob"
     assert states["FailJob"]["Parameters"] == {"state.$": "$", "executionId.$": "$$.Execution.Id", "workflow": "sync"}
     assert states["SyncFailed"] == {"Type": "Fail", "Error": "SyncFailed", "CausePath": "$.failJob.error"}
-    assert states["EnrichTender"]["ResultPath"] is None
     # No Parameters: these get the whole state.
-    for name in ("EnrichTender", "FinishJob"):
+    for name in ("EnrichBatch", "FinishJob"):
         assert "Parameters" not in states[name]
+
+
+def test_each_child_outputs_only_its_lambdas_result(definition: dict):
+    """What the Distributed Map gathers is each child's output: EnrichBatch's (and RecordEnrichmentFailure's) is
+    the function's result ({}), never its input (the batch), so it does not grow with the batch or the run."""
+    processor = definition["States"]["EnrichTenders"]["ItemProcessor"]["States"]
+    for name in ("EnrichBatch", "RecordEnrichmentFailure"):
+        assert processor[name]["ResultPath"] == "$", name
+        for reshaping in ("ResultSelector", "OutputPath", "Output"):
+            assert reshaping not in processor[name], name
+        # The function's ARN itself (payload_response_only): its result, not lambda:invoke's {Payload, ...} wrapper.
+        assert processor[name]["Resource"].endswith(".Arn}"), name
+        assert processor[name]["End"] is True, name
 
 
 def test_each_task_has_exactly_one_transient_retry(definition: dict):
@@ -282,49 +310,74 @@ def test_failures_are_caught_by_fail_job(definition: dict):
     assert states["FailJob"]["Next"] == "SyncFailed"
 
 
-def test_one_tender_failing_enrichment_does_not_fail_the_map(definition: dict):
+def test_one_batch_failing_its_lookups_does_not_fail_the_map(definition: dict):
     processor = definition["States"]["EnrichTenders"]["ItemProcessor"]["States"]
-    assert processor["EnrichTender"]["Catch"] == [
+    assert processor["EnrichBatch"]["Catch"] == [
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordEnrichmentFailure"}]
+    # Nor does a child that fails outright (its failure record failed too): StoreLookups stores its tenders failed.
+    assert definition["States"]["EnrichTenders"]["ToleratedFailurePercentage"] == 100
 
 
-def test_a_failed_enrichment_is_recorded_with_its_error_by_the_same_function(template: Template, definition: dict):
+def test_a_failed_batch_is_recorded_with_its_error_by_the_same_function(template: Template, definition: dict):
     processor = definition["States"]["EnrichTenders"]["ItemProcessor"]["States"]
     record = processor["RecordEnrichmentFailure"]
-    # The whole item state ({ocid, tenderNumber, bucket, resultsPrefix, error}) goes to EnrichTender's function.
+    # The whole item state ({item, bucket, resultsPrefix, secondsBetweenLookups, error}) goes to EnrichBatch's function.
     assert record["Type"] == "Task" and "Parameters" not in record
-    assert record["Resource"] == processor["EnrichTender"]["Resource"] == "${GetAtt:" + function_ids(template)["EnrichTender"] + ".Arn}"
-    assert record["ResultPath"] is None and record["End"] is True
+    assert record["Resource"] == processor["EnrichBatch"]["Resource"] == "${GetAtt:" + function_ids(template)["EnrichBatch"] + ".Arn}"
+    assert record["ResultPath"] == "$" and record["End"] is True
     assert "Catch" not in record
 
 
-def test_enrichment_is_a_distributed_map_reading_items_from_s3(template: Template, definition: dict):
+def test_enrichment_is_a_distributed_map_reading_batches_from_s3(template: Template, definition: dict):
     enrich = definition["States"]["EnrichTenders"]
     (bucket_id,) = template.find_resources("AWS::S3::Bucket")
     assert enrich["Type"] == "Map"
-    # Express children: the local runner makes them STANDARD (test_local_adaptations.py).
+    # Express children: the local runner makes them STANDARD (test_express_children.py).
     assert enrich["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}
     assert enrich["ItemReader"] == {
         "Resource": "arn:${Ref:AWS::Partition}:states:::s3:getObject",
         "ReaderConfig": {"InputType": "JSON"},
-        "Parameters": {"Bucket": "${Ref:" + bucket_id + "}", "Key.$": "$.fetch.itemsKey"},
+        "Parameters": {"Bucket": "${Ref:" + bucket_id + "}", "Key.$": "$.lookups.itemsKey"},
     }
+    # One item is one batch, as PlanLookups wrote it; each child paces its lookups at its share of the rate.
     assert enrich["ItemSelector"] == {
-        "ocid.$": "$$.Map.Item.Value.ocid",
-        "tenderNumber.$": "$$.Map.Item.Value.tenderNumber",
-        "bucket.$": "$.fetch.bucket",
-        "resultsPrefix.$": "$.fetch.resultsPrefix",
+        "item.$": "$$.Map.Item.Value",
+        "bucket.$": "$.lookups.bucket",
+        "resultsPrefix.$": "$.lookups.resultsPrefix",
+        "secondsBetweenLookups": 0.6,
     }
     assert enrich["ResultPath"] is None
-    assert enrich["MaxConcurrency"] == 10
-    # The local interpreter cannot run these (see docs/DESIGN.md), and none is needed.
-    for unsupported in ("ToleratedFailurePercentage", "ToleratedFailureCount", "ResultWriter", "ItemBatcher"):
+    assert enrich["MaxConcurrency"] == 3
+    assert enrich["ToleratedFailurePercentage"] == 100
+    # The local interpreter cannot run these (see docs/DESIGN.md), and none is needed: the batches are PlanLookups'.
+    for unsupported in ("ToleratedFailureCount", "ResultWriter", "ItemBatcher"):
         assert unsupported not in enrich
+
+
+def test_the_maps_children_together_stay_within_the_portals_rate(definition: dict):
+    """Each of at most mapMaxConcurrency children starts a lookup at most every secondsBetweenLookups seconds."""
+    context = json.loads((Path(__file__).parents[2] / "cdk.json").read_text())["context"]
+    enrich = definition["States"]["EnrichTenders"]
+    seconds = enrich["ItemSelector"]["secondsBetweenLookups"]
+    assert seconds == context["mapMaxConcurrency"] / context["portalRequestsPerSecond"] == 0.6
+    assert enrich["MaxConcurrency"] / seconds <= context["portalRequestsPerSecond"]
+
+
+@pytest.mark.parametrize(
+    ("context", "concurrency", "seconds"),
+    [({"mapMaxConcurrency": 4, "portalRequestsPerSecond": 8}, 4, 0.5), ({"portalRequestsPerSecond": 2}, 3, 1.5)],
+)
+def test_the_pace_comes_from_context(context: dict, concurrency: int, seconds: float):
+    enrich = render_definition(Template.from_stack(build_stack(context)))["States"]["EnrichTenders"]
+    assert enrich["MaxConcurrency"] == concurrency
+    assert enrich["ItemSelector"]["secondsBetweenLookups"] == seconds
 
 
 def test_map_concurrency_comes_from_context(overridden_template: Template, overrides: dict):
     enrich = render_definition(overridden_template)["States"]["EnrichTenders"]
     assert enrich["MaxConcurrency"] == overrides["mapMaxConcurrency"]
+    # Five times the children, each a fifth as often: still 5 lookups a second in all.
+    assert enrich["ItemSelector"]["secondsBetweenLookups"] == overrides["mapMaxConcurrency"] / 5
 
 
 # State machine resource
@@ -473,6 +526,9 @@ def test_config_accepts_numbers_given_on_the_command_line():
         ({"maxEnrichment": True}, "'maxEnrichment' must be a whole number"),
         ({"sourceName": 7}, "'sourceName' must be a str"),
         ({"mapMaxConcurrency": 0}, "'mapMaxConcurrency' must be at least 1"),
+        ({"enrichBatchSize": 0}, "'enrichBatchSize' must be at least 1"),
+        ({"portalRequestsPerSecond": 0}, "'portalRequestsPerSecond' must be at least 1"),
+        ({"notFoundRecheckHours": "daily"}, "'notFoundRecheckHours' must be a whole number"),
         ({"lambdaArchitecture": "sparc"}, "'lambdaArchitecture' must be one of"),
         ({"firstRunFrom": "September"}, "'firstRunFrom' must be a date"),
         ({"windowDays": 1, "overlapDays": 1}, "'overlapDays' must be smaller"),

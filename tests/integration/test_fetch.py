@@ -1,11 +1,10 @@
 """FetchReleases' staging: every release of the window lands in S3, as a tender or in quarantine."""
-import json
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from tender_sync.artifacts import get_json, read_json_lines
+from tender_sync.artifacts import read_json_lines
 from tender_sync.fetch import stage_releases
 from tests.unit.test_normalize import load
 
@@ -29,35 +28,24 @@ def old_shape(release: dict, ocid: str, day: str) -> dict:
     return {**release, "ocid": ocid, "id": f"{ocid}-{day}", "date": f"{day}T00:00:00Z", "tender": tender}
 
 
-def test_releases_become_tenders_items_and_quarantine(s3, caplog):
+def test_releases_become_tenders_and_quarantine(s3, caplog):
     release = etenders_release()
     releases = [
-        release,  # carries its category: no lookup
+        release,
         old_shape(release, "ocds-9t57fa-2", "2026-08-10"),
         old_shape(release, "ocds-9t57fa-2", "2026-08-12"),  # newer release of the same ocid
         {**release, "ocid": None},  # cannot be normalized
     ]
 
-    summary = stage_releases(iter(releases), BUCKET, "runs/x/", max_enrichment=300)
+    summary = stage_releases(iter(releases), BUCKET, "runs/x/")
 
-    assert (summary.fetched, summary.tenders, summary.toEnrich, summary.quarantined) == (4, 2, 1, 1)
+    assert (summary.fetched, summary.tenders, summary.quarantined) == (4, 2, 1)
     assert [t["ocid"] for t in read_json_lines(BUCKET, summary.tendersKey)] == [
         "ocds-9t57fa-165050", "ocds-9t57fa-2", "ocds-9t57fa-2"]
-    assert get_json(BUCKET, summary.itemsKey) == [{"ocid": "ocds-9t57fa-2", "tenderNumber": "ZNTM01266W"}]
     [quarantined] = read_json_lines(BUCKET, summary.quarantineKey)
     assert quarantined["reason"] == "release has no ocid"
     assert quarantined["release"]["id"] == release["id"]
     assert "release quarantined" in caplog.text
-
-
-def test_enrichment_cap_keeps_the_newest_tenders(s3):
-    release = etenders_release()
-    releases = [old_shape(release, f"ocds-9t57fa-{n}", f"2026-08-{n:02d}") for n in range(1, 11)]
-
-    summary = stage_releases(iter(releases), BUCKET, "runs/x/", max_enrichment=3)
-
-    assert [i["ocid"] for i in get_json(BUCKET, summary.itemsKey)] == [
-        "ocds-9t57fa-10", "ocds-9t57fa-9", "ocds-9t57fa-8"]
 
 
 def test_a_large_window_streams_to_s3_in_parts(s3):
@@ -66,8 +54,7 @@ def test_a_large_window_streams_to_s3_in_parts(s3):
     releases = (
         {**old_shape(release, f"ocds-9t57fa-{n}", "2026-08-01"), "description": padding} for n in range(600)
     )
-    summary = stage_releases(releases, BUCKET, "runs/x/", max_enrichment=10)
+    summary = stage_releases(releases, BUCKET, "runs/x/")
     head = s3.head_object(Bucket=BUCKET, Key=summary.tendersKey)
     assert "-" in head["ETag"].strip('"')  # a multipart upload
     assert sum(1 for _ in read_json_lines(BUCKET, summary.tendersKey)) == 600
-    assert json.loads(s3.get_object(Bucket=BUCKET, Key=summary.itemsKey)["Body"].read()) != []

@@ -1,63 +1,15 @@
-"""The operators' workflows against a real PostgreSQL: enrich-today's selection, backfill progress, cleanup,
-and the job log's counts."""
-from datetime import date, datetime, timedelta
+"""The operators' workflows against a real PostgreSQL: backfill progress, cleanup, and the job log's counts."""
+from datetime import date
 
 import psycopg
 import pytest
 
 from tender_sync import backfill, jobs
 from tender_sync.cleanup import clean_up
-from tender_sync.enrich_today import todays_unenriched_releases
 from tender_sync.inputs import BackfillRequest
-from tender_sync.upsert import merge_enrichment
 from tender_sync.models import Window
-from tender_sync.publishers import SAST as SOUTH_AFRICA
 from tender_sync.workflows import BACKFILL, SYNC
-from tests.integration.test_storage import SETTINGS, rows, store, tender
-
-TODAY = date(2025, 9, 10)
-
-
-def at(day: date, hour: int) -> str:
-    return datetime(day.year, day.month, day.day, hour, tzinfo=SOUTH_AFRICA).isoformat()
-
-
-# enrich-today
-
-
-def test_todays_unenriched_are_todays_without_category_or_failed_newest_first_up_to_the_cap(database_url):
-    yesterday, tomorrow = TODAY - timedelta(days=1), TODAY + timedelta(days=1)
-    candidates = [
-        {**tender("late-pending"), "release_date": at(TODAY, 23)},
-        {**tender("early-not-found", status="not_found"), "release_date": at(TODAY, 0)},
-        {**tender("noon-failed", status="failed", category="Sewerage"), "release_date": at(TODAY, 12)},
-    ]
-    others = [
-        {**tender("enriched", status="enriched", category="Sewerage"), "release_date": at(TODAY, 13)},
-        {**tender("yesterday", status="failed"), "release_date": at(yesterday, 23)},
-        {**tender("tomorrow", status="failed"), "release_date": at(tomorrow, 0)},
-    ]
-    store(database_url, [{**t, "raw": {"ocid": t["ocid"]}} for t in candidates + others])
-
-    with psycopg.connect(database_url) as conn:
-        newest_first = [release["ocid"] for release in todays_unenriched_releases(conn, TODAY, 10)]
-        capped = [release["ocid"] for release in todays_unenriched_releases(conn, TODAY, 2)]
-
-    assert newest_first == ["late-pending", "noon-failed", "early-not-found"]
-    assert capped == ["late-pending", "noon-failed"]
-
-
-def test_the_same_release_again_fills_in_a_category_the_portal_did_not_have_before(database_url):
-    store(database_url, [merge_enrichment(tender("a"), True, {"ocid": "a", "status": "not_found"})])
-    # Looked up again and still not found, or failing this time: the row stays as it was.
-    assert store(database_url, [merge_enrichment(tender("a"), True, {"ocid": "a", "status": "not_found"})])["unchanged"] == 1
-    assert store(database_url, [merge_enrichment(tender("a"), True, None)])["unchanged"] == 1
-    assert rows(database_url)[0]["enrichment_status"] == "not_found"
-
-    found = merge_enrichment(tender("a"), True, {"ocid": "a", "status": "enriched", "detailed_category": "Sewerage"})
-    assert store(database_url, [found])["updated"] == 1
-    assert (rows(database_url)[0]["enrichment_status"], rows(database_url)[0]["detailed_category"]) == ("enriched", "Sewerage")
-
+from tests.integration.test_storage import SETTINGS
 
 # backfill
 
@@ -134,7 +86,7 @@ def test_cleanup_fails_the_jobs_and_frees_the_leases_of_executions_no_longer_run
 
 
 @pytest.mark.parametrize("counts", [None, {"fetched": 3, "enriched": 2, "not_found": 0, "enrichment_failed": 1,
-                                           "upserted": 3, "quarantined": 0}])
+                                           "upserted": 3, "quarantined": 0, "lookups": 3, "throttled": 0}])
 def test_finish_job_stores_the_counts_or_keeps_those_added_up(database_url, counts):
     with psycopg.connect(database_url) as conn:
         job_id = jobs.open_job(conn, BACKFILL.name, "exec-1", "test", None)

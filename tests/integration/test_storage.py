@@ -7,7 +7,7 @@ import pytest
 from tender_sync import db, jobs
 from tender_sync.models import Window
 from tender_sync.settings import SyncSettings
-from tender_sync.upsert import merge_enrichment, store_quarantined, store_tenders
+from tender_sync.upsert import store_quarantined, store_tenders
 
 SETTINGS = SyncSettings(
     source_name="etenders-za", first_run_from=date(2025, 9, 1), window_days=7, overlap_days=1, lease_seconds=3600,
@@ -39,12 +39,12 @@ def store(url, tenders):
 
 def test_migrations_apply_once_in_order_and_are_recorded(empty_database_url):
     with psycopg.connect(empty_database_url) as conn:
-        assert db.migrate(conn) == ["001_tables", "002_backfill_progress"]
+        assert db.migrate(conn) == ["001_tables", "002_backfill_progress", "003_enrichment_backlog"]
         assert db.migrate(conn) == []
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
     assert {"tenders", "job_log", "sync_state", "quarantine", "backfill_progress", "schema_migrations"} <= tables
-    assert versions == ["001_tables", "002_backfill_progress"]
+    assert versions == ["001_tables", "002_backfill_progress", "003_enrichment_backlog"]
 
 
 def test_tenders_has_the_columns_other_tools_read(database_url):
@@ -140,21 +140,6 @@ def test_store_quarantined_keeps_the_ocid_and_reason_and_counts_a_repeat(databas
         store_quarantined(conn, SETTINGS.source_name, [quarantined("ocds-9t57fa-8")])
     assert [(row["ocid"], row["seen_count"]) for row in quarantine_rows(database_url)] == [
         ("ocds-9t57fa-7", 2), ("ocds-9t57fa-8", 1)]
-
-
-def test_same_release_fills_in_a_missing_enrichment_but_never_undoes_one(database_url):
-    store(database_url, [merge_enrichment(tender("a"), looked_up=True, result=None)])
-    assert rows(database_url)[0]["enrichment_status"] == "failed"
-
-    enriched = merge_enrichment(tender("a"), True, {"ocid": "a", "status": "enriched", "detailed_category": "Sewerage"})
-    assert store(database_url, [enriched])["updated"] == 1
-    row = rows(database_url)[0]
-    assert (row["enrichment_status"], row["detailed_category"]) == ("enriched", "Sewerage")
-    assert row["enriched_at"] is not None
-
-    # A later run that could not enrich the same release changes nothing.
-    assert store(database_url, [merge_enrichment(tender("a"), True, None)])["unchanged"] == 1
-    assert rows(database_url)[0]["detailed_category"] == "Sewerage"
 
 
 def test_lease_lets_one_run_work_and_skips_the_other(database_url):

@@ -25,6 +25,6 @@ def handler(event: JobEvent, context: LambdaContext) -> dict:
     job = event.job
     client = OcdsClient(SOURCE.ocds_base_url, PUBLISHER, policy=RequestPolicy.for_invocation(context))
     release = client.get_release(job.ocid)
-    summary = stage_releases([release], ARTIFACTS.bucket_name, job.artifacts_prefix, job.maxEnrichment, PUBLISHER.ocid_prefix)
+    summary = stage_releases([release], ARTIFACTS.bucket_name, job.artifacts_prefix, PUBLISHER.ocid_prefix)
     logger.info("release fetched", extra={"ocid": job.ocid, "summary": summary.model_dump()})
     return summary.model_dump()

@@ -24,6 +24,6 @@ def handler(event: JobEvent, context: LambdaContext) -> dict:
     job = event.job
     client = OcdsClient(SOURCE.ocds_base_url, PUBLISHER, policy=RequestPolicy.for_invocation(context))
     releases = client.iter_releases(job.window.date_from, job.window.date_to)
-    summary = stage_releases(releases, ARTIFACTS.bucket_name, job.artifacts_prefix, job.maxEnrichment, PUBLISHER.ocid_prefix)
+    summary = stage_releases(releases, ARTIFACTS.bucket_name, job.artifacts_prefix, PUBLISHER.ocid_prefix)
     logger.info("window fetched", extra={"summary": summary.model_dump()})
     return summary.model_dump()

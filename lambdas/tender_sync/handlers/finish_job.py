@@ -17,7 +17,7 @@ SETTINGS = settings.from_env(settings.JobSettings)
 @event_parser(model=FinishEvent)
 def handler(event: FinishEvent, context: LambdaContext) -> dict:
     with db.connect() as conn:
-        finished = finish_run(conn, SETTINGS.source_name, event.job, event.fetch, event.upsert)
+        finished = finish_run(conn, SETTINGS.source_name, event.job)
     # Published here, once the job is stored as finished; a FinishJob that failed leaves them to FailJob.
     run_metrics.publish(event.job.workflow, finished)
     logger.info("job succeeded", extra={"counts": finished.counts, "seconds": finished.seconds})

@@ -1,0 +1,40 @@
+"""EnrichBatch: one batch of the backlog looked up on the portal, at this child's share of the rate, its results
+written to S3 as one object. Never touches the database.
+
+Given an `error` (the Map item's Catch: the batch failed outright, after its retries), it records each of the
+batch's tenders as failed with that error instead, to be tried again when due. Outputs nothing: a Distributed
+Map gathers every child's output, and AWS fails an execution whose gathered output passes 256 KiB."""
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tender_sync import backlog, settings
+from tender_sync.artifacts import put_json
+from tender_sync.errors import describe_failure
+from tender_sync.events import EnrichBatchEvent
+from tender_sync.portal_client import PortalClient
+from tender_sync.source_requests import SAFETY_MARGIN_SECONDS, RequestPolicy
+
+logger = Logger()
+tracer = Tracer()
+SOURCE = settings.from_env(settings.SourceSettings)
+
+
+# No correlation id: the Map item carries no execution id.
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@event_parser(model=EnrichBatchEvent)
+def handler(event: EnrichBatchEvent, context: LambdaContext) -> dict:
+    if event.error is not None:
+        result = backlog.failed_batch(event.item, describe_failure(event.error))
+        logger.warning("batch failed", extra={"batch": event.item.batch, "error": result.results[0].error if result.results else None})
+    else:
+        # A lookup that keeps failing ends as an error recorded for its tender, not as a Lambda timeout.
+        portal = PortalClient(SOURCE.portal_base_url, policy=RequestPolicy.for_invocation(context))
+        result = backlog.look_up_batch(
+            event.item, portal, event.secondsBetweenLookups,
+            lambda: context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS,
+        )
+        logger.info("batch looked up", extra={"batch": result.batch, "lookups": result.lookups, "throttled": result.throttled})
+    put_json(event.bucket, backlog.result_key(event.resultsPrefix, result.batch), result.model_dump(mode="json"))
+    return {}
