@@ -129,6 +129,9 @@ def look_up_batch(
             seconds_between *= 2
             throttled = portal.throttled
         next_start = lookup_started + seconds_between
+    # Each lookup holds its share of the rate for its whole interval, the last one too: so that back to back
+    # batches, and the rate seen, stay within it.
+    time.sleep(max(0.0, min(next_start - time.monotonic(), seconds_left() - 1)))
     return BatchResult(
         batch=batch.batch, results=results, lookups=lookups, throttled=portal.throttled - throttled_before,
         startedAt=started, finishedAt=datetime.now(timezone.utc),
