@@ -25,10 +25,11 @@ from tender_sync.storable import storable
 
 logger = Logger(child=True)
 
-DUE_SQL = """
+# A tender due a lookup now: no category, and no next try still to come.
+DUE_NOW = "enrichment_status <> 'enriched' AND (enrichment_due_at IS NULL OR enrichment_due_at <= now())"
+DUE_SQL = f"""
 SELECT ocid, tender_number FROM tenders
- WHERE enrichment_status <> 'enriched'
-   AND (enrichment_due_at IS NULL OR enrichment_due_at <= now() OR %(any_time)s)
+ WHERE (({DUE_NOW}) OR (enrichment_status <> 'enriched' AND %(any_time)s))
    AND (%(ocid)s::text IS NULL OR ocid = %(ocid)s)
    AND (%(from)s::timestamptz IS NULL OR release_date >= %(from)s)
    AND (%(to)s::timestamptz IS NULL OR release_date < %(to)s)
@@ -60,10 +61,7 @@ FROM looked_up l
 WHERE t.ocid = l.ocid AND t.enrichment_status <> 'enriched' AND t.tender_number IS NOT DISTINCT FROM l.tender_number
 RETURNING l.status
 """
-STILL_DUE_SQL = """
-SELECT count(*) FROM tenders
- WHERE enrichment_status <> 'enriched' AND (enrichment_due_at IS NULL OR enrichment_due_at <= now())
-"""
+STILL_DUE_SQL = f"SELECT count(*) FROM tenders WHERE {DUE_NOW}"
 
 
 def plan_lookups(

@@ -201,18 +201,17 @@ def record_stored_window(conn: psycopg.Connection, job: Job, counts: dict[str, i
 
 def record_lookups(conn: psycopg.Connection, job: Job, counts: dict[str, float]) -> None:
     """What the run's lookups found, added to the job's counts, with the rate they were made at."""
+    add_counts(conn, job.jobId, {name: counts[name] for name in LOOKUP_COUNTS})
     conn.execute(
-        f"""UPDATE job_log SET {", ".join(f"{name} = COALESCE({name}, 0) + %({name})s" for name in LOOKUP_COUNTS)},
-                  lookups_per_second = %(lookups_per_second)s
-             WHERE id = %(id)s""",
-        {**counts, "id": job.jobId},
+        "UPDATE job_log SET lookups_per_second = %s WHERE id = %s", (counts["lookups_per_second"], job.jobId)
     )
 
 
 def add_counts(conn: psycopg.Connection, job_id: int, counts: dict[str, int]) -> None:
-    """Add one part's counts (a backfill window's) to the job's."""
+    """Add counts (a backfill window's, or a run's lookups': any of COUNTS) to the job's."""
+    names = [name for name in COUNTS if name in counts]
     conn.execute(
-        f"""UPDATE job_log SET {", ".join(f"{name} = COALESCE({name}, 0) + %({name})s" for name in COUNTS)}
+        f"""UPDATE job_log SET {", ".join(f"{name} = COALESCE({name}, 0) + %({name})s" for name in names)}
              WHERE id = %(id)s""",
         {**counts, "id": job_id},
     )

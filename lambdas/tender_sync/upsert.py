@@ -104,7 +104,8 @@ def copy_row(tender: dict[str, Any]) -> tuple:
 
 
 def store_tenders(conn: psycopg.Connection, source: str, tenders: Iterable[dict[str, Any]]) -> dict[str, int]:
-    """Upsert the tenders (already merged with their enrichment) and count what happened.
+    """Upsert the tenders and count what happened: inserted, updated and unchanged rows, and the window's tenders
+    whose release carries its category (enriched) or not (pending, for the backlog's lookups).
 
     The tenders are streamed: COPYed into `incoming` a chunk of COPY_CHUNK_ROWS at a time, each chunk under a
     savepoint, then upserted in one statement under another. A row PostgreSQL refuses (REFUSED_VALUE: a NUL in
@@ -134,8 +135,6 @@ def store_tenders(conn: psycopg.Connection, source: str, tenders: Iterable[dict[
         "unchanged": unique - len(outcomes),
         "upserted": len(outcomes),
         "enriched": statuses.get("enriched", 0),
-        "not_found": statuses.get("not_found", 0),
-        "enrichment_failed": statuses.get("failed", 0),
         "pending": statuses.get("pending", 0),
         "quarantined": refused.count,
     }

@@ -26,8 +26,9 @@ SOURCE = settings.from_env(settings.SourceSettings)
 @event_parser(model=EnrichBatchEvent)
 def handler(event: EnrichBatchEvent, context: LambdaContext) -> dict:
     if event.error is not None:
-        result = backlog.failed_batch(event.item, describe_failure(event.error))
-        logger.warning("batch failed", extra={"batch": event.item.batch, "error": result.results[0].error if result.results else None})
+        error = describe_failure(event.error)
+        result = backlog.failed_batch(event.item, error)
+        logger.warning("batch failed", extra={"batch": event.item.batch, "error": error})
     else:
         # A lookup that keeps failing ends as an error recorded for its tender, not as a Lambda timeout.
         portal = PortalClient(SOURCE.portal_base_url, policy=RequestPolicy.for_invocation(context))
