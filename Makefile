@@ -9,7 +9,7 @@ TEST_WORKERS ?= 2
 NODE_TOOLS := $(BIN)/python -m local.node_tools
 NODE_MODULES := node_modules/.package-lock.json
 
-.PHONY: run cli test install clean synth bootstrap deploy cost bench
+.PHONY: run cli test install clean synth bootstrap deploy cost bench schemas
 
 $(INSTALLED): requirements.txt lambdas/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ bootstrap: $(INSTALLED) $(NODE_MODULES)
 # Deploys to the account and region of your AWS credentials, then prints the stack outputs.
 deploy: $(INSTALLED) $(NODE_MODULES)
 	$(NODE_TOOLS) npx --no-install cdk deploy --outputs-file cdk.out/outputs.json $(ARGS)
+
+# docs/schemas/: the change events' JSON Schemas, from their Pydantic models.
+schemas: $(INSTALLED)
+	$(BIN)/python -m local.schemas
 
 cost: $(INSTALLED)
 	$(BIN)/python -m local.bench.cost $(ARGS)

@@ -8,7 +8,8 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
-from infra.functions import ENRICHMENT_RESULTS, RUN_ARTIFACTS, SyncFunctions
+from infra.changes import ChangeEvents
+from infra.functions import CHANGES_OBJECTS, ENRICHMENT_RESULTS, RUN_ARTIFACTS, SyncFunctions
 from infra.workflow import WorkflowStateMachine
 from tender_sync.workflows import JOB_WORKFLOWS
 
@@ -30,6 +31,7 @@ def acknowledge_findings(
     database_secret: secretsmanager.ISecret,
     functions: SyncFunctions,
     workflows: list[WorkflowStateMachine],
+    change_events: ChangeEvents,
 ) -> None:
     acknowledge(
         bucket,
@@ -64,6 +66,12 @@ def acknowledge_findings(
             f"IAM5[Resource::{bucket_arn}/{RUN_ARTIFACTS}]",
             "Run artifacts are keyed by execution (runs/<state machine>/<execution>/), known only at run time.",
         )
+    acknowledge(
+        functions.prepare_changes.role,
+        f"IAM5[Resource::{bucket_arn}/{CHANGES_OBJECTS}]",
+        "Each event's changes object is keyed by the execution that stored its window, known only at run time; "
+        "nothing outside changes/.",
+    )
     acknowledge(
         functions.enrich_batch.role,
         f"IAM5[Resource::{bucket_arn}/{ENRICHMENT_RESULTS}]",

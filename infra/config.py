@@ -56,6 +56,9 @@ class SyncConfig:
     cleanup_schedule_expression: str
     # Optional: an email address the alerts topic sends to (it must confirm the subscription first).
     alert_email: str
+    # The EventBridge bus the stack creates for the change events, and whether an SQS queue subscribes to them.
+    event_bus_name: str
+    changes_queue: bool
 
     @classmethod
     def from_context(cls, node: Node) -> "SyncConfig":
@@ -104,6 +107,11 @@ class SyncConfig:
         for name in ("source_name", "ocds_base_url", "portal_base_url", "schedule_expression", "cleanup_schedule_expression"):
             if not getattr(self, name):
                 raise ValueError(f"context {context_key(name)!r} must not be empty")
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,256}", self.event_bus_name) or self.event_bus_name == "default":
+            raise ValueError(
+                f"context 'eventBusName' must be a bus name of letters, digits, '.', '-' and '_' (not 'default'), "
+                f"got {self.event_bus_name!r}"
+            )
         if self.alert_email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.alert_email):
             raise ValueError(f"context 'alertEmail' must be an email address or empty, got {self.alert_email!r}")
         self._validate_vpc()
@@ -141,6 +149,13 @@ def _typed(key: str, value: object, expected: type) -> object:
         if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
             raise TypeError(f"context {key!r} must be a list of strings, got {value!r}")
         return tuple(item.strip() for item in items if item.strip())
+    if expected is bool:
+        # `cdk synth -c changesQueue=true` passes it as a string.
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        if isinstance(value, bool):
+            return value
+        raise TypeError(f"context {key!r} must be true or false, got {value!r}")
     if expected is int:
         # `cdk synth -c windowDays=3` passes numbers as strings.
         if isinstance(value, str) and value.strip().isdigit():

@@ -9,7 +9,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 from tender_sync.settings import (
-    ArtifactSettings, JobSettings, LookupSettings, SourceSettings, SyncSettings, environment_names,
+    ArtifactSettings, ChangeSettings, JobSettings, LookupSettings, SourceSettings, SyncSettings, environment_names,
 )
 
 from infra.bundling import lambda_code
@@ -21,6 +21,7 @@ METRICS_NAMESPACE = "TenderSync"
 # Run artifacts live under runs/<state machine>/<execution>/ (tender_sync.artifacts.run_prefix).
 RUN_ARTIFACTS = "runs/*"
 ENRICHMENT_RESULTS = "runs/*/looked-up/*"
+CHANGES_OBJECTS = "runs/*/changes/*"
 # What Lambda needs to attach a function to subnets; these EC2 actions take no resource ARNs.
 VPC_NETWORK_INTERFACE_ACTIONS = [
     "ec2:CreateNetworkInterface",
@@ -75,7 +76,14 @@ class SyncFunctions(Construct):
         )
         self.store_lookups = self._function(
             "StoreLookups", "store_lookups", memory_mb=512, timeout=Duration.minutes(5), database=True,
-            settings=[LookupSettings],
+            settings=[LookupSettings, JobSettings],
+        )
+        self.prepare_changes = self._function(
+            "PrepareChanges", "prepare_changes", memory_mb=256, timeout=Duration.minutes(2), database=True,
+            settings=[JobSettings, ArtifactSettings, ChangeSettings],
+        )
+        self.record_published = self._function(
+            "RecordPublished", "record_published", memory_mb=128, timeout=Duration.seconds(30), database=True
         )
         self.upsert_tenders = self._function(
             "UpsertTenders", "upsert_tenders", memory_mb=1024, timeout=Duration.minutes(10), database=True,
@@ -121,6 +129,12 @@ class SyncFunctions(Construct):
         self.plan_lookups.add_to_role_policy(
             iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(RUN_ARTIFACTS)])
         )
+        # PrepareChanges writes each event's changes object, nothing else.
+        self.prepare_changes.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=[bucket.arn_for_objects(CHANGES_OBJECTS)]
+            )
+        )
         # EnrichBatch writes its batch's one result object, nothing else.
         self.enrich_batch.add_to_role_policy(
             iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(ENRICHMENT_RESULTS)])
@@ -146,15 +160,17 @@ class SyncFunctions(Construct):
     def all(self) -> list[lambda_.Function]:
         return [
             self.start_job, self.fetch_releases, self.upsert_tenders, self.plan_lookups, self.enrich_batch,
-            self.store_lookups, self.finish_job, self.fail_job, self.start_enrich_today, self.start_backfill,
-            self.next_window, self.start_single_tender, self.fetch_release, self.clean_up_jobs,
+            self.store_lookups, self.prepare_changes, self.record_published, self.finish_job, self.fail_job,
+            self.start_enrich_today, self.start_backfill, self.next_window, self.start_single_tender,
+            self.fetch_release, self.clean_up_jobs,
         ]
 
     @property
     def database_functions(self) -> list[lambda_.Function]:
         return [
-            self.start_job, self.upsert_tenders, self.plan_lookups, self.store_lookups, self.finish_job, self.fail_job,
-            self.start_enrich_today, self.start_backfill, self.start_single_tender, self.clean_up_jobs,
+            self.start_job, self.upsert_tenders, self.plan_lookups, self.store_lookups, self.prepare_changes,
+            self.record_published, self.finish_job, self.fail_job, self.start_enrich_today, self.start_backfill,
+            self.start_single_tender, self.clean_up_jobs,
         ]
 
     @property

@@ -1,6 +1,7 @@
 """Alerts and the dashboard: an SNS topic (encrypted, SSL only, email from context), an EventBridge rule for
-executions that end FAILED, TIMED_OUT or ABORTED, CloudWatch alarms on failed executions and on the enrichment
-failure rate, and a dashboard of runs, durations and tender counts (FinishJob's EMF metrics)."""
+executions that end FAILED, TIMED_OUT or ABORTED, CloudWatch alarms on failed executions, on the enrichment
+failure rate and on late change events, and a dashboard of runs, durations and tender counts (FinishJob's EMF
+metrics)."""
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -19,7 +20,7 @@ from infra.functions import METRICS_NAMESPACE
 ALERT_STATUSES = ["FAILED", "TIMED_OUT", "ABORTED"]
 # Metric names FinishJob emits (tender_sync.jobs.COUNTS and duration), with the service dimension Powertools adds.
 SERVICE_DIMENSION = {"service": "tender-sync"}
-TENDER_COUNTS = ["fetched", "enriched", "enrichment_failed", "upserted", "quarantined"]
+TENDER_COUNTS = ["fetched", "enriched", "enrichment_failed", "upserted", "quarantined", "changes_published"]
 # Alarm when more than this share of the tenders enriched or failed in an hour failed their lookup.
 ENRICHMENT_FAILURE_PERCENT = 20
 
@@ -95,7 +96,21 @@ class Monitoring(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        for alarm in (self.executions_failed_alarm, self.enrichment_failure_alarm):
+        self.late_change_events_alarm = cloudwatch.Alarm(
+            self,
+            "LateChangeEventsAlarm",
+            alarm_description=(
+                "A Tenders Changed event could not be sent after its retries (events_late): a later run sends it; "
+                "job_log.events_late says which runs left events unsent"
+            ),
+            metric=_run_metric("events_late", Duration.hours(1), statistic="Maximum", label="late change events"),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.alarms = [self.executions_failed_alarm, self.enrichment_failure_alarm, self.late_change_events_alarm]
+        for alarm in self.alarms:
             alarm.add_alarm_action(topic_action)
 
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.days(7))
@@ -110,9 +125,7 @@ class Monitoring(Construct):
                 left=[machine.metric_failed(label=name, period=Duration.hours(1)) for name, machine in state_machines.items()],
                 width=8,
             ),
-            cloudwatch.AlarmStatusWidget(
-                title="Alarms", alarms=[self.executions_failed_alarm, self.enrichment_failure_alarm], width=8
-            ),
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=8),
         )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(

@@ -9,6 +9,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.changes import ChangeEvents
 from infra.checks import acknowledge_findings, add_checks
 from infra.config import CDK_JSON, SyncConfig
 from infra.functions import SyncFunctions
@@ -35,8 +36,9 @@ class TenderSyncStack(Stack):
         )
         database_secret = self._database_secret(config)
         functions = SyncFunctions(self, "Functions", config=config, bucket=bucket, database_secret=database_secret)
-        workflow = SyncWorkflow(self, "SyncWorkflow", config=config, functions=functions, bucket=bucket)
-        shared = {"config": config, "functions": functions, "bucket": bucket}
+        change_events = ChangeEvents(self, "ChangeEvents", config=config)
+        shared = {"config": config, "functions": functions, "bucket": bucket, "bus": change_events.bus}
+        workflow = SyncWorkflow(self, "SyncWorkflow", **shared)
         enrich_today = EnrichTodayWorkflow(self, "EnrichTodayWorkflow", **shared)
         backfill = BackfillWorkflow(self, "BackfillWorkflow", **shared)
         single_tender = SingleTenderWorkflow(self, "SingleTenderWorkflow", **shared)
@@ -66,15 +68,23 @@ class TenderSyncStack(Stack):
         CfnOutput(self, "DashboardName", value=monitoring.dashboard.dashboard_name)
         CfnOutput(self, "ArtifactsBucketName", value=bucket.bucket_name)
         CfnOutput(self, "DatabaseSecretArn", value=database_secret.secret_arn)
+        CfnOutput(self, "ChangeEventsBusName", value=change_events.bus.event_bus_name)
+        CfnOutput(self, "ChangeEventsSchemaName", value=change_events.schema.attr_schema_name)
+        if change_events.queue:
+            CfnOutput(self, "ChangesQueueUrl", value=change_events.queue.queue_url)
+            CfnOutput(self, "ChangesDeadLetterQueueUrl", value=change_events.dead_letter_queue.queue_url)
         if config.in_vpc:
             CfnOutput(
                 self,
                 "DatabaseFunctionsNetwork",
-                description="Where StartJob, UpsertTenders, FinishJob and FailJob run",
+                description="Where the functions that use the database run",
                 value=f"{config.vpc_id}: subnets {', '.join(config.subnet_ids)}; security group {config.security_group_id}",
             )
 
-        acknowledge_findings(bucket=bucket, database_secret=database_secret, functions=functions, workflows=workflows)
+        acknowledge_findings(
+            bucket=bucket, database_secret=database_secret, functions=functions, workflows=workflows,
+            change_events=change_events,
+        )
 
     def _database_secret(self, config: SyncConfig) -> secretsmanager.ISecret:
         if config.database_secret_arn:

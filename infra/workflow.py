@@ -1,6 +1,7 @@
 """The steps every workflow's state machine shares (WorkflowStateMachine): each workflow's own is in
 infra/sync_workflow.py (the sync) and infra/operations.py (the others)."""
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -28,7 +29,8 @@ class WorkflowStateMachine(Construct):
     """One STANDARD state machine's steps. Every workflow builds its own EnrichTenders -> UpsertTenders,
     FinishJob and FailJob here; any step that fails is caught by FailJob, which records why, then fails the run."""
 
-    # Whether the state machine runs the enrichment Map (its role then reads items and runs child executions).
+    # Whether the state machine runs the enrichment Map (its role then reads items and runs child executions) and
+    # announces its changes on the bus.
     enriches = True
 
     def __init__(
@@ -40,12 +42,13 @@ class WorkflowStateMachine(Construct):
         config: SyncConfig,
         functions: SyncFunctions,
         bucket: s3.IBucket,
+        bus: events.IEventBus,
     ) -> None:
         """workflow: the one it runs (tender_sync.workflows): its title prefixes the state machine's id and end
         states (SyncStateMachine, SyncFailed), its name is what job_log records."""
         super().__init__(scope, construct_id)
         self.name, self.workflow = workflow.title, workflow
-        self.config, self.functions, self.bucket = config, functions, bucket
+        self.config, self.functions, self.bucket, self.bus = config, functions, bucket, bus
         # The functions this state machine invokes (infra/checks.py acknowledges their grants).
         self.invoked_functions: list[lambda_.IFunction] = []
         self.fail_job = self._invoke(
@@ -113,12 +116,54 @@ class WorkflowStateMachine(Construct):
         enrich_tenders.next(store_lookups).next(after)
         return plan_lookups, [plan_lookups, enrich_tenders, store_lookups]
 
+    def _announce_changes(self, after: sfn.IChainable) -> tasks.LambdaInvoke:
+        """PrepareChanges -> AnythingToAnnounce? -> PublishChanges -> RecordPublished -> `after`: the window's
+        change event, and any an earlier run could not send, put on the bus (tender_sync.changes). The window is
+        stored by now: a failure here is caught and the run goes on to `after`, its events left for a later run."""
+        prepare_changes = self._invoke(
+            "PrepareChanges",
+            self.functions.prepare_changes,
+            sfn.TaskInput.from_object({"job": sfn.JsonPath.object_at("$.job")}),
+            result_path="$.changes",
+        )
+        # EventBridge's own integration (PutEvents, no Lambda), with entries PrepareChanges wrote: as many as
+        # there are unsent events, which CDK's EventBridgePutEvents (a fixed list) cannot take.
+        publish_changes = sfn.CustomState(
+            self,
+            "PublishChanges",
+            state_json={
+                "Type": "Task",
+                "Resource": f"arn:{Aws.PARTITION}:states:::events:putEvents",
+                "Parameters": {"Entries.$": "$.changes.entries"},
+                "ResultPath": "$.published",
+            },
+        )
+        publish_changes.add_retry(
+            errors=[sfn.Errors.ALL],
+            interval=Duration.seconds(1),
+            backoff_rate=2,
+            max_attempts=3,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        record_published = self._invoke("RecordPublished", self.functions.record_published, result_path="$.announced")
+        # Success and failure write the same path, so that a backfill's later window never reads an earlier one's.
+        publish_changes.add_catch(record_published, errors=[sfn.Errors.ALL], result_path="$.published")
+        for step in (prepare_changes, record_published):
+            step.add_catch(after, errors=[sfn.Errors.ALL], result_path="$.announceError")
+        prepare_changes.next(
+            sfn.Choice(self, "AnythingToAnnounce?")
+            .when(sfn.Condition.number_equals("$.changes.count", 0), after)
+            .otherwise(publish_changes)
+        )
+        publish_changes.next(record_published).next(after)
+        return prepare_changes
+
     def _catch_all(self, *steps: sfn.TaskStateBase | sfn.DistributedMap) -> None:
         for step in steps:
             step.add_catch(self.fail_job, errors=[sfn.Errors.ALL], result_path="$.error")
 
     def _state_machine(self, start: sfn.IChainable, timeout: Duration) -> sfn.StateMachine:
-        return sfn.StateMachine(
+        state_machine = sfn.StateMachine(
             self,
             f"{self.name}StateMachine",
             state_machine_type=sfn.StateMachineType.STANDARD,
@@ -131,6 +176,10 @@ class WorkflowStateMachine(Construct):
                 include_execution_data=False,
             ),
         )
+        if self.enriches:
+            # PublishChanges: PutEvents on this bus, and no other.
+            self.bus.grant_put_events_to(state_machine)
+        return state_machine
 
     def _enrich_tenders(self, config: SyncConfig, functions: SyncFunctions, bucket: s3.IBucket) -> sfn.DistributedMap:
         """One EnrichBatch per batch of tenders; items and results travel through S3, never through the state.

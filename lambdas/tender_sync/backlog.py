@@ -59,7 +59,7 @@ UPDATE tenders t SET
 FROM looked_up l
 -- A newer release stored meanwhile may have enriched the tender, or changed the number looked up.
 WHERE t.ocid = l.ocid AND t.enrichment_status <> 'enriched' AND t.tender_number IS NOT DISTINCT FROM l.tender_number
-RETURNING l.status
+RETURNING l.ocid, l.status
 """
 STILL_DUE_SQL = f"SELECT count(*) FROM tenders WHERE {DUE_NOW}"
 
@@ -147,10 +147,10 @@ def result_key(plan_prefix: str, batch: int) -> str:
     return f"{plan_prefix}{batch:06d}.json"
 
 
-def store_results(conn: psycopg.Connection, plan: LookupPlan, recheck_hours: int) -> dict[str, float]:
+def store_results(conn: psycopg.Connection, plan: LookupPlan, recheck_hours: int) -> tuple[dict[str, float], list[str]]:
     """Every planned tender's lookup stored: what its batch found, or failed when its batch left no result (a
-    tender its batch did not reach is left as it was). Returns the counts, the lookups made, the 429s and the
-    rate seen, and how many tenders are still due."""
+    tender its batch did not reach is left as it was). Returns the counts (the lookups made, the 429s and the
+    rate seen, and how many tenders are still due), and the tenders enriched."""
     batches = [EnrichmentBatch.model_validate(batch) for batch in get_json(plan.bucket, plan.itemsKey)]
     found = {result.batch: result for result in map(BatchResult.model_validate, read_all_json(plan.bucket, plan.resultsPrefix))}
     numbers = {item.ocid: item.tenderNumber for batch in batches for item in batch.tenders}
@@ -166,14 +166,15 @@ def store_results(conn: psycopg.Connection, plan: LookupPlan, recheck_hours: int
                     looked.ocid, numbers.get(looked.ocid), looked.status, looked.detailed_category, looked.province,
                     Jsonb(looked.details) if looked.details is not None else None, looked.error,
                 ))
-    statuses = [row[0] for row in conn.execute(
+    stored = conn.execute(
         STORE_RESULTS_SQL, {"recheck_hours": recheck_hours, "first_retry": FIRST_RETRY_MINUTES}
-    )]
+    ).fetchall()
+    statuses = [status for _, status in stored]
     results = list(found.values())
     lookups = sum(result.lookups for result in results)
     seconds = (max(r.finishedAt for r in results) - min(r.startedAt for r in results)).total_seconds() if results else 0
     (still_due,) = conn.execute(STILL_DUE_SQL).fetchone()
-    return {
+    counts = {
         "enriched": statuses.count("enriched"),
         "not_found": statuses.count("not_found"),
         "enrichment_failed": statuses.count("failed"),
@@ -182,3 +183,4 @@ def store_results(conn: psycopg.Connection, plan: LookupPlan, recheck_hours: int
         "lookups_per_second": round(lookups / seconds, 2) if seconds > 0 else 0,
         "still_due": still_due,
     }
+    return counts, [ocid for ocid, status in stored if status == "enriched"]

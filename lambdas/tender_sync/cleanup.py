@@ -1,4 +1,5 @@
-"""Cleanup: job_log rows left RUNNING, and leases left held, by executions that are no longer running.
+"""Cleanup: job_log rows left RUNNING, and leases left held, by executions that are no longer running; and
+change events sent long ago.
 
 An execution stopped from outside (aborted, timed out) never reaches FailJob, so its row stays RUNNING and
 its lease stays taken until it expires. Each is checked against Step Functions (DescribeExecution) here."""
@@ -8,7 +9,7 @@ import psycopg
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
-from tender_sync import jobs
+from tender_sync import changes, jobs
 from tender_sync.workflows import CLEANUP
 
 logger = Logger(child=True)
@@ -21,11 +22,13 @@ class CleanupResult(BaseModel):
     checked: int
     jobsFailed: list[str]
     leasesFreed: list[str]
+    changeEventsForgotten: int = 0
 
 
 def run(conn: psycopg.Connection, source: str, execution_id: str, triggered_by: str, status_of: DescribeStatus) -> CleanupResult:
-    """One cleanup run, logged as a cleanup job."""
+    """One cleanup run, logged as a cleanup job; change events long sent are forgotten too."""
     result = clean_up(conn, status_of)
+    result.changeEventsForgotten = changes.forget_sent(conn)
     job_id = jobs.open_job(conn, CLEANUP.name, execution_id, triggered_by, None)
     jobs.finish_job(conn, source, jobs.Job(jobId=job_id, executionId=execution_id, workflow=CLEANUP.name), None)
     return result

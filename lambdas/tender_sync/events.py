@@ -3,6 +3,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from tender_sync.changes import ToPublish
 from tender_sync.fetch import FetchSummary
 from tender_sync.jobs import Job
 from tender_sync.models import EnrichmentBatch, LookupPlan
@@ -43,6 +44,21 @@ class LookupsEvent(JobEvent):
     """StoreLookups: the job and the plan its lookups followed."""
 
     lookups: LookupPlan
+
+
+class PublishedEvent(JobEvent):
+    """RecordPublished: the whole state, of which it reads the job, the events PrepareChanges gave PublishChanges,
+    and what PublishChanges ended with: PutEvents' answer (EventBridge took every entry), or the error it gave up
+    with ({Error, Cause})."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    changes: ToPublish
+    published: dict[str, Any]
+
+    @property
+    def publish_error(self) -> dict[str, Any] | None:
+        return self.published if "Error" in self.published else None
 
 
 class EnrichBatchEvent(BaseModel):

@@ -16,7 +16,7 @@ from tender_sync.window import source_today
 
 # The most portal lookups one run may make: a Map of 10,000 items is still well inside the run's hour.
 MAX_ENRICHMENT = 10_000
-# A backfill costs about 38 history events a window: 400 windows stay below Step Functions' 25,000.
+# A backfill costs about 55 history events a window: 400 windows stay below Step Functions' 25,000.
 MAX_BACKFILL_WINDOWS = 400
 # The longest window one sync or backfill window may span: longer ranges are a backfill's, in windows.
 MAX_WINDOW_DAYS = 31

@@ -12,7 +12,10 @@ from tender_sync.window import cursor_after, next_window, source_today
 from tender_sync.workflows import SINGLE_TENDER, SYNC
 
 # The counts a finished job stores, and FinishJob emits as metrics.
-COUNTS = ("fetched", "enriched", "not_found", "enrichment_failed", "upserted", "quarantined", "lookups", "throttled")
+COUNTS = (
+    "fetched", "enriched", "not_found", "enrichment_failed", "upserted", "quarantined", "lookups", "throttled",
+    "changes_published", "events_late",
+)
 # What the lookups add to a job's counts.
 LOOKUP_COUNTS = ("enriched", "not_found", "enrichment_failed", "lookups", "throttled")
 
@@ -218,17 +221,19 @@ def add_counts(conn: psycopg.Connection, job_id: int, counts: dict[str, int]) ->
 
 
 def fail_job(
-    conn: psycopg.Connection, source: str, execution_id: str, job_id: int | None, error: str, workflow: str
+    conn: psycopg.Connection, source: str, execution_id: str, job_id: int | None, error: str, workflow: str,
+    counts_if_stored: dict[str, int] | None = None,
 ) -> FinishedJob | None:
     """Mark the run FAILED with its error (a row is made if StartJob never made one) and free the lease.
 
     A job already SUCCESS (its window was stored, and a later step failed) is never overwritten: it is
-    returned, finished, for its metrics."""
+    returned, finished (with counts_if_stored), for its metrics."""
     updated = None
     if job_id is not None:
         status = conn.execute("SELECT status FROM job_log WHERE id = %s FOR UPDATE", (job_id,)).fetchone()
         if status == ("SUCCESS",):
-            return finish_job(conn, source, Job(jobId=job_id, executionId=execution_id, workflow=workflow), None)
+            job = Job(jobId=job_id, executionId=execution_id, workflow=workflow)
+            return finish_job(conn, source, job, counts_if_stored)
         updated = conn.execute(
             "UPDATE job_log SET status = 'FAILED', error = %s, finished_at = now() WHERE id = %s RETURNING id",
             (error, job_id),
@@ -259,4 +264,6 @@ def counts_of(fetch: dict[str, Any] | None, upsert: dict[str, Any] | None) -> di
         "enrichment_failed": 0,
         "lookups": 0,
         "throttled": 0,
+        "changes_published": 0,
+        "events_late": 0,
     }

@@ -51,6 +51,13 @@ class ArtifactSettings:
 
 
 @dataclass(frozen=True)
+class ChangeSettings:
+    """The EventBridge bus the change events go to (tender_sync.changes)."""
+
+    event_bus_name: str
+
+
+@dataclass(frozen=True)
 class LookupSettings:
     """How the backlog's lookups are batched, and when a tender the portal did not list is checked again."""
 

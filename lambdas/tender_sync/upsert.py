@@ -3,6 +3,7 @@ which a newer release replaces an older one, never the reverse, and unchanged ro
 A row PostgreSQL refuses is quarantined and the rest stored (store_tenders)."""
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
@@ -65,7 +66,7 @@ UPSERT_SQL = f"""
 INSERT INTO tenders ({", ".join(COLUMNS)})
 SELECT {NEWEST_PER_OCID.format(", ".join(COLUMNS))}
 {ON_CONFLICT_NEWER}
-RETURNING (xmax = 0) AS inserted
+RETURNING ocid, (xmax = 0) AS inserted
 """
 
 # The fallback's upsert, a range at a time: the newest release of each ocid, numbered in ocid order.
@@ -77,7 +78,7 @@ UPSERT_RANGE_SQL = f"""
 INSERT INTO tenders ({", ".join(COLUMNS)})
 SELECT {", ".join(COLUMNS)} FROM newest WHERE n BETWEEN %s AND %s
 {ON_CONFLICT_NEWER}
-RETURNING (xmax = 0) AS inserted
+RETURNING ocid, (xmax = 0) AS inserted
 """
 
 # A release quarantined again is counted, not stored twice.
@@ -103,7 +104,15 @@ def copy_row(tender: dict[str, Any]) -> tuple:
     )
 
 
-def store_tenders(conn: psycopg.Connection, source: str, tenders: Iterable[dict[str, Any]]) -> dict[str, int]:
+@dataclass(frozen=True)
+class StoredTenders:
+    """What storing a window did: its counts, and each tender it inserted or updated (new or updated, by ocid)."""
+
+    counts: dict[str, int]
+    changed: dict[str, str]
+
+
+def store_tenders(conn: psycopg.Connection, source: str, tenders: Iterable[dict[str, Any]]) -> StoredTenders:
     """Upsert the tenders and count what happened: inserted, updated and unchanged rows, and the window's tenders
     whose release carries its category (enriched) or not (pending, for the backlog's lookups).
 
@@ -122,22 +131,24 @@ def store_tenders(conn: psycopg.Connection, source: str, tenders: Iterable[dict[
         _copy(conn, chunk, refused)
     try:
         with conn.transaction():
-            outcomes = [row[0] for row in conn.execute(UPSERT_SQL)]
+            outcomes = conn.execute(UPSERT_SQL).fetchall()
     except REFUSED_VALUE:
         outcomes = _upsert_range(conn, 1, conn.execute(NEWEST_SQL).rowcount, refused)
     statuses = dict(conn.execute(STATUS_COUNTS_SQL).fetchall())
     unique = sum(statuses.values())
-    inserted = sum(outcomes)
-    return {
+    changed = {ocid: "new" if inserted else "updated" for ocid, inserted in outcomes}
+    inserted = sum(1 for change in changed.values() if change == "new")
+    counts = {
         "tenders": unique,
         "inserted": inserted,
-        "updated": len(outcomes) - inserted,
-        "unchanged": unique - len(outcomes),
-        "upserted": len(outcomes),
+        "updated": len(changed) - inserted,
+        "unchanged": unique - len(changed),
+        "upserted": len(changed),
         "enriched": statuses.get("enriched", 0),
         "pending": statuses.get("pending", 0),
         "quarantined": refused.count,
     }
+    return StoredTenders(counts=counts, changed=changed)
 
 
 class _Refused:
@@ -169,12 +180,12 @@ def _copy(conn: psycopg.Connection, tenders: list[dict[str, Any]], refused: _Ref
         _copy(conn, tenders[half:], refused)
 
 
-def _upsert_range(conn: psycopg.Connection, first: int, last: int, refused: _Refused) -> list[bool]:
-    """Upsert rows first..last of newest (whether each was inserted); those refused, found by halving, are
-    quarantined and left out of the counts."""
+def _upsert_range(conn: psycopg.Connection, first: int, last: int, refused: _Refused) -> list[tuple[str, bool]]:
+    """Upsert rows first..last of newest (each ocid, and whether it was inserted); those refused, found by
+    halving, are quarantined and left out of the counts."""
     try:
         with conn.transaction():
-            return [row[0] for row in conn.execute(UPSERT_RANGE_SQL, (first, last))]
+            return conn.execute(UPSERT_RANGE_SQL, (first, last)).fetchall()
     except REFUSED_VALUE as error:
         if first == last:
             [ocid] = conn.execute(QUARANTINE_NEWEST_SQL, (refused.source, refused.add(error), first)).fetchone()

@@ -33,12 +33,16 @@ DEFAULT_LOOKUPS_PER_RUN = 300
 # unless --duration names it.
 DEFAULT_DURATIONS = {
     "StartJob": 1.0, "FetchReleases": 10.0, "UpsertTenders": 5.0, "PlanLookups": 1.0, "StoreLookups": 1.0,
-    "FinishJob": 0.5,
+    "PrepareChanges": 0.5, "RecordPublished": 0.2, "FinishJob": 0.5,
 }
+# PublishChanges is no Lambda: EventBridge's PutEvents, one custom event per change event (an ordinary run: one).
+PUT_EVENTS = ":states:::events:putEvents"
+EVENTS_PER_RUN = 1
 # The S3 requests of a run, from what the handlers do (tests/infra/test_cost.py counts them in a local run):
 FETCH_PUTS = 2  # FetchReleases: tenders.jsonl and quarantine.jsonl (each one part below 8 MiB)
 UPSERT_GETS = 2  # UpsertTenders reads them back
 PLAN_PUTS = 1  # PlanLookups writes lookups.json, the Map's items
+CHANGES_PUTS = 1  # PrepareChanges writes the run's changes object
 MAP_GETS = 1  # the Distributed Map's ItemReader reads lookups.json
 STORE_GETS = 1  # StoreLookups reads lookups.json, lists the results, then GETs one result per batch
 LIST_PAGE = 1000  # 1,000 keys a page
@@ -105,9 +109,9 @@ def s3_requests(batches: int) -> S3Requests:
     """The S3 requests of a run whose lookups PlanLookups split into `batches` Map items (none: the run goes
     from PlanLookups straight to FinishJob)."""
     if not batches:
-        return S3Requests(puts=FETCH_PUTS + PLAN_PUTS, lists=0, gets=UPSERT_GETS)
+        return S3Requests(puts=FETCH_PUTS + PLAN_PUTS + CHANGES_PUTS, lists=0, gets=UPSERT_GETS)
     return S3Requests(
-        puts=FETCH_PUTS + PLAN_PUTS + batches,
+        puts=FETCH_PUTS + PLAN_PUTS + CHANGES_PUTS + batches,
         lists=max(1, math.ceil(batches / LIST_PAGE)),
         gets=UPSERT_GETS + MAP_GETS + STORE_GETS + batches,
     )
@@ -169,16 +173,19 @@ def estimate(template: dict[str, Any], profile: Profile, prices: dict[str, Any],
     machine = json.loads(definition(template, SYNC.state_machine_id(template)))
     functions = _functions(template)
     sfn, lam, s3, secrets = prices["step_functions"], prices["lambda"], prices["s3_standard"], prices["secrets_manager"]
+    custom_events = 0
 
     transitions = 0
     invocations: list[tuple[Function, float, float]] = []  # function, count, seconds each
     express_requests, express_seconds = 0, 0.0  # seconds: summed over the children, each rounded up
     execution_type = None
     batches: list[int] = []
-    for name in run_path(machine, {"$.lookups.tenders": profile.lookups_per_run}):
+    for name in run_path(machine, {"$.lookups.tenders": profile.lookups_per_run, "$.changes.count": EVENTS_PER_RUN}):
         state = machine["States"][name]
         transitions += 1
-        if state["Type"] == "Task":
+        if state["Type"] == "Task" and state["Resource"].endswith(PUT_EVENTS):
+            custom_events += EVENTS_PER_RUN
+        elif state["Type"] == "Task":
             invocations.append((_task_function(state, functions), 1, _duration(profile, name)))
         if state["Type"] == "Map":
             processor = state["ItemProcessor"]
@@ -235,6 +242,9 @@ def estimate(template: dict[str, Any], profile: Profile, prices: dict[str, Any],
             (s3_run.puts + s3_run.lists) * s3["per_put_copy_post_list_request"],
         ),
         Line("S3 GET requests", f"{s3_run.gets:,}", s3_run.gets * s3["per_get_request"]),
+        Line(
+            "EventBridge custom events", f"{custom_events:,}", custom_events * prices["eventbridge"]["per_custom_event"]
+        ),
         Line(
             "Secrets Manager",
             f"{secret_reads} reads" + (f", {created_secrets} secret" if created_secrets else ""),

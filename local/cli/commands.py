@@ -1,5 +1,5 @@
 """`python -m local.cli` (`make cli ARGS="..."`): start any workflow, list recent runs, show one execution's step
-timeline, show the sync state.
+timeline or the changes it announced, show the sync state.
 
 On this machine by default: `start` runs the execution to completion in the local engine (embedded PostgreSQL
 unless DATABASE_URL is set; the sample source unless both source URLs are given) and prints its result, keeping
@@ -27,7 +27,7 @@ import boto3  # noqa: E402
 import psycopg  # noqa: E402
 from psycopg.rows import dict_row  # noqa: E402
 
-from local.cli.tables import print_runs, print_state, print_timeline  # noqa: E402
+from local.cli.tables import print_changes, print_runs, print_state, print_timeline  # noqa: E402
 from local.engine.database import local_database_url  # noqa: E402
 from local.engine.run import run_workflow, summary  # noqa: E402
 from local.toolchain import ROOT  # noqa: E402
@@ -111,6 +111,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     timeline.add_argument("execution_arn")
 
     commands.add_parser("state", help="the sync state (cursor, lease) and backfill progress")
+
+    changes = commands.add_parser("changes", help="the changes one execution announced: its Tenders Changed events")
+    changes.add_argument("execution", help="the execution's ARN, or its name")
     return parser.parse_args(argv)
 
 
@@ -237,6 +240,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         try:
             if args.command == "runs":
                 print_runs(conn, args.limit, args.workflow, out)
+            elif args.command == "changes":
+                print_changes(conn, args.execution, out)
             else:
                 print_state(conn, out)
         except psycopg.errors.UndefinedTable:

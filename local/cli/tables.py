@@ -1,8 +1,11 @@
-"""What the CLI's commands print: a timeline of states, runs from job_log, the sync state; as plain-text tables."""
+"""What the CLI's commands print: a timeline of states, runs from job_log, the sync state, an execution's change
+events; as plain-text tables."""
 from datetime import datetime
 from typing import Any, TextIO
 
 import psycopg
+
+from tender_sync import changes
 
 RUNS_SQL = """
 SELECT id, workflow, status, window_from, window_to, fetched, enriched, enrichment_failed, upserted, started_at,
@@ -58,6 +61,40 @@ def print_runs(conn: psycopg.Connection, limit: int, workflow: str | None, out: 
             for row in rows
         ],
     ), file=out)
+
+
+# An execution's events, by its ARN or by its name (the ARN's last part).
+EVENTS_SQL = """
+SELECT * FROM change_events
+ WHERE execution_id = %(execution)s OR execution_id LIKE '%%:' || %(execution)s
+ ORDER BY recorded_at, id
+"""
+
+
+def print_changes(conn: psycopg.Connection, execution: str, out: TextIO) -> None:
+    events = conn.execute(EVENTS_SQL, {"execution": execution}).fetchall()
+    if not events:
+        print(f"no changes recorded by execution {execution}", file=out)
+    for event in events:
+        window = f"{event['window_from']} .. {event['window_to']}" if event["window_from"] else "no window"
+        sent = (
+            f"sent {event['sent_at']:%Y-%m-%d %H:%M:%S} UTC"
+            + ("" if event["sent_by"] == event["execution_id"] else f" by {event['sent_by'].rsplit(':', 1)[-1]}")
+            if event["sent_at"] else "not sent yet: a later run sends it"
+        )
+        print(f"{changes.DETAIL_TYPE} {event['id']}\n  {event['workflow']}, {window}, {sent}", file=out)
+        print(table(
+            ["change", "ocid", "release date", "title", "buyer", "category", "province", "closes"],
+            [
+                [
+                    line.change, line.ocid, f"{line.releaseDate:%Y-%m-%d}", _shorten(line.title, 40),
+                    _shorten(line.buyer, 30),
+                    line.detailedCategory or "", line.province or "",
+                    f"{line.closeDate:%Y-%m-%d}" if line.closeDate else "",
+                ]
+                for line in changes.lines(conn, event["id"])
+            ],
+        ), file=out)
 
 
 def print_state(conn: psycopg.Connection, out: TextIO) -> None:

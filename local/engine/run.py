@@ -21,6 +21,7 @@ from infra.stack import synth_template  # noqa: E402
 from local.engine.database import local_database_url  # noqa: E402
 from local.engine.stack import Execution, LocalStack  # noqa: E402
 from local.sample_source.server import SampleSource  # noqa: E402
+from tender_sync.changes import DETAIL_TYPE  # noqa: E402
 from tender_sync.errors import describe_failure  # noqa: E402
 from tender_sync.jobs import counts_of  # noqa: E402
 from tender_sync.workflows import SYNC, Workflow  # noqa: E402
@@ -170,10 +171,25 @@ def summary(execution: Execution, job: dict[str, Any] | None) -> list[str]:
                 f"{upsert.get('unchanged', 0)} unchanged)" if detailed else ""
             ),
         ]
+    if job and job["status"] == "SUCCESS":
+        lines.append(f"changes:    {published_changes(execution, job)}")
     if execution.status != "SUCCEEDED" or (job and job["error"]):
         lines.append(f"reason:     {failure_reason(execution, job)}")
     lines.append(f"duration:   {execution.seconds:.1f} s")
     return lines
+
+
+def published_changes(execution: Execution, job: dict[str, Any]) -> str:
+    """What the run announced on the bus: its events' tender changes by kind, and the events left to send."""
+    details = [event["detail"] for event in execution.events if event["detail-type"] == DETAIL_TYPE]
+    kinds = {kind: sum(detail["counts"][kind] for detail in details) for kind in ("new", "updated", "enriched")}
+    events = f"{len(details)} {DETAIL_TYPE} event" + ("" if len(details) == 1 else "s")
+    text = f"{job['changes_published'] or 0} published in {events}"
+    if details:
+        text += " (" + ", ".join(f"{count} {kind}" for kind, count in kinds.items()) + ")"
+    if job["events_late"]:
+        text += f"; {job['events_late']} events late, for a later run to send"
+    return text
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

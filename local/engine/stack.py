@@ -1,5 +1,5 @@
 """Runs the synthesized state machines on this machine: moto's Step Functions interpreter (the one
-LocalStack uses), S3 in moto, and each Lambda task dispatched in-process to its real handler."""
+LocalStack uses), S3 and EventBridge in moto, and each Lambda task dispatched in-process to its real handler."""
 import importlib
 import json
 import os
@@ -40,6 +40,8 @@ class Execution:
     cause: str | None
     history: list[dict[str, Any]] = field(repr=False)
     seconds: float
+    # What it put on the stack's event buses, as their rules' targets receive it.
+    events: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
 
 @dataclass
@@ -81,6 +83,9 @@ class LocalStack:
         self._child_ends: dict[str, set[str | None]] = {}
         self._gathered_bytes = 0
         self._gathered_lock = threading.Lock()
+        # Every event put on the stack's buses, by way of a queue each bus's catch-all rule sends to.
+        self._published: list[dict[str, Any]] = []
+        self._published_lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> "LocalStack":
@@ -93,6 +98,12 @@ class LocalStack:
         self.s3 = boto3.client("s3", region_name=REGION)
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
         self.s3.create_bucket(Bucket=LOCAL_BUCKET)
+        self.events = boto3.client("events", region_name=REGION)
+        self.sqs = boto3.client("sqs", region_name=REGION)
+        self._published_queues = [
+            self.create_bus(resource["Properties"]["Name"])
+            for resource in self.template["Resources"].values() if resource["Type"] == "AWS::Events::EventBus"
+        ]
         for logical_id, resource in self.template["Resources"].items():
             if resource["Type"] == "AWS::StepFunctions::StateMachine":
                 deployed = definition(self.template, logical_id)
@@ -128,6 +139,27 @@ class LocalStack:
         for name, value in shared.items():
             self._saved_environ.setdefault(name, os.environ.get(name))
             os.environ[name] = value
+
+    def create_bus(self, name: str) -> str:
+        """The bus, and a rule sending everything put on it to a queue of its own: returns the queue's URL."""
+        self.events.create_event_bus(Name=name)
+        queue_url = self.sqs.create_queue(QueueName=f"{name}-published")["QueueUrl"]
+        attributes = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
+        queue_arn = attributes["QueueArn"]
+        self.events.put_rule(Name="everything", EventBusName=name, EventPattern=json.dumps({"account": [ACCOUNT]}))
+        self.events.put_targets(Rule="everything", EventBusName=name, Targets=[{"Id": "published", "Arn": queue_arn}])
+        return queue_url
+
+    def published_events(self, execution_arn: str) -> list[dict[str, Any]]:
+        """The events the execution put on the stack's buses (PutEvents from Step Functions names the execution
+        among the event's resources), oldest first."""
+        with self._published_lock:
+            for queue_url in self._published_queues:
+                while messages := self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
+                    for message in messages:
+                        self._published.append(json.loads(message["Body"]))
+                        self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            return [event for event in self._published if execution_arn in event.get("resources", [])]
 
     # -- Lambda dispatch -----------------------------------------------------------------
     def _invoke(self, function_name, qualifier, body, headers, response_headers) -> bytes:
@@ -219,6 +251,7 @@ class LocalStack:
             cause=description.get("cause"),
             history=history,
             seconds=(description["stopDate"] - description["startDate"]).total_seconds(),
+            events=self.published_events(arn),
         )
 
     def execute(self, state_machine: str, execution_input: dict[str, Any], **wait_options: Any) -> Execution:

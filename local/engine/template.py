@@ -1,5 +1,6 @@
 """A synthesized template's values made local: Ref, Fn::GetAtt and Fn::Join resolved against the local
-resources (the functions by logical id, the one local bucket, placeholder ARNs for the rest)."""
+resources (the functions by logical id, the one local bucket, the event buses by name, placeholder ARNs for the
+rest)."""
 from typing import Any
 
 REGION = "us-east-1"
@@ -16,6 +17,8 @@ def ref(template: dict[str, Any], logical_id: str) -> str:
         return LOCAL_BUCKET
     if kind == "AWS::Lambda::Function":
         return logical_id
+    if kind == "AWS::Events::EventBus":
+        return template["Resources"][logical_id]["Properties"]["Name"]
     return f"arn:aws:local:{REGION}:{ACCOUNT}:{logical_id}"
 
 
@@ -25,6 +28,9 @@ def get_att(template: dict[str, Any], logical_id: str, attribute: str) -> str:
         return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical_id}"
     if kind == "AWS::S3::Bucket" and attribute == "Arn":
         return f"arn:aws:s3:::{LOCAL_BUCKET}"
+    if kind == "AWS::Events::EventBus" and attribute in ("Arn", "Name"):
+        name = ref(template, logical_id)
+        return f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}" if attribute == "Arn" else name
     raise ValueError(f"the local runner cannot resolve Fn::GetAtt {logical_id}.{attribute} ({kind})")
 
 

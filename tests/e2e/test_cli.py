@@ -57,13 +57,23 @@ def test_start_runs_a_workflow_to_the_end_and_runs_state_and_timeline_show_it(lo
     lines = timeline.splitlines()
     assert lines[0].startswith("ExecutionSucceeded after ")
     steps = [line.split()[1] for line in lines[3:]]
-    assert steps == [
-        "StartBackfill", "WindowsLeft?", "FetchReleases", "UpsertTenders", "PlanLookups", "AnythingToLookUp?",
-        "EnrichTenders", "StoreLookups", "NextWindow", "WindowsLeft?", "FetchReleases", "UpsertTenders", "PlanLookups",
-        "AnythingToLookUp?", "EnrichTenders", "StoreLookups",
-        "NextWindow", "WindowsLeft?", "FinishJob", "BackfillSucceeded",
+    window = [
+        "FetchReleases", "UpsertTenders", "PlanLookups", "AnythingToLookUp?", "EnrichTenders", "StoreLookups",
+        "PrepareChanges", "AnythingToAnnounce?", "PublishChanges", "RecordPublished", "NextWindow", "WindowsLeft?",
     ]
+    assert steps == ["StartBackfill", "WindowsLeft?", *window, *window, "FinishJob", "BackfillSucceeded"]
     assert all(line.split()[-1] == "s" for line in lines[3:-1])  # each step that ended shows its duration
+
+    # One Tenders Changed event a window, each listing its tenders.
+    code, changes = local_cli("changes", arn.rsplit(":", 1)[-1])
+    assert code == 0
+    headers = [line for line in changes.splitlines() if line.startswith("Tenders Changed ")]
+    assert headers == [f"Tenders Changed {arn}/2025-09-01/2025-09-08", f"Tenders Changed {arn}/2025-09-08/2025-09-15"]
+    assert changes.count("backfill, 2025-09-01 .. 2025-09-08, sent ") == 1
+    listed = [line.split()[1] for line in changes.splitlines() if line.startswith(("new ", "updated ", "enriched "))]
+    assert len(listed) >= len(set(listed)) > 0 and all(ocid.startswith("ocds-9t57fa-") for ocid in listed)
+    code, nothing = local_cli("changes", "no-such-execution")
+    assert (code, nothing.strip()) == (0, "no changes recorded by execution no-such-execution")
 
 
 def test_start_takes_the_input_as_json(local_cli):

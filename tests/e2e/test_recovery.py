@@ -69,9 +69,10 @@ def test_a_database_cut_off_mid_transaction_costs_retries_not_data(template, emp
 def test_a_run_failed_by_the_database_is_completed_by_the_next_without_repeating_stored_work(
     template, empty_database_url, sample_source
 ):
-    # Run 1: connections 1-5 (StartJob, UpsertTenders, PlanLookups, StoreLookups, FinishJob). Run 2: StartJob (6),
-    # then every attempt of UpsertTenders (7-10) is refused; FailJob (11) gets through. Run 3: the database is back.
-    refused = range(7, 11)
+    # Run 1: connections 1-7 (StartJob, UpsertTenders, PlanLookups, StoreLookups, PrepareChanges, RecordPublished,
+    # FinishJob). Run 2: StartJob (8), then every attempt of UpsertTenders (9-12) is refused; FailJob (13) gets
+    # through. Run 3: the database is back.
+    refused = range(9, 13)
     with sync_through_proxy(
         template, empty_database_url, sample_source.url, lambda n: "refuse" if n in refused else None
     ) as sync:
@@ -189,10 +190,10 @@ def test_a_lookup_failing_after_its_retries_is_stored_with_its_error_and_the_nex
 
 
 def test_a_stored_window_stays_a_success_when_finishing_fails(template, empty_database_url, sample_source, capfd):
-    # Connection 1 is StartJob's, 2 UpsertTenders' (it commits the window), 3 PlanLookups', 4 StoreLookups';
-    # FinishJob's four attempts (5-8) are refused; FailJob (9) gets through.
+    # Connection 1 is StartJob's, 2 UpsertTenders' (it commits the window), 3 PlanLookups', 4 StoreLookups',
+    # 5 PrepareChanges', 6 RecordPublished'; FinishJob's four attempts (7-10) are refused; FailJob (11) gets through.
     with sync_through_proxy(
-        template, empty_database_url, sample_source.url, lambda n: "refuse" if 5 <= n <= 8 else None
+        template, empty_database_url, sample_source.url, lambda n: "refuse" if 7 <= n <= 10 else None
     ) as sync:
         capfd.readouterr()
         execution = sync.run()

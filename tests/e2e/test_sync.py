@@ -200,8 +200,8 @@ def test_an_empty_window_finishes_and_moves_the_cursor(empty_database_url, sampl
 
     assert execution.status == "SUCCEEDED", execution.cause
     assert [e["stateEnteredEventDetails"]["name"] for e in execution.history if "stateEnteredEventDetails" in e] == [
-        "StartJob", "LeaseHeld?", "FetchReleases", "UpsertTenders", "PlanLookups", "AnythingToLookUp?", "FinishJob",
-        "SyncSucceeded"]
+        "StartJob", "LeaseHeld?", "FetchReleases", "UpsertTenders", "PlanLookups", "AnythingToLookUp?",
+        "PrepareChanges", "AnythingToAnnounce?", "FinishJob", "SyncSucceeded"]
     [job] = sync.query("SELECT * FROM job_log")
     assert (job["status"], job["fetched"], job["upserted"]) == ("SUCCESS", 0, 0)
     assert sync.query("SELECT cursor FROM sync_state")[0]["cursor"] == date(2025, 12, 8)

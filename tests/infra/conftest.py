@@ -19,7 +19,7 @@ from local.engine.stack import LocalStack
 from local.engine.template import definition
 from tender_sync.workflows import BACKFILL, CLEANUP, ENRICH_TODAY, SINGLE_TENDER, SYNC
 
-# Every optional setting at once: an imported secret, x86, a VPC and an RDS Proxy.
+# Every optional setting at once: an imported secret, x86, a VPC, an RDS Proxy and the changes queue.
 OVERRIDES = {
     "mapMaxConcurrency": 25,
     "databaseSecretArn": "arn:aws:secretsmanager:af-south-1:123456789012:secret:tender-sync/database-AbCdEf",
@@ -28,6 +28,7 @@ OVERRIDES = {
     "subnetIds": ["subnet-0a1b2c3d4e5f60718", "subnet-0a1b2c3d4e5f60719"],
     "securityGroupId": "sg-0a1b2c3d4e5f60718",
     "databaseProxyEndpoint": "tender-sync.proxy-c0ffee.af-south-1.rds.amazonaws.com",
+    "changesQueue": True,
 }
 # The deployable variants the checks run on: cdk.json as it is, and with every option set.
 CONTEXTS = {"defaults": {}, "every-option": OVERRIDES}

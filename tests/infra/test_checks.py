@@ -10,7 +10,7 @@ import pytest
 from cfnlint.api import ManualArgs, lint
 
 from tender_sync.workflows import SYNC
-from tests.infra.conftest import Synthesis, rendered_definitions
+from tests.infra.conftest import CONTEXTS, Synthesis, rendered_definitions
 
 ROOT = Path(__file__).resolve().parents[2]
 # cfn-lint warnings we accept, with the reason. Errors are never accepted.
@@ -30,6 +30,19 @@ def test_cdk_nag_reports_nothing_unacknowledged(synthesis: Synthesis):
     for name, report in reports.items():
         assert report["violations"] == [], name
         assert report["conclusion"] == "success", name
+
+
+def test_the_checks_see_the_stack_with_and_without_the_changes_queue(synthesis: Synthesis):
+    """Every check here runs on both templates: the changes queue, its dead-letter queue and their rule are in the
+    every-option one only."""
+    assert {name: context.get("changesQueue", False) for name, context in CONTEXTS.items()} == {
+        "defaults": False, "every-option": True}
+    kinds = [resource["Type"] for resource in synthesis.template["Resources"].values()]
+    with_queue = synthesis.context.get("changesQueue", False)
+    assert kinds.count("AWS::SQS::Queue") == (2 if with_queue else 0)
+    assert kinds.count("AWS::SQS::QueuePolicy") == (2 if with_queue else 0)
+    # The alerts' rule, on the default bus, is always there.
+    assert kinds.count("AWS::Events::Rule") == (2 if with_queue else 1)
 
 
 def test_every_acknowledgment_has_a_reason_and_matches_a_finding(synthesis: Synthesis):

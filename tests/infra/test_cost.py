@@ -18,40 +18,46 @@ def _hand_calculation() -> dict[str, float]:
     starting a lookup every 0.6 s (mapMaxConcurrency 3 / portalRequestsPerSecond 5)."""
     sfn, lam, s3, secrets = PRICES["step_functions"], PRICES["lambda"], PRICES["s3_standard"], PRICES["secrets_manager"]
     children, lookups_per_child, seconds_between = 15, 20, 0.6
-    # Step Functions: 10 states on the way (StartJob, LeaseHeld?, FetchReleases, UpsertTenders, PlanLookups,
-    # AnythingToLookUp?, EnrichTenders, StoreLookups, FinishJob, SyncSucceeded) + 1 per child the Map starts.
-    transitions = 10 + children
+    # Step Functions: 14 states on the way (StartJob, LeaseHeld?, FetchReleases, UpsertTenders, PlanLookups,
+    # AnythingToLookUp?, EnrichTenders, StoreLookups, PrepareChanges, AnythingToAnnounce?, PublishChanges,
+    # RecordPublished, FinishJob, SyncSucceeded) + 1 per child the Map starts.
+    transitions = 14 + children
     # Express children: 15 requests, each paced through its 20 lookups, 12 s, billed at 64 MB.
     express_gb_seconds = children * lookups_per_child * seconds_between * 64 / 1024  # 11.25
-    # Lambda (arm64): StartJob, FetchReleases, UpsertTenders, PlanLookups, StoreLookups and FinishJob once each,
-    # EnrichBatch once per child, billed for its paced time (20 x 0.6 s) at 128 MB.
-    requests = 6 + children
+    # Lambda (arm64): StartJob, FetchReleases, UpsertTenders, PlanLookups, StoreLookups, PrepareChanges,
+    # RecordPublished and FinishJob once each, EnrichBatch once per child, billed for its paced time (20 x 0.6 s)
+    # at 128 MB.
+    requests = 8 + children
     gb_seconds = (
         0.25 * 1.0  # StartJob, 256 MB, 1 s
         + 1.0 * 10.0  # FetchReleases, 1024 MB, 10 s
         + 1.0 * 5.0  # UpsertTenders, 1024 MB, 5 s
         + 0.25 * 1.0  # PlanLookups, 256 MB, 1 s
         + 0.5 * 1.0  # StoreLookups, 512 MB, 1 s
+        + 0.25 * 0.5  # PrepareChanges, 256 MB, 0.5 s
+        + 0.125 * 0.2  # RecordPublished, 128 MB, 0.2 s
         + 0.25 * 0.5  # FinishJob, 256 MB, 0.5 s
         + children * 0.125 * lookups_per_child * seconds_between  # EnrichBatch, 128 MB, 12 s: 22.5
-    )  # 38.625
-    # S3 PUT: tenders.jsonl and quarantine.jsonl (FetchReleases), lookups.json (PlanLookups), one result per child;
-    # LIST: StoreLookups lists the results (one page). GET: UpsertTenders' 2, the Map's ItemReader, StoreLookups'
-    # lookups.json and the 15 results.
-    puts_and_lists = 2 + 1 + children + 1
+    )  # 38.775
+    # S3 PUT: tenders.jsonl and quarantine.jsonl (FetchReleases), lookups.json (PlanLookups), one result per child,
+    # the changes object (PrepareChanges); LIST: StoreLookups lists the results (one page). GET: UpsertTenders' 2,
+    # the Map's ItemReader, StoreLookups' lookups.json and the 15 results.
+    puts_and_lists = 2 + 1 + children + 1 + 1
     gets = 2 + 1 + 1 + children
     # Secrets Manager: the database functions on the way read the secret once each: StartJob, UpsertTenders,
-    # PlanLookups, StoreLookups, FinishJob.
-    secret_reads = 5
+    # PlanLookups, StoreLookups, PrepareChanges, RecordPublished, FinishJob.
+    secret_reads = 7
     return {
-        "Step Functions state transitions": transitions * sfn["standard_per_state_transition"],  # 0.000625
+        "Step Functions state transitions": transitions * sfn["standard_per_state_transition"],  # 0.000725
         "Step Functions Express requests": children * sfn["express_per_request"],  # 0.000015
         "Step Functions Express duration": express_gb_seconds * sfn["express_per_gb_second"],  # 0.0001875
-        "Lambda requests": requests * lam["per_request"],  # 0.0000042
-        "Lambda duration (arm64)": gb_seconds * lam["per_gb_second"]["arm64"],  # 0.000515
-        "S3 PUT and LIST requests": puts_and_lists * s3["per_put_copy_post_list_request"],  # 0.000095
+        "Lambda requests": requests * lam["per_request"],  # 0.0000046
+        "Lambda duration (arm64)": gb_seconds * lam["per_gb_second"]["arm64"],  # 0.000517
+        "S3 PUT and LIST requests": puts_and_lists * s3["per_put_copy_post_list_request"],  # 0.0001
         "S3 GET requests": gets * s3["per_get_request"],  # 0.0000076
-        "Secrets Manager": secret_reads * secrets["per_api_call"],  # 0.000025
+        # One Tenders Changed event.
+        "EventBridge custom events": 1 * PRICES["eventbridge"]["per_custom_event"],  # 0.000001
+        "Secrets Manager": secret_reads * secrets["per_api_call"],  # 0.000035
     }
 
 
@@ -67,12 +73,12 @@ def test_default_profile_matches_the_hand_calculation(template_dict):
     expected = _hand_calculation()
     assert by_service == pytest.approx(expected, rel=1e-9)
     per_run = sum(expected.values())
-    assert estimate.per_run == pytest.approx(per_run) == pytest.approx(0.0014743, abs=1e-7)
+    assert estimate.per_run == pytest.approx(per_run) == pytest.approx(0.0015927, abs=1e-7)
     # Per month: per run x 1,440, plus the secret ($0.40 a month).
     per_month = per_run * runs + PRICES["secrets_manager"]["per_secret_month"]
-    assert estimate.per_month() == pytest.approx(per_month) == pytest.approx(2.523, abs=0.0005)
+    assert estimate.per_month() == pytest.approx(per_month) == pytest.approx(2.693, abs=0.0005)
     # Per 1,000 lookups: a run's cost over its 300 lookups.
-    assert estimate.per_thousand_lookups == pytest.approx(per_run / 300 * 1000) == pytest.approx(0.0049143, abs=1e-7)
+    assert estimate.per_thousand_lookups == pytest.approx(per_run / 300 * 1000) == pytest.approx(0.0053090, abs=1e-7)
 
 
 def test_the_default_profile_stays_within_its_target(template_dict):
@@ -89,7 +95,7 @@ def test_express_children_cost_less_than_standard(template_dict):
     standard = cost.estimate(template_dict, profile, prices, child_execution_type="STANDARD")
     assert express.child_execution_type == "EXPRESS"
     standard_transitions = next(line for line in standard.lines if line.service == "Step Functions state transitions")
-    assert standard_transitions.usage == "40"  # 10 + 15 + 15
+    assert standard_transitions.usage == "44"  # 14 + 15 + 15
     assert not [line for line in standard.lines if line.service.startswith("Step Functions Express")]
     sfn = PRICES["step_functions"]
     saved = 15 * sfn["standard_per_state_transition"] - 15 * sfn["express_per_request"] - 11.25 * sfn["express_per_gb_second"]
@@ -104,29 +110,33 @@ def test_the_report_prints_each_service_per_run_per_month_and_per_thousand_looku
     assert "as of " + cost.load_prices()["date"] in text
     assert lines[0].startswith("Run profile: 300 lookups per run in 15 batches of up to 20, 1,440 runs per month")
     rows = {line.rsplit(None, 3)[0].strip(): line.split()[-3:] for line in lines if line.startswith(("Step", "Lambda", "S3", "Secrets"))}
-    assert rows["Step Functions state transitions"] == ["25", "0.00063", "0.90"]
+    assert rows["Step Functions state transitions"] == ["29", "0.00073", "1.04"]
     assert rows["Step Functions Express requests"] == ["15", "0.00001", "0.02"]
-    assert rows["Lambda requests"] == ["21", "0.00000", "0.01"]
-    assert rows["S3 PUT and LIST requests"] == ["19", "0.00010", "0.14"]
+    assert rows["Lambda requests"] == ["23", "0.00000", "0.01"]
+    assert rows["S3 PUT and LIST requests"] == ["20", "0.00010", "0.14"]
     assert rows["S3 GET requests"] == ["19", "0.00001", "0.01"]
     assert "11.25 GB-s" in next(line for line in lines if line.startswith("Step Functions Express duration"))
-    assert "38.62 GB-s" in next(line for line in lines if line.startswith("Lambda duration (arm64)"))
-    assert "5 reads, 1 secret" in next(line for line in lines if line.startswith("Secrets Manager"))
-    assert lines[-3].split()[0] == "total" and lines[-3].split()[-2:] == ["0.00147", "2.52"]
-    assert lines[-2].startswith("per 1,000 lookups: $0.00491")
-    assert "with STANDARD Map children instead: $0.00165 per run, $2.77 per month" in lines[-1]
+    assert "38.77 GB-s" in next(line for line in lines if line.startswith("Lambda duration (arm64)"))
+    assert "7 reads, 1 secret" in next(line for line in lines if line.startswith("Secrets Manager"))
+    assert lines[-3].split()[0] == "total" and lines[-3].split()[-2:] == ["0.00159", "2.69"]
+    assert lines[-2].startswith("per 1,000 lookups: $0.00531")
+    assert "with STANDARD Map children instead: $0.00177 per run, $2.94 per month" in lines[-1]
 
 
 def test_a_run_with_nothing_to_look_up_skips_the_map(template_dict):
-    """AnythingToLookUp? goes straight to FinishJob: 8 states, no child, no result, nothing listed."""
+    """AnythingToLookUp? goes straight to the change event (PrepareChanges, AnythingToAnnounce?, PublishChanges,
+    RecordPublished), then FinishJob: 12 states, no child, no result, nothing listed."""
     estimate = cost.estimate(template_dict, cost.Profile(lookups_per_run=0), cost.load_prices())
     usage = {line.service: line.usage for line in estimate.lines}
     assert estimate.child_execution_type == "none" and estimate.batches == []
-    assert usage["Step Functions state transitions"] == "8"
-    assert usage["Lambda requests"] == "5"  # StartJob, FetchReleases, UpsertTenders, PlanLookups, FinishJob
-    assert usage["S3 PUT and LIST requests"] == "3"  # tenders.jsonl, quarantine.jsonl, lookups.json
+    assert usage["Step Functions state transitions"] == "12"
+    # StartJob, FetchReleases, UpsertTenders, PlanLookups, PrepareChanges, RecordPublished, FinishJob
+    assert usage["Lambda requests"] == "7"
+    # tenders.jsonl, quarantine.jsonl, lookups.json, the changes object
+    assert usage["S3 PUT and LIST requests"] == "4"
     assert usage["S3 GET requests"] == "2"
-    assert usage["Secrets Manager"] == "4 reads, 1 secret"
+    assert usage["EventBridge custom events"] == "1"
+    assert usage["Secrets Manager"] == "6 reads, 1 secret"
     assert "Step Functions Express requests" not in usage
 
 
@@ -189,4 +199,5 @@ def test_the_model_counts_the_s3_requests_a_real_run_makes(recorded_run: Recorde
         ("enrich_batch", "PutObject"): batches,
         ("store_lookups", "ListObjectsV2"): 1,
         ("store_lookups", "GetObject"): cost.STORE_GETS + batches,
+        ("prepare_changes", "PutObject"): cost.CHANGES_PUTS,
     })

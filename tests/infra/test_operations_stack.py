@@ -21,7 +21,8 @@ RETRY = [{
     "JitterStrategy": "FULL",
 }]
 CATCH = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "FailJob"}]
-# Each workflow: its output, its job_log name, the name its end states carry, and its top-level tasks.
+# Each workflow: its output, its job_log name, the name its end states carry, and its top-level tasks that FailJob
+# catches (all but PrepareChanges and RecordPublished, whose failure never fails a run: test_change_events.py).
 WORKFLOWS = {
     "EnrichTodayStateMachineArn": (
         "enrich-today", "EnrichToday", ["StartEnrichToday", "PlanLookups", "StoreLookups", "FinishJob"]),
@@ -53,7 +54,7 @@ def test_each_workflow_is_its_own_standard_traced_logged_state_machine_named_by_
 
 
 @pytest.mark.parametrize("output", list(WORKFLOWS))
-def test_every_task_retries_transient_errors_and_is_caught_by_fail_job(definitions: dict, output: str):
+def test_the_job_tasks_retry_transient_errors_and_are_caught_by_fail_job(definitions: dict, output: str):
     workflow, name, tasks = WORKFLOWS[output]
     states = definitions[output]["States"]
     assert "QueryLanguage" not in json.dumps(definitions[output])  # JSONPath only
@@ -71,21 +72,28 @@ def _but_next(state: dict) -> dict:
     return {k: v for k, v in state.items() if k != "Next"}
 
 
+def _but_next_and_catch(state: dict) -> dict:
+    return {k: v for k, v in state.items() if k not in ("Next", "Catch")}
+
+
 @pytest.mark.parametrize("output", ENRICHING)
-def test_the_workflows_share_the_syncs_lookups(definitions: dict, output: str):
-    """PlanLookups -> AnythingToLookUp? -> EnrichTenders -> StoreLookups, as the sync has them, then the workflow's
-    own next step: FinishJob, or NextWindow for a backfill."""
+def test_the_workflows_share_the_syncs_lookups_and_announcement(definitions: dict, output: str):
+    """PlanLookups -> AnythingToLookUp? -> EnrichTenders -> StoreLookups -> PrepareChanges -> AnythingToAnnounce? ->
+    PublishChanges -> RecordPublished, as the sync has them, then the workflow's own next step: FinishJob, or
+    NextWindow for a backfill (the announcement's steps: test_change_events.py)."""
     sync, states = definitions["SyncStateMachineArn"]["States"], definitions[output]["States"]
-    after = "NextWindow" if output == "BackfillStateMachineArn" else "FinishJob"
     assert states["PlanLookups"] == {**sync["PlanLookups"], "Next": "AnythingToLookUp?"}
-    # Nothing due a lookup: straight on.
+    # Nothing due a lookup: straight to announcing the changes.
     assert states["AnythingToLookUp?"] == {
         "Type": "Choice",
-        "Choices": [{"Variable": "$.lookups.tenders", "NumericEquals": 0, "Next": after}],
+        "Choices": [{"Variable": "$.lookups.tenders", "NumericEquals": 0, "Next": "PrepareChanges"}],
         "Default": "EnrichTenders",
     }
     assert states["EnrichTenders"] == {**sync["EnrichTenders"], "Next": "StoreLookups", "Catch": CATCH}
-    assert states["StoreLookups"] == {**sync["StoreLookups"], "Next": after}
+    assert states["StoreLookups"] == {**sync["StoreLookups"], "Next": "PrepareChanges"}
+    assert states["PublishChanges"] == sync["PublishChanges"]
+    for name in ("PrepareChanges", "RecordPublished"):
+        assert _but_next_and_catch(states[name]) == _but_next_and_catch(sync[name]), name
     assert _but_next(states["FinishJob"]) == _but_next(sync["FinishJob"])
     if "UpsertTenders" in states:
         assert states["UpsertTenders"] == {**sync["UpsertTenders"], "Next": "PlanLookups"}
@@ -96,15 +104,17 @@ def test_enrich_today_opens_its_job_then_looks_up_todays_tenders(template: Templ
     states = definition["States"]
     assert definition["StartAt"] == "StartEnrichToday"
     assert set(states) == {
-        "StartEnrichToday", "PlanLookups", "AnythingToLookUp?", "EnrichTenders", "StoreLookups", "FinishJob",
-        "EnrichTodaySucceeded", "FailJob", "EnrichTodayFailed",
+        "StartEnrichToday", "PlanLookups", "AnythingToLookUp?", "EnrichTenders", "StoreLookups", "PrepareChanges",
+        "AnythingToAnnounce?", "PublishChanges", "RecordPublished", "FinishJob", "EnrichTodaySucceeded", "FailJob",
+        "EnrichTodayFailed",
     }
     assert states["StartEnrichToday"]["Resource"] == "${GetAtt:" + function_ids(template)["StartEnrichToday"] + ".Arn}"
     assert states["StartEnrichToday"]["Parameters"] == {"input.$": "$", "executionId.$": "$$.Execution.Id"}
     # Only the job (its lookupsWithin: today): it stages nothing, PlanLookups chooses from what is stored.
     assert states["StartEnrichToday"]["ResultPath"] == "$.job"
     assert states["StartEnrichToday"]["Next"] == "PlanLookups"
-    assert states["StoreLookups"]["Next"] == "FinishJob"
+    assert states["StoreLookups"]["Next"] == "PrepareChanges"
+    assert states["RecordPublished"]["Next"] == "FinishJob"
     assert states["FinishJob"]["Next"] == "EnrichTodaySucceeded"
     assert definition["TimeoutSeconds"] == 3600
 
@@ -117,11 +127,18 @@ def test_backfill_loops_over_its_windows_one_at_a_time(template: Template, defin
     assert states["StartBackfill"]["Next"] == "WindowsLeft?"
     assert states["WindowsLeft?"]["Choices"] == [{"Variable": "$.job.window", "IsNull": True, "Next": "FinishJob"}]
     assert states["WindowsLeft?"]["Default"] == "FetchReleases"
-    # Each window stored first, then the backlog's lookups, then the next window.
+    # Each window stored first, then the backlog's lookups, then its changes announced, then the next window.
+    assert set(states) == {
+        "StartBackfill", "WindowsLeft?", "FetchReleases", "UpsertTenders", "PlanLookups", "AnythingToLookUp?",
+        "EnrichTenders", "StoreLookups", "PrepareChanges", "AnythingToAnnounce?", "PublishChanges", "RecordPublished",
+        "NextWindow", "FinishJob", "BackfillSucceeded", "FailJob", "BackfillFailed",
+    }
     assert states["FetchReleases"]["Next"] == "UpsertTenders"
     assert states["UpsertTenders"]["Next"] == "PlanLookups"
-    assert states["AnythingToLookUp?"]["Choices"][0]["Next"] == "NextWindow"
-    assert states["StoreLookups"]["Next"] == "NextWindow"
+    assert states["AnythingToLookUp?"]["Choices"][0]["Next"] == "PrepareChanges"
+    assert states["StoreLookups"]["Next"] == "PrepareChanges"
+    assert states["AnythingToAnnounce?"]["Choices"][0]["Next"] == "NextWindow"
+    assert states["RecordPublished"]["Next"] == "NextWindow"
     assert states["NextWindow"]["Parameters"] == {"job.$": "$.job"}
     assert states["NextWindow"]["ResultPath"] == "$.job"
     assert states["NextWindow"]["Next"] == "WindowsLeft?"
@@ -141,8 +158,14 @@ def test_single_tender_fetches_and_stores_its_release_then_looks_it_up(template:
     assert states["FetchRelease"]["Parameters"] == {"job.$": "$.job"}
     assert states["FetchRelease"]["ResultPath"] == "$.fetch"
     assert states["FetchRelease"]["Next"] == "UpsertTenders"
+    assert set(states) == {
+        "StartSingleTender", "FetchRelease", "UpsertTenders", "PlanLookups", "AnythingToLookUp?", "EnrichTenders",
+        "StoreLookups", "PrepareChanges", "AnythingToAnnounce?", "PublishChanges", "RecordPublished", "FinishJob",
+        "SingleTenderSucceeded", "FailJob", "SingleTenderFailed",
+    }
     assert states["UpsertTenders"]["Next"] == "PlanLookups"
-    assert states["StoreLookups"]["Next"] == "FinishJob"
+    assert states["StoreLookups"]["Next"] == "PrepareChanges"
+    assert states["RecordPublished"]["Next"] == "FinishJob"
     assert states["FinishJob"]["Next"] == "SingleTenderSucceeded"
     assert definition["TimeoutSeconds"] == 15 * 60
 
@@ -226,10 +249,12 @@ def test_executions_that_end_badly_notify_the_topic(template: Template):
         {"Ref": state_machine_id(template, output)} for output in STATE_MACHINE_OUTPUTS]
 
 
-def test_alarms_on_failed_executions_and_on_the_enrichment_failure_rate_notify_the_topic(template: Template):
+def test_alarms_on_failed_executions_the_enrichment_failure_rate_and_late_change_events_notify_the_topic(
+    template: Template,
+):
     topic = next(iter(template.find_resources("AWS::SNS::Topic")))
     alarms = template.find_resources("AWS::CloudWatch::Alarm")
-    assert len(alarms) == 2
+    assert len(alarms) == 3
     by_metric = {}
     for alarm in alarms.values():
         properties = alarm["Properties"]
@@ -249,6 +274,17 @@ def test_alarms_on_failed_executions_and_on_the_enrichment_failure_rate_notify_t
     assert expression == "IF(enriched + failed > 0, 100 * failed / (enriched + failed), 0)"
     assert (rate["Threshold"], rate["ComparisonOperator"]) == (20, "GreaterThanThreshold")
 
+    # Any run that ends with a change event unsent (FinishJob's events_late): a later run sends it.
+    late, stats = by_metric[frozenset({"events_late"})]
+    [metric] = late["Metrics"]
+    assert metric["MetricStat"] == {
+        "Metric": {"MetricName": "events_late", "Namespace": "TenderSync", "Dimensions": [{"Name": "service", "Value": "tender-sync"}]},
+        "Period": 3600,
+        "Stat": "Maximum",
+    }
+    assert (late["Threshold"], late["ComparisonOperator"], late["EvaluationPeriods"]) == (1, "GreaterThanOrEqualToThreshold", 1)
+    assert late["TreatMissingData"] == "notBreaching"
+
 
 def test_the_dashboard_shows_runs_durations_and_tender_counts(template: Template):
     (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
@@ -256,6 +292,6 @@ def test_the_dashboard_shows_runs_durations_and_tender_counts(template: Template
     for title in ("Runs started", "Runs failed", "Run duration", "Job duration", "Tenders", "Alarms"):
         assert f'"title":"{title}' in body
     for metric in ("ExecutionsStarted", "ExecutionsFailed", "ExecutionTime",
-                   "fetched", "enriched", "enrichment_failed", "upserted", "quarantined", "duration"):
+                   "fetched", "enriched", "enrichment_failed", "upserted", "quarantined", "changes_published", "duration"):
         assert f'"{metric}"' in body
     template.has_output("DashboardName", {"Value": {"Ref": Match.any_value()}})

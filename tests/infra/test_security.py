@@ -108,6 +108,13 @@ def test_each_function_gets_only_what_it_uses(template: Template, template_json:
             (("s3:ListBucket",), (bucket,), json.dumps({"StringLike": {"s3:prefix": ["runs/*"]}})),
             (SECRET, (secret,), none),
         },
+        # Writes each event's changes object, nothing else; never reads what a run staged.
+        "PrepareChanges": {
+            (("s3:AbortMultipartUpload", "s3:PutObject"), (f"{bucket}/runs/*/changes/*",), none),
+            (SECRET, (secret,), none),
+        },
+        # The state machine, not a function, puts the events on the bus (test_change_events.py).
+        "RecordPublished": {(SECRET, (secret,), none)},
         "FinishJob": {(SECRET, (secret,), none)},
         "FailJob": {(SECRET, (secret,), none)},
         # Stages nothing any more: PlanLookups chooses today's tenders.

@@ -16,6 +16,8 @@ HANDLERS = {
     "PlanLookups": "tender_sync.handlers.plan_lookups.handler",
     "EnrichBatch": "tender_sync.handlers.enrich_batch.handler",
     "StoreLookups": "tender_sync.handlers.store_lookups.handler",
+    "PrepareChanges": "tender_sync.handlers.prepare_changes.handler",
+    "RecordPublished": "tender_sync.handlers.record_published.handler",
     "FinishJob": "tender_sync.handlers.finish_job.handler",
     "FailJob": "tender_sync.handlers.fail_job.handler",
     "StartEnrichToday": "tender_sync.handlers.start_enrich_today.handler",
@@ -26,11 +28,15 @@ HANDLERS = {
     "CleanupJobs": "tender_sync.handlers.clean_up_jobs.handler",
 }
 DATABASE_FUNCTIONS = {
-    "StartJob", "UpsertTenders", "PlanLookups", "StoreLookups", "FinishJob", "FailJob", "StartEnrichToday", "StartBackfill",
-    "StartSingleTender", "CleanupJobs",
+    "StartJob", "UpsertTenders", "PlanLookups", "StoreLookups", "PrepareChanges", "RecordPublished", "FinishJob", "FailJob",
+    "StartEnrichToday", "StartBackfill", "StartSingleTender", "CleanupJobs",
 }
 STATE_MACHINE_OUTPUTS = [workflow.stack_output for workflow in WORKFLOWS.values()]
-TASKS = ["StartJob", "FetchReleases", "UpsertTenders", "PlanLookups", "EnrichBatch", "StoreLookups", "FinishJob", "FailJob"]
+TASKS = [
+    "StartJob", "FetchReleases", "UpsertTenders", "PlanLookups", "EnrichBatch", "StoreLookups", "PrepareChanges",
+    "RecordPublished", "FinishJob", "FailJob",
+]
+# Not PrepareChanges, PublishChanges or RecordPublished: a failure to announce never fails a run (test_change_events.py).
 CAUGHT_BY_FAIL_JOB = ["StartJob", "FetchReleases", "UpsertTenders", "PlanLookups", "EnrichTenders", "StoreLookups", "FinishJob"]
 TRANSIENT_ERRORS = [
     "SourceUnavailable",
@@ -87,8 +93,8 @@ def definition(template: Template) -> dict:
 # Functions
 
 
-def test_fourteen_functions_on_python_3_12_with_their_handlers(template: Template):
-    template.resource_count_is("AWS::Lambda::Function", 14)
+def test_sixteen_functions_on_python_3_12_with_their_handlers(template: Template):
+    template.resource_count_is("AWS::Lambda::Function", 16)
     for handler in HANDLERS.values():
         template.has_resource_properties(
             "AWS::Lambda::Function",
@@ -121,7 +127,10 @@ def test_functions_share_one_code_asset_and_each_gets_only_the_environment_it_re
         "UpsertTenders": {**database, **SYNC_SETTINGS},
         "PlanLookups": {**database, **LOOKUP_SETTINGS, **artifacts, "SOURCE_NAME": "etenders-za"},
         "EnrichBatch": SOURCE_SETTINGS,
-        "StoreLookups": {**database, **LOOKUP_SETTINGS},
+        "StoreLookups": {**database, **LOOKUP_SETTINGS, "SOURCE_NAME": "etenders-za"},
+        # The bus by name, as each PutEvents entry names it: the state machines may put events on this bus only.
+        "PrepareChanges": {**database, **artifacts, "SOURCE_NAME": "etenders-za", "EVENT_BUS_NAME": "tender-sync"},
+        "RecordPublished": database,
         "FinishJob": {**database, "SOURCE_NAME": "etenders-za"},
         "FailJob": {**database, "SOURCE_NAME": "etenders-za"},
         "StartEnrichToday": database,
@@ -144,6 +153,8 @@ def test_functions_share_one_code_asset_and_each_gets_only_the_environment_it_re
         ("PlanLookups", 256, 60),
         ("EnrichBatch", 128, 30),
         ("StoreLookups", 512, 300),
+        ("PrepareChanges", 256, 120),
+        ("RecordPublished", 128, 30),
         ("FinishJob", 256, 60),
         ("FailJob", 256, 60),
         ("StartEnrichToday", 256, 60),
@@ -166,7 +177,7 @@ def test_each_function_logs_to_its_own_log_group_with_retention(template: Templa
         function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
         for function in template.find_resources("AWS::Lambda::Function").values()
     }
-    assert len(used) == 14
+    assert len(used) == 16
     assert used <= set(log_groups)
 
 
@@ -194,7 +205,8 @@ def test_only_the_database_functions_can_read_the_secret(template: Template):
 
 def test_only_the_functions_that_use_the_bucket_can_reach_it(template: Template):
     # Each grant's prefixes are asserted in test_security.py.
-    assert _functions_whose_role_can(template, "s3:PutObject") == {"FetchReleases", "FetchRelease", "PlanLookups", "EnrichBatch"}
+    assert _functions_whose_role_can(template, "s3:PutObject") == {
+        "FetchReleases", "FetchRelease", "PlanLookups", "EnrichBatch", "PrepareChanges"}
     assert _functions_whose_role_can(template, "s3:GetObject") == {"UpsertTenders", "StoreLookups"}
     assert _functions_whose_role_can(template, "s3:ListBucket") == {"StoreLookups"}
 
@@ -214,6 +226,10 @@ def test_definition_has_the_named_states(definition: dict):
         "AnythingToLookUp?",
         "EnrichTenders",
         "StoreLookups",
+        "PrepareChanges",
+        "AnythingToAnnounce?",
+        "PublishChanges",
+        "RecordPublished",
         "FinishJob",
         "SyncSucceeded",
         "FailJob",
@@ -239,12 +255,19 @@ def test_the_happy_path_and_its_choices(definition: dict):
     assert states["FetchReleases"]["Next"] == "UpsertTenders"
     assert states["UpsertTenders"]["Next"] == "PlanLookups"
     assert states["PlanLookups"]["Next"] == "AnythingToLookUp?"
-    # Nothing due a lookup: straight to FinishJob.
+    # Nothing due a lookup: straight to announcing the window's changes.
     assert states["AnythingToLookUp?"]["Choices"] == [
-        {"Variable": "$.lookups.tenders", "NumericEquals": 0, "Next": "FinishJob"}]
+        {"Variable": "$.lookups.tenders", "NumericEquals": 0, "Next": "PrepareChanges"}]
     assert states["AnythingToLookUp?"]["Default"] == "EnrichTenders"
     assert states["EnrichTenders"]["Next"] == "StoreLookups"
-    assert states["StoreLookups"]["Next"] == "FinishJob"
+    assert states["StoreLookups"]["Next"] == "PrepareChanges"
+    assert states["PrepareChanges"]["Next"] == "AnythingToAnnounce?"
+    # Nothing to announce: nothing published.
+    assert states["AnythingToAnnounce?"]["Choices"] == [
+        {"Variable": "$.changes.count", "NumericEquals": 0, "Next": "FinishJob"}]
+    assert states["AnythingToAnnounce?"]["Default"] == "PublishChanges"
+    assert states["PublishChanges"]["Next"] == "RecordPublished"
+    assert states["RecordPublished"]["Next"] == "FinishJob"
     assert states["FinishJob"]["Next"] == "SyncSucceeded"
     assert states["SyncSucceeded"]["Type"] == "Succeed"
 
@@ -265,12 +288,15 @@ def test_each_task_calls_its_function_with_a_small_payload(template: Template, d
     assert states["PlanLookups"]["ResultPath"] == "$.lookups"
     assert states["StoreLookups"]["Parameters"] == {"job.$": "$.job", "lookups.$": "$.lookups"}
     assert states["StoreLookups"]["ResultPath"] == "$.looked"
+    assert states["PrepareChanges"]["Parameters"] == {"job.$": "$.job"}
+    assert states["PrepareChanges"]["ResultPath"] == "$.changes"
+    assert states["RecordPublished"]["ResultPath"] == "$.announced"
     assert states["FinishJob"]["ResultPath"] == "$.finish"
     assert states["FailJob"]["ResultPath"] == "$.failJob"
     assert states["FailJob"]["Parameters"] == {"state.$": "$", "executionId.$": "$$.Execution.Id", "workflow": "sync"}
     assert states["SyncFailed"] == {"Type": "Fail", "Error": "SyncFailed", "CausePath": "$.failJob.error"}
-    # No Parameters: these get the whole state.
-    for name in ("EnrichBatch", "FinishJob"):
+    # No Parameters: these get the whole state (RecordPublished: the job, the events and PublishChanges' error).
+    for name in ("EnrichBatch", "RecordPublished", "FinishJob"):
         assert "Parameters" not in states[name]
 
 
@@ -302,7 +328,7 @@ def test_each_task_has_exactly_one_transient_retry(definition: dict):
         ], name
 
 
-def test_failures_are_caught_by_fail_job(definition: dict):
+def test_failures_but_the_announcements_are_caught_by_fail_job(definition: dict):
     states = definition["States"]
     for name in CAUGHT_BY_FAIL_JOB:
         assert states[name]["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "FailJob"}], name
@@ -503,8 +529,12 @@ def test_architecture_comes_from_context(overridden_template: Template):
 
 
 def test_outputs(template: Template):
-    for name in (*STATE_MACHINE_OUTPUTS, "ArtifactsBucketName", "DatabaseSecretArn", "AlertsTopicArn", "DashboardName"):
+    for name in (
+        *STATE_MACHINE_OUTPUTS, "ArtifactsBucketName", "DatabaseSecretArn", "AlertsTopicArn", "DashboardName",
+        "ChangeEventsBusName",
+    ):
         template.has_output(name, {"Value": {"Ref": Match.any_value()}})
+    template.has_output("ChangeEventsSchemaName", {"Value": {"Fn::GetAtt": [Match.any_value(), "SchemaName"]}})
 
 
 # Config
@@ -568,4 +598,6 @@ def test_synth_template_returns_the_cloudformation_template():
     ]
     assert schedule["Properties"]["ScheduleExpression"] == "rate(1 hour)"
     assert set(template["Outputs"]) == {
-        *STATE_MACHINE_OUTPUTS, "ArtifactsBucketName", "DatabaseSecretArn", "AlertsTopicArn", "DashboardName"}
+        *STATE_MACHINE_OUTPUTS, "ArtifactsBucketName", "DatabaseSecretArn", "AlertsTopicArn", "DashboardName",
+        "ChangeEventsBusName", "ChangeEventsSchemaName",
+    }

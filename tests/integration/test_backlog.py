@@ -106,7 +106,7 @@ def test_what_the_lookups_found_is_stored_and_each_failure_backs_off(database_ur
     )
 
     with psycopg.connect(database_url) as conn:
-        counts = backlog.store_results(conn, backlog.LookupPlan(**plan), recheck_hours=24)
+        counts, _ = backlog.store_results(conn, backlog.LookupPlan(**plan), recheck_hours=24)
 
     assert counts == {"enriched": 1, "not_found": 1, "enrichment_failed": 4, "lookups": 3, "throttled": 1,
                       "lookups_per_second": 1.5, "still_due": 0}
@@ -153,7 +153,7 @@ def test_a_lookup_for_a_number_that_changed_meanwhile_is_not_stored(database_url
     store(database_url, [{**tender("a", day="2025-09-05"), "tender_number": "T/9"}])
     results_of(plan, batch_result(0, EnrichmentResult(ocid="a", status="enriched", detailed_category="Sewerage")))
     with psycopg.connect(database_url) as conn:
-        assert backlog.store_results(conn, backlog.LookupPlan(**plan), recheck_hours=24)["enriched"] == 0
+        assert backlog.store_results(conn, backlog.LookupPlan(**plan), recheck_hours=24)[0]["enriched"] == 0
     assert rows(database_url)[0]["enrichment_status"] == "pending"
 
 

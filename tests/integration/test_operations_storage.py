@@ -86,7 +86,8 @@ def test_cleanup_fails_the_jobs_and_frees_the_leases_of_executions_no_longer_run
 
 
 @pytest.mark.parametrize("counts", [None, {"fetched": 3, "enriched": 2, "not_found": 0, "enrichment_failed": 1,
-                                           "upserted": 3, "quarantined": 0, "lookups": 3, "throttled": 0}])
+                                           "upserted": 3, "quarantined": 0, "lookups": 3, "throttled": 0,
+                                           "changes_published": 3, "events_late": 0}])
 def test_finish_job_stores_the_counts_or_keeps_those_added_up(database_url, counts):
     with psycopg.connect(database_url) as conn:
         job_id = jobs.open_job(conn, BACKFILL.name, "exec-1", "test", None)

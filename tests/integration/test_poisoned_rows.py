@@ -36,7 +36,7 @@ def small_chunks(monkeypatch):
 
 def store(url, tenders):
     with psycopg.connect(url) as conn:
-        return store_tenders(conn, SOURCE, iter(tenders))
+        return store_tenders(conn, SOURCE, iter(tenders)).counts
 
 
 def query(url, sql):

@@ -34,17 +34,17 @@ def rows(url):
 
 def store(url, tenders):
     with psycopg.connect(url) as conn:
-        return store_tenders(conn, SETTINGS.source_name, tenders)
+        return store_tenders(conn, SETTINGS.source_name, tenders).counts
 
 
 def test_migrations_apply_once_in_order_and_are_recorded(empty_database_url):
     with psycopg.connect(empty_database_url) as conn:
-        assert db.migrate(conn) == ["001_tables", "002_backfill_progress", "003_enrichment_backlog"]
+        assert db.migrate(conn) == ["001_tables", "002_backfill_progress", "003_enrichment_backlog", "004_change_events"]
         assert db.migrate(conn) == []
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
     assert {"tenders", "job_log", "sync_state", "quarantine", "backfill_progress", "schema_migrations"} <= tables
-    assert versions == ["001_tables", "002_backfill_progress", "003_enrichment_backlog"]
+    assert versions == ["001_tables", "002_backfill_progress", "003_enrichment_backlog", "004_change_events"]
 
 
 def test_tenders_has_the_columns_other_tools_read(database_url):

@@ -4,9 +4,10 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tender_sync import db, jobs, run_metrics, settings
+from tender_sync import db, run_metrics, settings
 from tender_sync.errors import describe_failure
 from tender_sync.events import FailEvent
+from tender_sync.store import fail_run
 
 logger = Logger()
 tracer = Tracer()
@@ -25,7 +26,7 @@ def handler(event: FailEvent, context: LambdaContext) -> dict:
     if job_id is None and error.get("Error") == "InvalidInput":
         return {"status": "FAILED", "error": message}
     with db.connect() as conn:
-        stored = jobs.fail_job(conn, SETTINGS.source_name, event.executionId, job_id, message, event.workflow)
+        stored = fail_run(conn, SETTINGS.source_name, event.executionId, job_id, message, event.workflow)
     if stored is None:
         return {"status": "FAILED", "error": message}
     run_metrics.publish(event.workflow, stored)

@@ -1,0 +1,34 @@
+"""`make schemas`: the JSON Schemas of the change events, written to docs/schemas/ from their Pydantic models
+(tender_sync.changes), for consumers to read and generate bindings from. The stack registers the event's in the
+EventBridge schema registry; tests/unit/test_change_schemas.py checks the files are current."""
+import json
+from pathlib import Path
+from typing import Any
+
+from local import toolchain
+
+toolchain.prepare()
+
+from tender_sync.changes import change_schema, event_schema  # noqa: E402
+
+SCHEMAS_DIR = toolchain.ROOT / "docs" / "schemas"
+
+
+def schemas() -> dict[Path, dict[str, Any]]:
+    """Each schema file, with what it holds: a whole Tenders Changed event, and one line of its changes object."""
+    return {SCHEMAS_DIR / "tenders-changed.json": event_schema(), SCHEMAS_DIR / "tender-change.json": change_schema()}
+
+
+def text(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2) + "\n"
+
+
+def main() -> None:
+    SCHEMAS_DIR.mkdir(parents=True, exist_ok=True)
+    for path, schema in schemas().items():
+        path.write_text(text(schema))
+        print(f"wrote {path.relative_to(toolchain.ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
