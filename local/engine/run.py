@@ -46,13 +46,7 @@ def run_workflow(
         if not (ocds_url and portal_url):
             sample_url = stack.enter_context(SampleSource()).url
             print(f"sample source: {sample_url}", file=out)
-        environment = {
-            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "CRITICAL"),
-            "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
-            "DATABASE_URL": database_url,
-            "OCDS_BASE_URL": ocds_url or sample_url,
-            "PORTAL_BASE_URL": portal_url or sample_url,
-        }
+        environment = function_environment(database_url, ocds_url or sample_url, portal_url or sample_url)
         local = stack.enter_context(LocalStack(template, environment))
         print(f"{workflow.name}:", file=out)
         progress = Progress(local, out=out)
@@ -60,6 +54,18 @@ def run_workflow(
             workflow.state_machine_id(template), execution_input, on_event=progress.on_event, on_poll=progress.on_poll
         )
     return execution, job_row(database_url, execution.arn)
+
+
+def function_environment(database_url: str, ocds_url: str, portal_url: str) -> dict[str, str]:
+    """What the functions are given here on top of the template's environment: the database, the source, and
+    their logs and metrics quiet unless POWERTOOLS_LOG_LEVEL or POWERTOOLS_METRICS_DISABLED=false ask."""
+    return {
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "CRITICAL"),
+        "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+        "DATABASE_URL": database_url,
+        "OCDS_BASE_URL": ocds_url,
+        "PORTAL_BASE_URL": portal_url,
+    }
 
 
 class Progress:
