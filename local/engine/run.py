@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import json
 import logging
-import os
 import sys
 from datetime import date
 from typing import Any, TextIO
@@ -19,7 +18,7 @@ import psycopg  # noqa: E402
 
 from infra.stack import synth_template  # noqa: E402
 from local.engine.database import local_database_url  # noqa: E402
-from local.engine.stack import Execution, LocalStack  # noqa: E402
+from local.engine.stack import Execution, LocalStack, function_environment  # noqa: E402
 from local.sample_source.server import SampleSource  # noqa: E402
 from tender_sync.errors import describe_failure  # noqa: E402
 from tender_sync.jobs import counts_of  # noqa: E402
@@ -54,18 +53,6 @@ def run_workflow(
             workflow.state_machine_id(template), execution_input, on_event=progress.on_event, on_poll=progress.on_poll
         )
     return execution, job_row(database_url, execution.arn)
-
-
-def function_environment(database_url: str, ocds_url: str, portal_url: str) -> dict[str, str]:
-    """What the functions are given here on top of the template's environment: the database, the source, and
-    their logs and metrics quiet unless POWERTOOLS_LOG_LEVEL or POWERTOOLS_METRICS_DISABLED=false ask."""
-    return {
-        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "CRITICAL"),
-        "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
-        "DATABASE_URL": database_url,
-        "OCDS_BASE_URL": ocds_url,
-        "PORTAL_BASE_URL": portal_url,
-    }
 
 
 class Progress:

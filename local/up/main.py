@@ -8,20 +8,20 @@ given. Executions live in memory and end with it; the database stays."""
 import argparse
 import contextlib
 import logging
+import multiprocessing
 import os
 import signal
 import sys
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TextIO
 
 from local import toolchain
 
 toolchain.prepare()
 
-from infra.stack import STACK_ID, synth_template  # noqa: E402
 from local.engine.database import local_database_url  # noqa: E402
-from local.engine.run import function_environment  # noqa: E402
-from local.engine.stack import LocalStack  # noqa: E402
+from local.engine.stack import LocalStack, function_environment  # noqa: E402
 from local.engine.template import REGION  # noqa: E402
 from local.sample_source.server import SampleSource  # noqa: E402
 from local.up.alerts import ExecutionWatcher  # noqa: E402
@@ -78,6 +78,19 @@ def shell_environment(endpoint_url: str) -> dict[str, str]:
     }
 
 
+def synthesized() -> tuple[dict[str, Any], str]:
+    """The synthesized template and the stack's name, from a process of its own: the CDK's Node.js kernel never
+    runs in this one, so a Ctrl-C (which reaches every process of the terminal's) cannot break its shutdown."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_synthesize).result()
+
+
+def _synthesize() -> tuple[dict[str, Any], str]:
+    from infra.stack import STACK_ID, synth_template
+
+    return synth_template(), STACK_ID
+
+
 def stop_on_sigterm() -> None:
     """SIGTERM stops it as Ctrl-C does, everything it started stopped in order."""
     def interrupt(signum: int, frame: Any) -> None:
@@ -91,13 +104,13 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
         stack.callback(endpoint.stop)
         database = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded PostgreSQL, in .local/pgdata/"
         database_url = local_database_url()
-        template = synth_template()
+        template, stack_name = synthesized()
         ocds_url, portal_url = args.ocds_url, args.portal_url
         if ocds_url is None:
             ocds_url = portal_url = stack.enter_context(SampleSource()).url
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         local = stack.enter_context(LocalStack(template, function_environment(database_url, ocds_url, portal_url)))
-        resources = LocalResources(local, database_url)
+        resources = LocalResources(local, stack_name, database_url)
         watcher = stack.enter_context(ExecutionWatcher(local, resources, out))
         scheduler = Scheduler(local, args.schedule_every, out)
         console = Console(local, database_url, watcher, scheduler, args.console_port)
@@ -108,7 +121,7 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
         environment = shell_environment(endpoint.url)
         lines = [
             "tender sync: the local stack is up (Ctrl-C stops it)",
-            f"endpoint:  {endpoint.url}  (Step Functions, S3, CloudFormation, Secrets Manager; stack {STACK_ID})",
+            f"endpoint:  {endpoint.url}  (Step Functions, S3, CloudFormation, Secrets Manager; stack {stack_name})",
             f"console:   {console.url}",
             f"source:    {ocds_url}" + ("  (the sample source)" if args.ocds_url is None else f", portal {portal_url}"),
             f"database:  {database}; its URL is the secret {resources.outputs['DatabaseSecretArn']}",

@@ -1,5 +1,5 @@
 """The stack's resources as `make up` makes them: the state machines (the LocalStack's), a database secret holding
-the local database's URL, the alerts topic, and a CloudFormation stack named as the deployed one whose outputs are
+the local database's URL, the alerts topic, and a CloudFormation stack named as the deployed one (`stack_name`) whose outputs are
 the template's, each naming its local resource. With them, `describe-stacks` answers as on AWS, and
 `make cli ARGS="--stack TenderSync runs"` finds the database through the secret as it does there."""
 import json
@@ -8,7 +8,6 @@ from typing import Any
 
 import boto3
 
-from infra.stack import STACK_ID
 from local.engine.stack import LocalStack
 from local.engine.template import REGION, resolve
 
@@ -20,7 +19,7 @@ class LocalResources:
     """The local value of each resource `make up` makes, by logical id; the rest as local template resolution
     gives them."""
 
-    def __init__(self, local: LocalStack, database_url: str):
+    def __init__(self, local: LocalStack, stack_name: str, database_url: str):
         self.template = local.template
         self.made: dict[str, str] = dict(local.state_machines)
         self.sns = boto3.client("sns", region_name=REGION)
@@ -34,7 +33,7 @@ class LocalResources:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*WaitConditionHandle.*")
             boto3.client("cloudformation", region_name=REGION).create_stack(
-                StackName=STACK_ID,
+                StackName=stack_name,
                 TemplateBody=json.dumps({
                     "Resources": NO_OP_RESOURCE,
                     "Outputs": {key: {"Value": value} for key, value in self.outputs.items()},

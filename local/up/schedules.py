@@ -141,10 +141,12 @@ def parse_expression(expression: str, zone_name: str = "UTC") -> Rate | Cron | A
     except (ValueError, KeyError):
         raise ValueError(f"{expression}: unknown time zone {zone_name!r}") from None
     if match := RATE.fullmatch(expression):
-        count = int(match.group(1))
+        count, unit = int(match.group(1)), match.group(2)
         if count < 1:
             raise ValueError(f"{expression}: a rate is at least 1")
-        return Rate(count * UNIT_SECONDS[match.group(2).rstrip("s")])
+        if (count == 1) != (not unit.endswith("s")):
+            raise ValueError(f"{expression}: Scheduler wants 1 {unit.rstrip('s')}, or 2 and more {unit.rstrip('s')}s")
+        return Rate(count * UNIT_SECONDS[unit.rstrip("s")])
     if match := CRON.fullmatch(expression):
         return Cron(match.group(1).split(), zone, expression)
     if match := AT.fullmatch(expression):
