@@ -111,8 +111,11 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         local = stack.enter_context(LocalStack(template, function_environment(database_url, ocds_url, portal_url)))
         resources = LocalResources(local, stack_name, database_url)
-        watcher = stack.enter_context(ExecutionWatcher(local, resources, out))
-        scheduler = Scheduler(local, args.schedule_every, out)
+        try:  # a schedule or rule of the template this cannot follow: say which, and what is wrong with it
+            watcher = stack.enter_context(ExecutionWatcher(local, resources, out))
+            scheduler = Scheduler(local, args.schedule_every, out)
+        except ValueError as error:
+            raise SystemExit(f"make up: {error}") from None
         console = Console(local, database_url, watcher, scheduler, args.console_port)
         stack.callback(console.stop)
         endpoint.start()

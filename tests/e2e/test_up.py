@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -16,7 +17,8 @@ from local.toolchain import ROOT
 from tender_sync.workflows import WORKFLOWS
 from tests.e2e.local_up import RunningUp, running_up
 
-AWS = str(ROOT / ".venv" / "bin" / "aws")
+# The AWS CLI installed beside this Python (requirements.txt).
+AWS = str(Path(sys.executable).parent / "aws")
 # The README's inputs (its CLI table and Deploy section), by workflow.
 README_INPUTS = {
     "sync": {"from": "2025-09-01", "to": "2025-09-08", "triggeredBy": "cli"},

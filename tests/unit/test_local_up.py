@@ -8,7 +8,7 @@ import pytest
 from local.up.alerts import check_literal, matches, transformed
 from local.up.console.execution import CAUGHT, FAILED, RUNNING, SUCCEEDED, outcomes, state_runs
 from local.up.console.graph import layout, rows_from, svg
-from local.up.schedules import Schedule, parse_expression, scheduled_time
+from local.up.schedules import Schedule, parse_expression, scheduled_time, template_schedules
 
 UTC = timezone.utc
 STARTED = datetime(2026, 3, 7, 10, 0, 20, tzinfo=UTC)  # a Saturday
@@ -50,6 +50,13 @@ def test_a_cron_expression_fires_in_its_time_zone():
 def test_a_bad_expression_is_refused_saying_what_is_wrong(expression, zone, reason):
     with pytest.raises(ValueError, match=reason.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
         parse_expression(expression, zone)
+
+
+def test_a_templates_bad_schedule_is_refused_naming_the_schedule():
+    template = {"Resources": {"SyncSchedule": {"Type": "AWS::Scheduler::Schedule", "Properties": {
+        "ScheduleExpression": "rate(5 mins)", "Target": {"Arn": {"Ref": "Sync"}, "Input": "{}"}}}}}
+    with pytest.raises(ValueError, match=r"^schedule SyncSchedule: 'rate\(5 mins\)' is not a schedule expression"):
+        template_schedules(template)
 
 
 def test_the_target_input_gets_schedulers_context_attributes():

@@ -16,6 +16,8 @@ from local.up.console.execution import StateRun
 from tender_sync.workflows import Workflow
 
 REFRESH_SECONDS = 2
+# The overview lists the newest executions only (a schedule firing every few seconds makes thousands).
+SHOWN_EXECUTIONS = 50
 
 
 @dataclass
@@ -86,10 +88,11 @@ def overview(
         ["workflow", "state machine", "executions"],
         [[cell(workflow.name), f"<code>{cell(arn)}</code>", cell(count)] for workflow, arn, count in state_machines],
     ) + "</section>")
-    parts.append("<section><h2>Executions</h2>" + (table(
+    shown = f"<p>The newest {SHOWN_EXECUTIONS} of {len(executions)}.</p>" if len(executions) > SHOWN_EXECUTIONS else ""
+    parts.append("<section><h2>Executions</h2>" + shown + (table(
         ["execution", "workflow", "status", "trigger", "started (UTC)", "duration"],
         [[execution_link(row), cell(row.workflow), status(row.status), cell(row.trigger), cell(row.started),
-          cell(row.duration)] for row in executions],
+          cell(row.duration)] for row in executions[:SHOWN_EXECUTIONS]],
         "executions",
     ) if executions else "<p>None yet: start one below, with the AWS CLI, or wait for a schedule.</p>") + "</section>")
     parts.append("<section><h2>Schedules</h2>" + table(
