@@ -9,7 +9,7 @@ TEST_WORKERS ?= 2
 NODE_TOOLS := $(BIN)/python -m local.node_tools
 NODE_MODULES := node_modules/.package-lock.json
 
-.PHONY: run cli test install clean synth bootstrap deploy cost bench schemas
+.PHONY: run up aws cli test install clean synth bootstrap deploy cost bench schemas
 
 $(INSTALLED): requirements.txt lambdas/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,14 @@ $(NODE_MODULES): package.json package-lock.json $(INSTALLED)
 
 run: $(INSTALLED)
 	$(BIN)/python -m local.engine.run $(ARGS)
+
+# The local stack until Ctrl-C: an AWS endpoint on 127.0.0.1:4566, the schedules, a console; ARGS="--help" for its options.
+up: $(INSTALLED)
+	$(BIN)/python -m local.up $(ARGS)
+
+# The AWS CLI from .venv: against the local stack once AWS_ENDPOINT_URL is set (`make up` prints what to set).
+aws: $(INSTALLED)
+	$(BIN)/aws $(ARGS)
 
 # Start any workflow, list runs, show a timeline or the sync state: locally, or with ARGS="--stack TenderSync ...".
 cli: $(INSTALLED)

@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import json
 import logging
-import os
 import sys
 from datetime import date
 from typing import Any, TextIO
@@ -19,7 +18,7 @@ import psycopg  # noqa: E402
 
 from infra.stack import synth_template  # noqa: E402
 from local.engine.database import local_database_url  # noqa: E402
-from local.engine.stack import Execution, LocalStack  # noqa: E402
+from local.engine.stack import Execution, LocalStack, function_environment  # noqa: E402
 from local.sample_source.server import SampleSource  # noqa: E402
 from tender_sync.changes import DETAIL_TYPE  # noqa: E402
 from tender_sync.errors import describe_failure  # noqa: E402
@@ -47,13 +46,7 @@ def run_workflow(
         if not (ocds_url and portal_url):
             sample_url = stack.enter_context(SampleSource()).url
             print(f"sample source: {sample_url}", file=out)
-        environment = {
-            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "CRITICAL"),
-            "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
-            "DATABASE_URL": database_url,
-            "OCDS_BASE_URL": ocds_url or sample_url,
-            "PORTAL_BASE_URL": portal_url or sample_url,
-        }
+        environment = function_environment(database_url, ocds_url or sample_url, portal_url or sample_url)
         local = stack.enter_context(LocalStack(template, environment))
         print(f"{workflow.name}:", file=out)
         progress = Progress(local, out=out)

@@ -270,6 +270,18 @@ class LocalStack:
         return [event for page in pages for event in page["events"]]
 
 
+def function_environment(database_url: str, ocds_url: str, portal_url: str) -> dict[str, str]:
+    """What the functions are given here on top of the template's environment: the database, the source, and
+    their logs and metrics quiet unless POWERTOOLS_LOG_LEVEL or POWERTOOLS_METRICS_DISABLED=false ask."""
+    return {
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "CRITICAL"),
+        "POWERTOOLS_METRICS_DISABLED": os.environ.get("POWERTOOLS_METRICS_DISABLED", "true"),
+        "DATABASE_URL": database_url,
+        "OCDS_BASE_URL": ocds_url,
+        "PORTAL_BASE_URL": portal_url,
+    }
+
+
 def map_child_ends(document: dict[str, Any]) -> dict[str, str | None]:
     """The Lambda functions that end a Distributed Map's child (its Tasks with End), each with its ResultPath: the
     child's output, which the Map gathers, is then the function's result ("$"), its input (null), or both."""

@@ -28,6 +28,8 @@ def get_att(template: dict[str, Any], logical_id: str, attribute: str) -> str:
         return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical_id}"
     if kind == "AWS::S3::Bucket" and attribute == "Arn":
         return f"arn:aws:s3:::{LOCAL_BUCKET}"
+    if kind == "AWS::EventSchemas::Schema" and attribute == "SchemaName":
+        return template["Resources"][logical_id]["Properties"]["SchemaName"]
     if kind == "AWS::Events::EventBus" and attribute in ("Arn", "Name"):
         name = ref(template, logical_id)
         return f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}" if attribute == "Arn" else name

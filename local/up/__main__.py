@@ -1,0 +1,5 @@
+import sys
+
+from local.up.main import main
+
+sys.exit(main())

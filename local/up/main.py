@@ -1,0 +1,150 @@
+"""`make up`: the local stack, running until Ctrl-C. The synthesized state machines in moto's interpreter, each
+Lambda task dispatched in-process to its handler (as `make run` does), behind an AWS-compatible endpoint on
+127.0.0.1 (Step Functions, S3, CloudFormation's describe-stacks, the database secret); the schedules firing; the
+alerts the EventBridge rule would send; and a console page.
+
+Embedded PostgreSQL unless DATABASE_URL is set; the sample eTenders-compatible source unless both source URLs are
+given. Executions live in memory and end with it; the database stays."""
+import argparse
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TextIO
+
+from local import toolchain
+
+toolchain.prepare()
+
+from local.engine.database import local_database_url  # noqa: E402
+from local.engine.stack import LocalStack, function_environment  # noqa: E402
+from local.engine.template import REGION  # noqa: E402
+from local.sample_source.server import SampleSource  # noqa: E402
+from local.up.alerts import ExecutionWatcher  # noqa: E402
+from local.up.console.server import Console  # noqa: E402
+from local.up.endpoint import Endpoint  # noqa: E402
+from local.up.resources import LocalResources  # noqa: E402
+from local.up.schedules import Scheduler  # noqa: E402
+
+DEFAULT_PORT = 4566
+DEFAULT_CONSOLE_PORT = 4567
+# Credentials the endpoint takes: any will do, these say they are nobody's.
+THROWAWAY_KEY = "local"
+
+
+def port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: a whole number from 1 to 65535 (0: any free port)")
+    return int(text)
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="make up", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=port, default=DEFAULT_PORT, help=f"the AWS endpoint's port ({DEFAULT_PORT})")
+    parser.add_argument("--console-port", type=port, default=DEFAULT_CONSOLE_PORT,
+                        help=f"the console's port ({DEFAULT_CONSOLE_PORT})")
+    parser.add_argument("--schedule-every", type=seconds, metavar="SECONDS",
+                        help="fire every schedule every SECONDS instead of at its expression")
+    parser.add_argument("--ocds-url", help="OCDS API base URL (default: the sample source)")
+    parser.add_argument("--portal-url", help="eTenders portal base URL (default: the sample source)")
+    args = parser.parse_args(argv)
+    if (args.ocds_url is None) != (args.portal_url is None):
+        parser.error("give both --ocds-url and --portal-url, or neither (the sample source then serves both)")
+    return args
+
+
+def shell_environment(endpoint_url: str) -> dict[str, str]:
+    """What a shell needs for the AWS CLI, boto3 and `make cli ARGS="--stack ..."` to talk to the local stack."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": THROWAWAY_KEY,
+        "AWS_SECRET_ACCESS_KEY": THROWAWAY_KEY,
+    }
+
+
+def synthesized() -> tuple[dict[str, Any], str]:
+    """The synthesized template and the stack's name, from a process of its own: the CDK's Node.js kernel never
+    runs in this one, so a Ctrl-C (which reaches every process of the terminal's) cannot break its shutdown."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_synthesize).result()
+
+
+def _synthesize() -> tuple[dict[str, Any], str]:
+    from infra.stack import STACK_ID, synth_template
+
+    return synth_template(), STACK_ID
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM stops it as Ctrl-C does, everything it started stopped in order."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def run(args: argparse.Namespace, out: TextIO) -> None:
+    endpoint = Endpoint(args.port)  # both ports bound first: one in use fails before anything starts
+    with contextlib.ExitStack() as stack:
+        stack.callback(endpoint.stop)
+        database = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded PostgreSQL, in .local/pgdata/"
+        database_url = local_database_url()
+        template, stack_name = synthesized()
+        ocds_url, portal_url = args.ocds_url, args.portal_url
+        if ocds_url is None:
+            ocds_url = portal_url = stack.enter_context(SampleSource()).url
+        logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
+        local = stack.enter_context(LocalStack(template, function_environment(database_url, ocds_url, portal_url)))
+        resources = LocalResources(local, stack_name, database_url)
+        try:  # a schedule or rule of the template this cannot follow: say which, and what is wrong with it
+            watcher = stack.enter_context(ExecutionWatcher(local, resources, out))
+            scheduler = Scheduler(local, args.schedule_every, out)
+        except ValueError as error:
+            raise SystemExit(f"make up: {error}") from None
+        console = Console(local, database_url, watcher, scheduler, args.console_port)
+        stack.callback(console.stop)
+        endpoint.start()
+        console.start()
+        stack.enter_context(scheduler)
+        environment = shell_environment(endpoint.url)
+        lines = [
+            "tender sync: the local stack is up (Ctrl-C stops it)",
+            f"endpoint:  {endpoint.url}  (Step Functions, S3, CloudFormation, Secrets Manager; stack {stack_name})",
+            f"console:   {console.url}",
+            f"source:    {ocds_url}" + ("  (the sample source)" if args.ocds_url is None else f", portal {portal_url}"),
+            f"database:  {database}; its URL is the secret {resources.outputs['DatabaseSecretArn']}",
+            "in another shell:",
+            "  export " + " ".join(f"{name}={value}" for name, value in environment.items()),
+        ]
+        for schedule in scheduler.schedules:
+            when = f"every {args.schedule_every:g} s" if args.schedule_every else schedule.expression
+            next_time = scheduler.next_times[schedule.name]
+            lines.append(f"schedule:  {schedule.name} ({when}), next "
+                         + (f"{next_time:%Y-%m-%d %H:%M:%S} UTC" if next_time else "never (its time has passed)"))
+        print("\n".join(lines), file=out, flush=True)
+        threading.Event().wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    stop_on_sigterm()
+    try:
+        run(args, sys.stdout)
+    except KeyboardInterrupt:
+        print("stopped; the database keeps its data for the next `make up`", flush=True)
+    return 0
