@@ -104,14 +104,19 @@ def test_a_sync_started_from_its_form_turns_its_graph_green(browser, up):
 
 
 def test_a_bad_form_value_is_refused_with_the_first_steps_reason(browser, up):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(up.console)
     form = browser.find_element(By.ID, "start-enrich-today")
     form.find_element(By.NAME, "maxEnrichment").send_keys("0")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
-    error = browser.find_element(By.CSS_SELECTOR, "#start-enrich-today .error").text
+    # The answer to the form's POST is a page of its own: wait until the browser shows it.
+    error = WebDriverWait(
+        browser, 10, poll_frequency=0.2, ignored_exceptions=[NoSuchElementException, StaleElementReferenceException]
+    ).until(lambda b: b.find_element(By.CSS_SELECTOR, "#start-enrich-today .error")).text
     assert error == "InvalidInput: invalid enrich-today input: maxEnrichment: Input should be greater than or equal to 1"
     assert browser.find_element(By.CSS_SELECTOR, "#start-enrich-today input[name=maxEnrichment]").get_attribute("value") == "0"
     enrich_today = up.client("stepfunctions").list_state_machines()["stateMachines"]

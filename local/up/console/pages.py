@@ -76,8 +76,10 @@ def overview(
     schedules: list[tuple[str, str, str, datetime | None]],
     panels: list[Panel] | None,
     forms: str,
+    refused: bool = False,
 ) -> str:
-    """state_machines: (workflow, ARN, executions); schedules: (name, expression, workflow, next time)."""
+    """state_machines: (workflow, ARN, executions); schedules: (name, expression, workflow, next time). refused: a
+    form's input was refused, and the page shows why: it does not refresh, so the reason and the values stay."""
     parts = []
     if alerts:
         parts.append("<section><h2>Alerts</h2>" + table(
@@ -109,7 +111,7 @@ def overview(
         parts.append(table(panel.columns, [[cell(value) for value in row] for row in panel.rows], "data")
                      if panel.rows else "<p>none</p>")
     parts.append("</section>")
-    return page("Console", "".join(parts), refresh=any(row.status == "RUNNING" for row in executions))
+    return page("Console", "".join(parts), refresh=not refused and any(row.status == "RUNNING" for row in executions))
 
 
 def start_form(workflow: Workflow, values: dict[str, str] | None = None, error: str | None = None) -> str:

@@ -83,7 +83,8 @@ class Console:
             for workflow in WORKFLOWS.values()
         )
         return pages.overview(
-            state_machines, executions, self.watcher.alerts, schedules, database.panels(self.database_url), forms
+            state_machines, executions, self.watcher.alerts, schedules, database.panels(self.database_url), forms,
+            refused=refused is not None,
         )
 
     def execution(self, arn: str) -> str | None:
