@@ -8,8 +8,8 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
@@ -83,6 +83,9 @@ class LocalStack:
         self._child_ends: dict[str, set[str | None]] = {}
         self._gathered_bytes = 0
         self._gathered_lock = threading.Lock()
+        # The Lambda tasks running now, for wait_for_tasks.
+        self._tasks_running = 0
+        self._tasks_done = threading.Condition()
         # Every event put on the stack's buses, by way of a queue each bus's catch-all rule sends to.
         self._published: list[dict[str, Any]] = []
         self._published_lock = threading.Lock()
@@ -177,7 +180,7 @@ class LocalStack:
         )
         event = json.loads(body) if body else {}
         try:
-            with self.around_invoke(logical_id):
+            with self._task(), self.around_invoke(logical_id):
                 result = handler(event, context)
         except Exception as error:  # noqa: BLE001 - every handler error becomes a Lambda function error
             response_headers["x-amz-function-error"] = "Unhandled"
@@ -193,6 +196,23 @@ class LocalStack:
         encoded = json.dumps(payload, default=str).encode()
         response_headers["Content-Length"] = str(len(encoded))
         return encoded
+
+    @contextmanager
+    def _task(self) -> Iterator[None]:
+        with self._tasks_done:
+            self._tasks_running += 1
+        try:
+            yield
+        finally:
+            with self._tasks_done:
+                self._tasks_running -= 1
+                self._tasks_done.notify_all()
+
+    def wait_for_tasks(self, seconds: float) -> bool:
+        """Wait until no Lambda task is running (say, once the executions are stopped, before moto goes away
+        under them); False if some still run after `seconds`."""
+        with self._tasks_done:
+            return self._tasks_done.wait_for(lambda: self._tasks_running == 0, timeout=seconds)
 
     def _count_gathered(self, result_paths: set[str | None], event: Any, result: Any) -> None:
         """What one child's end adds to what its Map gathers: its output (the largest its ResultPaths make of it),

@@ -91,11 +91,26 @@ def _synthesize() -> tuple[dict[str, Any], str]:
     return synth_template(), STACK_ID
 
 
-def stop_on_sigterm() -> None:
-    """SIGTERM stops it as Ctrl-C does, everything it started stopped in order."""
+def stop_on_signals() -> None:
+    """Ctrl-C (SIGINT) and SIGTERM stop it, everything it started stopped in order; SIGINT too when it was started
+    where SIGINT is ignored (a shell's background job)."""
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, interrupt)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, interrupt)
+
+
+def stop_running_executions(local: LocalStack, seconds: float = 20) -> None:
+    """Executions still running are stopped (ABORTED, as stop-execution does), and their in-flight tasks given
+    `seconds` to end, before moto goes away under them."""
+    running = [
+        execution["executionArn"]
+        for state_machine in local.state_machines.values()
+        for execution in local.sfn.list_executions(stateMachineArn=state_machine, statusFilter="RUNNING")["executions"]
+    ]
+    for arn in running:
+        local.sfn.stop_execution(executionArn=arn, cause="make up stopped")
+    local.wait_for_tasks(seconds)
 
 
 def run(args: argparse.Namespace, out: TextIO) -> None:
@@ -110,6 +125,7 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
             ocds_url = portal_url = stack.enter_context(SampleSource()).url
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         local = stack.enter_context(LocalStack(template, function_environment(database_url, ocds_url, portal_url)))
+        stack.callback(stop_running_executions, local)
         resources = LocalResources(local, stack_name, database_url)
         try:  # a schedule or rule of the template this cannot follow: say which, and what is wrong with it
             watcher = stack.enter_context(ExecutionWatcher(local, resources, out))
@@ -142,7 +158,7 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    stop_on_sigterm()
+    stop_on_signals()
     try:
         run(args, sys.stdout)
     except KeyboardInterrupt:

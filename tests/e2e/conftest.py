@@ -1,14 +1,36 @@
 """Whole executions of the synthesized state machine on this machine, against the sample source."""
+import json
 from collections.abc import Iterator
 from typing import Any
 
+import jsonschema
 import psycopg
 import pytest
 
 from infra.stack import synth_template
 from local.engine.stack import LocalStack
 from local.sample_source.server import SampleSource
+from local.schemas import SCHEMAS_DIR
+from tender_sync.changes import DETAIL_TYPE
 from tender_sync.workflows import SYNC
+
+EVENT_SCHEMA = json.loads((SCHEMAS_DIR / "tenders-changed.json").read_text())
+
+
+@pytest.fixture(autouse=True)
+def every_published_event_validates(monkeypatch):
+    """Every Tenders Changed event any local run here publishes is checked against the schema in the repository."""
+    validator = jsonschema.Draft4Validator(EVENT_SCHEMA, format_checker=jsonschema.FormatChecker())
+    published_events = LocalStack.published_events
+
+    def checked(local: LocalStack, execution_arn: str) -> list[dict[str, Any]]:
+        events = published_events(local, execution_arn)
+        for event in events:
+            if event["detail-type"] == DETAIL_TYPE:
+                validator.validate(event)
+        return events
+
+    monkeypatch.setattr(LocalStack, "published_events", checked)
 
 
 @pytest.fixture(scope="session")

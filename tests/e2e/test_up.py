@@ -2,6 +2,7 @@
 endpoint, the README's inputs, then the database; its schedules firing at a short rate; its alerts."""
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -174,6 +175,17 @@ def test_schedules_fire_with_their_inputs_at_a_short_rate(server_url):
         triggers = {row[0] for row in query(database_url, "SELECT triggered_by FROM job_log WHERE workflow = 'sync'")}
         assert triggers == {"schedule"}
         assert query(database_url, "SELECT count(*) FROM job_log WHERE workflow = 'cleanup'")[0][0] >= 1
+
+
+def test_ctrl_c_stops_the_executions_still_running_and_everything_it_started(server_url):
+    with fresh_database(server_url) as database_url, running_up(database_url) as up:
+        backfill = start(up, "backfill")
+        up.process.send_signal(signal.SIGINT)
+        up.process.wait(timeout=60)
+        assert up.process.returncode == 0, "\n".join(up.lines)
+        up.wait_for(r"^stopped; the database keeps its data", 5)
+        # The backfill was stopped, its job left for cleanup (as on AWS), the database kept.
+        assert query(database_url, "SELECT workflow FROM job_log WHERE execution_id = %s", backfill) in ([], [("backfill",)])
 
 
 def test_a_bad_port_or_a_port_in_use_is_refused_naming_it(up):
