@@ -10,7 +10,6 @@ invocation). Free tiers are not deducted."""
 import argparse
 import json
 import math
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ toolchain.prepare()
 
 from infra.stack import synth_template  # noqa: E402
 from local.engine.template import definition  # noqa: E402
+from local.up.schedules import Rate, parse_expression  # noqa: E402
 from tender_sync.workflows import SYNC  # noqa: E402
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
@@ -50,8 +50,6 @@ LIST_PAGE = 1000  # 1,000 keys a page
 # Each invocation of a function that may read the database secret fetches it once: runs are 30 minutes
 # apart, longer than the 5 minutes the functions cache it.
 SECRET_READS_PER_INVOCATION = 1
-RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
-MINUTES = {"minute": 1, "hour": 60, "day": 24 * 60}
 
 
 @dataclass(frozen=True)
@@ -136,11 +134,10 @@ def runs_per_month(template: dict[str, Any]) -> float:
         schedules = [s for s in schedules if s["Properties"]["Target"]["Arn"] == sync]
     (schedule,) = schedules
     expression = schedule["Properties"]["ScheduleExpression"]
-    match = RATE.fullmatch(expression)
-    if not match:
+    when = parse_expression(expression)
+    if not isinstance(when, Rate):
         raise ValueError(f"cannot count runs of the schedule {expression!r}: give --runs-per-month")
-    minutes = int(match[1]) * MINUTES[match[2].rstrip("s")]
-    return DAYS_PER_MONTH * 24 * 60 / minutes
+    return DAYS_PER_MONTH * 24 * 3600 / when.seconds
 
 
 def run_path(machine: dict[str, Any], facts: dict[str, Any] | None = None) -> list[str]:
