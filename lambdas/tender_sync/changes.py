@@ -76,11 +76,15 @@ class TenderChange(BaseModel):
 
 
 class ToPublish(BaseModel):
-    """PrepareChanges' output: the unsent events, as PublishChanges' PutEvents entries, and their ids."""
+    """PrepareChanges' output: the unsent events, as PublishChanges' PutEvents entries."""
 
+    # For AnythingToAnnounce?: a Choice cannot count a list.
     count: int
-    ids: list[str]
     entries: list[dict[str, Any]]
+
+    @property
+    def ids(self) -> list[str]:
+        return [entry["Detail"]["id"] for entry in self.entries]
 
 
 RECORD_EVENT_SQL = """
@@ -117,8 +121,12 @@ SELECT count(*) FROM change_events
 
 def event_id(job: Job) -> str:
     """What consumers deduplicate on: the execution and its window (a single tender's: its ocid)."""
-    window = f"{job.window.date_from.isoformat()}/{job.window.date_to.isoformat()}" if job.window else job.ocid
-    return f"{job.executionId}/{window}"
+    return f"{job.executionId}/{_scope(job)}"
+
+
+def _scope(job: Job) -> str:
+    """What the job's event covers: its window, from/to (a single tender's: its ocid)."""
+    return f"{job.window.date_from.isoformat()}/{job.window.date_to.isoformat()}" if job.window else job.ocid
 
 
 def record(conn: psycopg.Connection, source: str, job: Job, changed: dict[str, Change]) -> None:
@@ -129,13 +137,12 @@ def record(conn: psycopg.Connection, source: str, job: Job, changed: dict[str, C
         return
     key = event_id(job)
     window = job.window
-    suffix = f"{window.date_from.isoformat()}_{window.date_to.isoformat()}" if window else job.ocid
     conn.execute(
         RECORD_EVENT_SQL,
         {
             "id": key, "source": source, "workflow": job.workflow, "execution": job.executionId,
             "from": window.date_from if window else None, "to": window.date_to if window else None,
-            "key": f"{run_prefix(job.executionId)}changes/{suffix}.jsonl",
+            "key": f"{run_prefix(job.executionId)}changes/{_scope(job).replace('/', '_')}.jsonl",
         },
     )
     with conn.cursor() as cur:
@@ -148,7 +155,6 @@ def prepare(conn: psycopg.Connection, source: str, bucket: str, bus_name: str) -
     details = unsent(conn, source, bucket)
     return ToPublish(
         count=len(details),
-        ids=[detail.id for detail in details],
         entries=[
             {"EventBusName": bus_name, "Source": EVENT_SOURCE, "DetailType": DETAIL_TYPE,
              "Detail": detail.model_dump(mode="json")}
