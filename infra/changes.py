@@ -9,9 +9,9 @@ from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_eventschemas as eventschemas
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from tender_sync.changes import DETAIL_TYPE, EVENT_SOURCE, TendersChanged, event_schema
+from tender_sync.changes.events import DETAIL_TYPE, EVENT_SOURCE, TendersChanged, event_schema
 
-from infra.config import SyncConfig
+from infra.config import StackConfig
 
 # A message the alert processor failed to handle this often goes to the dead-letter queue.
 MAX_RECEIVES = 5
@@ -21,7 +21,7 @@ DEAD_LETTER_RETENTION = Duration.days(14)
 
 
 class ChangeEvents(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, config: SyncConfig) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig) -> None:
         super().__init__(scope, construct_id)
         self.bus = events.EventBus(self, "Bus", event_bus_name=config.event_bus_name)
         registry = eventschemas.CfnRegistry(

@@ -9,7 +9,7 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
 from infra.changes import ChangeEvents
-from infra.functions import CHANGES_OBJECTS, ENRICHMENT_RESULTS, RUN_ARTIFACTS, SyncFunctions
+from infra.functions import CHANGES_OBJECTS, ENRICHMENT_RESULTS, RUN_ARTIFACTS, WorkflowFunctions
 from infra.workflow import WorkflowStateMachine
 from tender_sync.workflows import JOB_WORKFLOWS
 
@@ -29,7 +29,7 @@ def acknowledge_findings(
     *,
     bucket: s3.Bucket,
     database_secret: secretsmanager.ISecret,
-    functions: SyncFunctions,
+    functions: WorkflowFunctions,
     workflows: list[WorkflowStateMachine],
     change_events: ChangeEvents,
 ) -> None:
@@ -73,7 +73,7 @@ def acknowledge_findings(
         "nothing outside changes/.",
     )
     acknowledge(
-        functions.enrich_batch.role,
+        functions.look_up_batch.role,
         f"IAM5[Resource::{bucket_arn}/{ENRICHMENT_RESULTS}]",
         "Each batch's result is keyed by execution and batch, known only at run time; nothing outside looked-up/.",
     )

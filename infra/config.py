@@ -1,12 +1,16 @@
 """The deployment's settings, read from CDK context (cdk.json, or `cdk synth -c key=value`)."""
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import date
 from pathlib import Path
 
 from aws_cdk import aws_lambda as lambda_
 from constructs import Node
+
+from tender_sync.models.inputs import InputDefaults
+from tender_sync.settings import SyncSettings, from_mapping
 
 CDK_JSON = Path(__file__).resolve().parents[1] / "cdk.json"
 ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Architecture.X86_64}
@@ -15,7 +19,7 @@ ARCHITECTURES = {"arm64": lambda_.Architecture.ARM_64, "x86_64": lambda_.Archite
 MINIMUMS = {
     "map_max_concurrency": 1,
     "max_enrichment": 0,
-    "enrich_batch_size": 1,
+    "lookup_batch_size": 1,
     "portal_requests_per_second": 1,
     "not_found_recheck_hours": 1,
     "window_days": 1,
@@ -26,7 +30,7 @@ MINIMUMS = {
 
 
 @dataclass(frozen=True)
-class SyncConfig:
+class StackConfig:
     """Every key of cdk.json's context, which holds their defaults (the README's Configuration table says what
     each means)."""
 
@@ -36,7 +40,7 @@ class SyncConfig:
     schedule_expression: str
     map_max_concurrency: int
     max_enrichment: int
-    enrich_batch_size: int
+    lookup_batch_size: int
     portal_requests_per_second: int
     not_found_recheck_hours: int
     first_run_from: str
@@ -61,17 +65,28 @@ class SyncConfig:
     changes_queue: bool
 
     @classmethod
-    def from_context(cls, node: Node) -> "SyncConfig":
+    def from_context(cls, node: Node) -> "StackConfig":
         """The context given (cdk.json's, `-c key=value`), each key missing from it as cdk.json has it."""
+        return cls.from_values(node.try_get_context)
+
+    @classmethod
+    def from_values(cls, given: Callable[[str], object] = lambda key: None) -> "StackConfig":
+        """The settings given by context key (None: not given), each key not given as cdk.json has it. Without
+        arguments: cdk.json's, for the local tools that check inputs as the functions do."""
         defaults = json.loads(CDK_JSON.read_text())["context"]
         values = {}
         for field in fields(cls):
             key = context_key(field.name)
-            value = node.try_get_context(key)
+            value = given(key)
             values[field.name] = _typed(key, defaults[key] if value is None else value, _kind(field.type))
         config = cls(**values)
         config._validate()
         return config
+
+    @property
+    def input_defaults(self) -> InputDefaults:
+        """What an execution input leaves out, as the functions fill it in (from the same settings)."""
+        return InputDefaults.of(from_mapping(SyncSettings, self.settings_environment()))
 
     def settings_environment(self) -> dict[str, str]:
         """Each setting as the functions' environment names it (tender_sync.settings: the field's name in upper

@@ -13,7 +13,7 @@ from tender_sync.settings import (
 )
 
 from infra.bundling import lambda_code
-from infra.config import SyncConfig
+from infra.config import StackConfig
 
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 # Where FinishJob's metrics (EMF) land; infra/monitoring.py reads them from here.
@@ -33,13 +33,13 @@ VPC_NETWORK_INTERFACE_ACTIONS = [
 ]
 
 
-class SyncFunctions(Construct):
+class WorkflowFunctions(Construct):
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
-        config: SyncConfig,
+        config: StackConfig,
         bucket: s3.IBucket,
         database_secret: secretsmanager.ISecret,
     ) -> None:
@@ -54,7 +54,7 @@ class SyncFunctions(Construct):
         if config.database_proxy_endpoint:
             self._database_environment["DATABASE_PROXY_ENDPOINT"] = config.database_proxy_endpoint
 
-        # database=True: the only functions that open a database connection; the fan-out (EnrichBatch) never does.
+        # database=True: the only functions that open a database connection; the fan-out (LookUpBatch) never does.
         # settings: the groups its handler reads (tender_sync.settings), and so the environment it gets.
         self.start_job = self._function(
             "StartJob", "start_job", memory_mb=256, timeout=Duration.minutes(1), database=True,
@@ -67,8 +67,8 @@ class SyncFunctions(Construct):
         # 30 s: an Express child (this batch with its Step Functions retries, then the failure record, each up to
         # 4 attempts) must end within 5 minutes. A batch paces its lookups within its time left; the tenders it
         # does not reach stay due for the next run.
-        self.enrich_batch = self._function(
-            "EnrichBatch", "enrich_batch", memory_mb=128, timeout=Duration.seconds(30), settings=[SourceSettings]
+        self.look_up_batch = self._function(
+            "LookUpBatch", "look_up_batch", memory_mb=128, timeout=Duration.seconds(30), settings=[SourceSettings]
         )
         self.plan_lookups = self._function(
             "PlanLookups", "plan_lookups", memory_mb=256, timeout=Duration.minutes(1), database=True,
@@ -97,7 +97,8 @@ class SyncFunctions(Construct):
         )
         # The other workflows' own steps (infra/operations.py).
         self.start_enrich_today = self._function(
-            "StartEnrichToday", "start_enrich_today", memory_mb=256, timeout=Duration.minutes(1), database=True
+            "StartEnrichToday", "start_enrich_today", memory_mb=256, timeout=Duration.minutes(1), database=True,
+            settings=[SyncSettings],
         )
         self.start_backfill = self._function(
             "StartBackfill", "start_backfill", memory_mb=256, timeout=Duration.minutes(1), database=True,
@@ -106,7 +107,7 @@ class SyncFunctions(Construct):
         self.next_window = self._function("NextWindow", "next_window", memory_mb=128, timeout=Duration.seconds(30))
         self.start_single_tender = self._function(
             "StartSingleTender", "start_single_tender", memory_mb=256, timeout=Duration.minutes(1), database=True,
-            settings=[JobSettings],
+            settings=[SyncSettings],
         )
         self.fetch_release = self._function(
             "FetchRelease", "fetch_release", memory_mb=256, timeout=Duration.minutes(2),
@@ -114,7 +115,7 @@ class SyncFunctions(Construct):
         )
         self.clean_up_jobs = self._function(
             "CleanupJobs", "clean_up_jobs", memory_mb=256, timeout=Duration.minutes(5), database=True,
-            settings=[JobSettings],
+            settings=[SyncSettings],
         )
 
         # S3: each function reaches only the run artifacts it reads or writes.
@@ -135,8 +136,8 @@ class SyncFunctions(Construct):
                 actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=[bucket.arn_for_objects(CHANGES_OBJECTS)]
             )
         )
-        # EnrichBatch writes its batch's one result object, nothing else.
-        self.enrich_batch.add_to_role_policy(
+        # LookUpBatch writes its batch's one result object, nothing else.
+        self.look_up_batch.add_to_role_policy(
             iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(ENRICHMENT_RESULTS)])
         )
         # UpsertTenders reads the run's tenders and quarantine; StoreLookups its items and results, and lists them.
@@ -159,7 +160,7 @@ class SyncFunctions(Construct):
     @property
     def all(self) -> list[lambda_.Function]:
         return [
-            self.start_job, self.fetch_releases, self.upsert_tenders, self.plan_lookups, self.enrich_batch,
+            self.start_job, self.fetch_releases, self.upsert_tenders, self.plan_lookups, self.look_up_batch,
             self.store_lookups, self.prepare_changes, self.record_published, self.finish_job, self.fail_job,
             self.start_enrich_today, self.start_backfill, self.next_window, self.start_single_tender,
             self.fetch_release, self.clean_up_jobs,
@@ -241,7 +242,7 @@ class _Network(Construct):
     Set on the function as its VpcConfig directly: CDK's `vpc` prop wants a VPC object, which without a
     lookup (AWS credentials at synth) it cannot describe."""
 
-    def __init__(self, scope: Construct, config: SyncConfig) -> None:
+    def __init__(self, scope: Construct, config: StackConfig) -> None:
         super().__init__(scope, "Network")
         self.subnet_ids = list(config.subnet_ids)
         self.security_group_id = config.security_group_id

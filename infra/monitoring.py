@@ -14,7 +14,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.config import SyncConfig
+from infra.config import StackConfig
 from infra.functions import METRICS_NAMESPACE
 
 ALERT_STATUSES = ["FAILED", "TIMED_OUT", "ABORTED"]
@@ -27,7 +27,7 @@ ENRICHMENT_FAILURE_PERCENT = 20
 
 class Monitoring(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: SyncConfig, state_machines: dict[str, sfn.StateMachine]
+        self, scope: Construct, construct_id: str, *, config: StackConfig, state_machines: dict[str, sfn.StateMachine]
     ) -> None:
         """state_machines: by the name the dashboard shows (sync, enrich-today, ...)."""
         super().__init__(scope, construct_id)
@@ -150,7 +150,7 @@ class Monitoring(Construct):
             ),
         )
 
-    def _topic(self, config: SyncConfig) -> sns.Topic:
+    def _topic(self, config: StackConfig) -> sns.Topic:
         # A key of our own: the AWS-managed SNS key's policy cannot let EventBridge and CloudWatch publish.
         key = kms.Key(
             self,

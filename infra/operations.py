@@ -7,18 +7,18 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 from tender_sync.workflows import BACKFILL, CLEANUP, ENRICH_TODAY, SINGLE_TENDER
 
-from infra.config import SyncConfig
-from infra.functions import SyncFunctions
+from infra.config import StackConfig
+from infra.functions import WorkflowFunctions
 from infra.workflow import WorkflowStateMachine
 
 
 class EnrichTodayWorkflow(WorkflowStateMachine):
-    """StartEnrichToday -> PlanLookups (today's tenders due a lookup) -> AnythingToLookUp? -> EnrichTenders ->
+    """StartEnrichToday -> PlanLookups (today's tenders due a lookup) -> AnythingToLookUp? -> LookUpTenders ->
     StoreLookups -> PrepareChanges -> PublishChanges -> RecordPublished -> FinishJob. No lease, and the cursor
     never moves (tender_sync.enrich_today)."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: SyncConfig, functions: SyncFunctions, bucket: s3.IBucket,
+        self, scope: Construct, construct_id: str, *, config: StackConfig, functions: WorkflowFunctions, bucket: s3.IBucket,
         bus: events.IEventBus,
     ) -> None:
         super().__init__(
@@ -33,12 +33,12 @@ class EnrichTodayWorkflow(WorkflowStateMachine):
 
 class BackfillWorkflow(WorkflowStateMachine):
     """StartBackfill -> WindowsLeft? -> FetchReleases -> UpsertTenders -> PlanLookups -> AnythingToLookUp? ->
-    EnrichTenders -> StoreLookups -> PrepareChanges -> PublishChanges -> RecordPublished -> NextWindow ->
+    LookUpTenders -> StoreLookups -> PrepareChanges -> PublishChanges -> RecordPublished -> NextWindow ->
     WindowsLeft? ... -> FinishJob: one window at a time, in order, each stored and announced as a sync stores
     and announces its window (tender_sync.backfill)."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: SyncConfig, functions: SyncFunctions, bucket: s3.IBucket,
+        self, scope: Construct, construct_id: str, *, config: StackConfig, functions: WorkflowFunctions, bucket: s3.IBucket,
         bus: events.IEventBus,
     ) -> None:
         super().__init__(
@@ -69,11 +69,11 @@ class BackfillWorkflow(WorkflowStateMachine):
 
 class SingleTenderWorkflow(WorkflowStateMachine):
     """StartSingleTender -> FetchRelease (the release endpoint) -> UpsertTenders -> PlanLookups (its one tender,
-    if due) -> AnythingToLookUp? -> EnrichTenders -> StoreLookups -> PrepareChanges -> PublishChanges ->
+    if due) -> AnythingToLookUp? -> LookUpTenders -> StoreLookups -> PrepareChanges -> PublishChanges ->
     RecordPublished -> FinishJob."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: SyncConfig, functions: SyncFunctions, bucket: s3.IBucket,
+        self, scope: Construct, construct_id: str, *, config: StackConfig, functions: WorkflowFunctions, bucket: s3.IBucket,
         bus: events.IEventBus,
     ) -> None:
         super().__init__(
@@ -101,7 +101,7 @@ class CleanupWorkflow(WorkflowStateMachine):
     enriches = False
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: SyncConfig, functions: SyncFunctions, bucket: s3.IBucket,
+        self, scope: Construct, construct_id: str, *, config: StackConfig, functions: WorkflowFunctions, bucket: s3.IBucket,
         bus: events.IEventBus,
     ) -> None:
         super().__init__(

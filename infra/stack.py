@@ -11,8 +11,8 @@ from constructs import Construct
 
 from infra.changes import ChangeEvents
 from infra.checks import acknowledge_findings, add_checks
-from infra.config import CDK_JSON, SyncConfig
-from infra.functions import SyncFunctions
+from infra.config import CDK_JSON, StackConfig
+from infra.functions import WorkflowFunctions
 from infra.monitoring import Monitoring
 from infra.operations import BackfillWorkflow, CleanupWorkflow, EnrichTodayWorkflow, SingleTenderWorkflow
 from infra.sync_workflow import SyncWorkflow
@@ -22,7 +22,7 @@ STACK_ID = "TenderSync"
 
 
 class TenderSyncStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: SyncConfig, **kwargs) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
 
         bucket = s3.Bucket(
@@ -35,7 +35,7 @@ class TenderSyncStack(Stack):
             removal_policy=RemovalPolicy.RETAIN,
         )
         database_secret = self._database_secret(config)
-        functions = SyncFunctions(self, "Functions", config=config, bucket=bucket, database_secret=database_secret)
+        functions = WorkflowFunctions(self, "Functions", config=config, bucket=bucket, database_secret=database_secret)
         change_events = ChangeEvents(self, "ChangeEvents", config=config)
         shared = {"config": config, "functions": functions, "bucket": bucket, "bus": change_events.bus}
         workflow = SyncWorkflow(self, "SyncWorkflow", **shared)
@@ -86,7 +86,7 @@ class TenderSyncStack(Stack):
             change_events=change_events,
         )
 
-    def _database_secret(self, config: SyncConfig) -> secretsmanager.ISecret:
+    def _database_secret(self, config: StackConfig) -> secretsmanager.ISecret:
         if config.database_secret_arn:
             return secretsmanager.Secret.from_secret_complete_arn(self, "DatabaseSecret", config.database_secret_arn)
         return secretsmanager.Secret(
@@ -138,7 +138,7 @@ def build_stack(context: dict | None = None, bundle: bool = False, checks: bool 
     app = App(context=app_context)
     if checks:
         add_checks(app)
-    return TenderSyncStack(app, STACK_ID, config=SyncConfig.from_context(app.node))
+    return TenderSyncStack(app, STACK_ID, config=StackConfig.from_context(app.node))
 
 
 def synth_template(context: dict | None = None, bundle: bool = False) -> dict:

@@ -1,4 +1,4 @@
-"""The sync state machine: StartJob -> FetchReleases -> UpsertTenders -> PlanLookups -> EnrichTenders (Distributed
+"""The sync state machine: StartJob -> FetchReleases -> UpsertTenders -> PlanLookups -> LookUpTenders (Distributed
 Map) -> StoreLookups -> PrepareChanges -> PublishChanges (EventBridge) -> RecordPublished -> FinishJob. The other
 workflows are in infra/operations.py."""
 from aws_cdk import Duration
@@ -8,8 +8,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 from tender_sync.workflows import SYNC
 
-from infra.config import SyncConfig
-from infra.functions import SyncFunctions
+from infra.config import StackConfig
+from infra.functions import WorkflowFunctions
 from infra.workflow import WorkflowStateMachine
 
 
@@ -17,7 +17,7 @@ class SyncWorkflow(WorkflowStateMachine):
     """The sync: the next window after the cursor (or the one asked for), under the lease."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: SyncConfig, functions: SyncFunctions, bucket: s3.IBucket,
+        self, scope: Construct, construct_id: str, *, config: StackConfig, functions: WorkflowFunctions, bucket: s3.IBucket,
         bus: events.IEventBus,
     ) -> None:
         super().__init__(

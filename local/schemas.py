@@ -1,17 +1,15 @@
 """`make schemas`: the JSON Schemas of the change events, written to docs/schemas/ from their Pydantic models
 (tender_sync.changes), for consumers to read and generate bindings from. The stack registers the event's in the
 EventBridge schema registry; tests/unit/test_change_schemas.py checks the files are current."""
+from local.toolchain import ROOT
 import json
 from pathlib import Path
 from typing import Any
 
-from local import toolchain
 
-toolchain.prepare()
+from tender_sync.changes.events import change_schema, event_schema
 
-from tender_sync.changes import change_schema, event_schema  # noqa: E402
-
-SCHEMAS_DIR = toolchain.ROOT / "docs" / "schemas"
+SCHEMAS_DIR = ROOT / "docs" / "schemas"
 
 
 def schemas() -> dict[Path, dict[str, Any]]:
@@ -27,7 +25,7 @@ def main() -> None:
     SCHEMAS_DIR.mkdir(parents=True, exist_ok=True)
     for path, schema in schemas().items():
         path.write_text(text(schema))
-        print(f"wrote {path.relative_to(toolchain.ROOT)}")
+        print(f"wrote {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -5,23 +5,19 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from local import toolchain
-
-toolchain.prepare()
 # Source retries really sleep: keep their backoff short here (RequestPolicy in tender_sync.source_requests).
 os.environ.setdefault("SOURCE_BACKOFF_SECONDS", "0.01")
 
-from aws_cdk import App  # noqa: E402
-
-from infra.config import SyncConfig  # noqa: E402
-from local.engine.database import fresh_database, local_database_url  # noqa: E402
-from tender_sync import db  # noqa: E402
+from local.engine.database import fresh_database, local_database_url
+from local.toolchain import ROOT
+from tender_sync.storage import migrations
+from tests.helpers import DEFAULT_CONFIG
 
 # The settings the stack gives its functions (cdk.json's), for the tests that parse inputs or run handlers here.
-for name, value in SyncConfig.from_context(App().node).settings_environment().items():
+for name, value in DEFAULT_CONFIG.settings_environment().items():
     os.environ.setdefault(name, value)
 
-TEST_DATA_DIR = toolchain.ROOT / ".local" / "test-pgdata"
+TEST_DATA_DIR = ROOT / ".local" / "test-pgdata"
 
 
 @pytest.fixture(scope="session")
@@ -40,5 +36,5 @@ def empty_database_url(server_url: str) -> Iterator[str]:
 def database_url(empty_database_url: str) -> str:
     """A fresh database with the migrations applied."""
     with psycopg.connect(empty_database_url) as conn:
-        db.migrate(conn)
+        migrations.migrate(conn)
     return empty_database_url

@@ -41,8 +41,22 @@ class DatabaseError(Exception):
     """Permanent: the database refused a statement (tender_sync.db.describe_database_error says why)."""
 
 
+class SchemaBehind(Exception):
+    """Permanent: the database lacks a migration this code needs; `make migrate` (or a deploy) applies it."""
+
+
 class InvalidDatabaseUrl(ValueError):
     """Permanent: the database URL cannot be parsed as it is meant; retrying will not change it."""
+
+
+# What Step Functions retries: our transient errors, by class name (the Lambda errorType). Every other error of
+# ours is permanent: the step fails at once, and FailJob records why.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (SourceUnavailable, DatabaseUnavailable)
+
+
+def error_names(errors: tuple[type[Exception], ...]) -> list[str]:
+    """The names Retry and Catch match these errors by."""
+    return [error.__name__ for error in errors]
 
 
 def describe_failure(error: dict) -> str:

@@ -2,6 +2,7 @@
 environment (infra/functions.py). Each variable is its field's name in upper case, and its value comes from
 cdk.json; there are no defaults here. A function missing one fails at cold start, naming it."""
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any, TypeVar
@@ -20,10 +21,15 @@ def environment_names(group: type) -> list[str]:
 
 def from_env(group: type[Group]) -> Group:
     """The settings group from the environment, each value typed as its field is."""
-    missing = [name for name in environment_names(group) if not os.environ.get(name)]
+    return from_mapping(group, os.environ)
+
+
+def from_mapping(group: type[Group], variables: Mapping[str, str]) -> Group:
+    """The settings group from variables named as the environment names them (the stack's settings_environment)."""
+    missing = [name for name in environment_names(group) if not variables.get(name)]
     if missing:
         raise MissingSettings(f"{group.__name__} needs {', '.join(missing)} in the environment")
-    return group(**{field.name: _typed(os.environ[field.name.upper()], field.type) for field in fields(group)})
+    return group(**{field.name: _typed(variables[field.name.upper()], field.type) for field in fields(group)})
 
 
 def _typed(text: str, kind: Any) -> Any:
@@ -61,7 +67,7 @@ class ChangeSettings:
 class LookupSettings:
     """How the backlog's lookups are batched, and when a tender the portal did not list is checked again."""
 
-    enrich_batch_size: int
+    lookup_batch_size: int
     map_max_concurrency: int
     not_found_recheck_hours: int
 
@@ -84,3 +90,10 @@ class SyncSettings:
     lease_seconds: int
     max_enrichment: int
 
+
+
+@dataclass(frozen=True)
+class OwnerSettings:
+    """The secret holding the schema owner's URL, which only the deploy-time migration reads."""
+
+    database_owner_secret_arn: str

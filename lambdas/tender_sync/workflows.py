@@ -1,21 +1,24 @@
 """The workflows, each declared once: what infra/ builds, what job_log records, what the CLI starts and the tests
 run, all read from here."""
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from tender_sync.inputs import BackfillRequest, CleanupRequest, EnrichTodayRequest, SingleTenderRequest, SyncRequest
+from tender_sync.models.inputs import BackfillRequest, CleanupRequest, EnrichTodayRequest, SingleTenderRequest, SyncRequest
+
+
+Request = TypeVar("Request", bound=BaseModel)
 
 
 @dataclass(frozen=True)
-class Workflow:
+class Workflow(Generic[Request]):
     # Its job_log.workflow, and its name on the command line.
     name: str
     # The prefix of its state machine's construct id, end states and stack output: SyncStateMachine, SyncFailed.
     title: str
     # Its execution input, parsed by its first step before anything is written.
-    request: type[BaseModel]
+    request: type[Request]
     first_step: str
 
     @property

@@ -7,6 +7,7 @@ function) and the list prices in prices.json beside this module. The run modelle
 stored, then `lookups` tenders of the backlog looked up in PlanLookups' batches, one Express child per batch, each
 paced at secondsBetweenLookups, every step succeeding first time (each retry would add a transition and an
 invocation). Free tiers are not deducted."""
+from local.toolchain import ROOT
 import argparse
 import json
 import math
@@ -15,14 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local import toolchain
 
-toolchain.prepare()
-
-from infra.stack import synth_template  # noqa: E402
-from local.engine.template import definition  # noqa: E402
-from local.up.schedules import Rate, parse_expression  # noqa: E402
-from tender_sync.workflows import SYNC  # noqa: E402
+from infra.stack import synth_template
+from local.engine.template import definition
+from local.up.schedules import Rate, parse_expression
+from tender_sync.workflows import SYNC
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
 DAYS_PER_MONTH = 30
@@ -46,7 +44,7 @@ CHANGES_PUTS = 1  # PrepareChanges writes the run's changes object
 MAP_GETS = 1  # the Distributed Map's ItemReader reads lookups.json
 STORE_GETS = 1  # StoreLookups reads lookups.json, lists the results, then GETs one result per batch
 LIST_PAGE = 1000  # 1,000 keys a page
-# Each EnrichBatch writes one result object (PUT) for its batch.
+# Each LookUpBatch writes one result object (PUT) for its batch.
 # Each invocation of a function that may read the database secret fetches it once: runs are 30 minutes
 # apart, longer than the 5 minutes the functions cache it.
 SECRET_READS_PER_INVOCATION = 1
@@ -263,7 +261,7 @@ def report(template: dict[str, Any], profile: Profile, prices: dict[str, Any]) -
         + ", ".join(f"{name} {seconds:g}" for name, seconds in profile.durations.items())
         + ("; each Map child's task: its lookups x secondsBetweenLookups" if batches else ""),
         f"Prices: AWS list prices, {prices['region']}, as of {prices['date']} "
-        f"({PRICES_FILE.relative_to(toolchain.ROOT)}); free tiers not deducted.",
+        f"({PRICES_FILE.relative_to(ROOT)}); free tiers not deducted.",
         f"Enrichment Map children: {result.child_execution_type}",
         "",
         f"{'service':<{width}}  {'usage per run':>16}  {'$ per run':>10}  {'$ per month':>11}",
@@ -285,7 +283,7 @@ def report(template: dict[str, Any], profile: Profile, prices: dict[str, Any]) -
 def _batches(machine: dict[str, Any], functions: dict[str, Function], lookups: int) -> list[int]:
     """The batches PlanLookups makes of `lookups`, with the batch size and concurrency the template gives it."""
     environment = _task_function(machine["States"]["PlanLookups"], functions).environment
-    return batch_sizes(lookups, int(environment["ENRICH_BATCH_SIZE"]), int(environment["MAP_MAX_CONCURRENCY"]))
+    return batch_sizes(lookups, int(environment["LOOKUP_BATCH_SIZE"]), int(environment["MAP_MAX_CONCURRENCY"]))
 
 
 def _functions(template: dict[str, Any]) -> dict[str, Function]:
@@ -339,7 +337,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--runs-per-month", type=float, help="default: from the schedule, over a 30-day month")
     parser.add_argument(
         "--duration", action="append", default=[], metavar="STATE=SECONDS",
-        help="seconds per invocation of a task state, e.g. StoreLookups=2.5 (repeatable); EnrichBatch=SECONDS "
+        help="seconds per invocation of a task state, e.g. StoreLookups=2.5 (repeatable); LookUpBatch=SECONDS "
         "replaces its paced time",
     )
     return parser.parse_args(argv)

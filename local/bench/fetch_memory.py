@@ -12,22 +12,20 @@ import os
 import sys
 from unittest import mock
 
-from local import toolchain
 
 REGION = "us-east-1"
 BUCKET = "fetch-memory"
 
-toolchain.prepare()
 # Set before the handler module is imported: its Logger reads the level once.
 os.environ.update(
     AWS_DEFAULT_REGION=REGION, BUCKET_NAME=BUCKET, SOURCE_NAME="etenders-za", POWERTOOLS_LOG_LEVEL="WARNING"
 )
 
-import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
-from moto.s3.models import FakeMultipart  # noqa: E402
+import boto3
+from moto import mock_aws
+from moto.s3.models import FakeMultipart
 
-from local.engine.stack import LambdaContext  # noqa: E402
+from local.engine.stack import LambdaContext
 
 
 def measure(ocds_url: str, date_from: str, date_to: str) -> dict[str, int | None]:

@@ -12,6 +12,7 @@ For N tenders of the sample source (--size, default 10,000) it prints:
 The last line sums it all up, each target met or not. Timed figures are the best of a few runs: the
 machine is shared, and the best run is the one least disturbed.
 """
+from local.toolchain import ROOT
 import argparse
 import json
 import subprocess
@@ -22,23 +23,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from local import toolchain
 
-toolchain.prepare()
+import psycopg
 
-import psycopg  # noqa: E402
-
-from infra.stack import synth_template  # noqa: E402
-from local.bench.connection_peak import SYNC_APPLICATION_NAME, ConnectionPeak  # noqa: E402
-from local.bench.database_proxy import DatabaseProxy  # noqa: E402
-from local.engine.database import fresh_database, local_database_url  # noqa: E402
-from local.engine.stack import LocalStack  # noqa: E402
-from local.engine.template import definition  # noqa: E402
-from local.sample_source.server import SampleSource  # noqa: E402
-from tender_sync import db  # noqa: E402
-from tender_sync.normalize import normalize_release  # noqa: E402
-from tender_sync.upsert import COLUMNS, ON_CONFLICT_NEWER, copy_row, store_tenders  # noqa: E402
-from tender_sync.workflows import SYNC  # noqa: E402
+from infra.stack import synth_template
+from local.bench.connection_peak import SYNC_APPLICATION_NAME, ConnectionPeak
+from local.bench.database_proxy import DatabaseProxy
+from local.engine.database import fresh_database, local_database_url
+from local.engine.stack import LocalStack
+from local.engine.template import definition
+from local.sample_source.server import SampleSource
+from tender_sync.source.normalize import normalize_release
+from tender_sync.storage import migrations
+from tender_sync.storage.tenders import COLUMNS, ON_CONFLICT_NEWER, copy_row, store_tenders
+from tender_sync.workflows import SYNC
 
 REPEATS = 3
 MAX_ENRICHMENT = 10_000  # the highest maxEnrichment a sync accepts (SyncRequest)
@@ -126,7 +124,7 @@ def bench_upsert(server_url: str, tenders: list[dict[str, Any]], round_trip_seco
         DatabaseProxy(url, round_trip_seconds=round_trip_seconds) as network,
         psycopg.connect(network.url if round_trip_seconds else url) as conn,
     ):
-        db.migrate(conn)
+        migrations.migrate(conn)
         measured_round_trip = median_round_trip(conn)
         conn.execute("CREATE TABLE plain_copy (LIKE tenders INCLUDING DEFAULTS)")  # no keys, no indexes
         conn.commit()
@@ -218,13 +216,13 @@ class SyncFigures:
     @property
     def ms_per_lookup(self) -> float:
         """The Map's time per item: the most it could be, were latency the only limit, is latency / MaxConcurrency."""
-        return self.step_seconds["EnrichTenders"] / self.lookups * 1000
+        return self.step_seconds["LookUpTenders"] / self.lookups * 1000
 
 
-def enrich_tenders_max_concurrency(template: dict[str, Any]) -> int:
+def look_up_tenders_max_concurrency(template: dict[str, Any]) -> int:
     """MaxConcurrency as the synthesized definition has it."""
     machine = json.loads(definition(template, SYNC.state_machine_id(template)))
-    return machine["States"]["EnrichTenders"]["MaxConcurrency"]
+    return machine["States"]["LookUpTenders"]["MaxConcurrency"]
 
 
 def step_seconds(history: list[dict[str, Any]]) -> dict[str, float]:
@@ -264,7 +262,7 @@ def bench_sync(server_url: str, source: SampleSource, template: dict[str, Any]) 
     if stored != len(source.latest_by_ocid()):
         raise RuntimeError(f"the sync stored {stored} tenders of {len(source.latest_by_ocid())}")
     return SyncFigures(
-        max_concurrency=enrich_tenders_max_concurrency(template),
+        max_concurrency=look_up_tenders_max_concurrency(template),
         tenders=stored,
         lookups=execution.output["lookups"]["tenders"],
         latency=source.portal_latency,
@@ -279,7 +277,7 @@ def report_sync(figures: SyncFigures) -> None:
     steps = figures.step_seconds
     print(
         f"   MaxConcurrency {figures.max_concurrency}: {figures.seconds:.1f} s, {figures.tenders_per_second:.0f} tenders/s "
-        f"(FetchReleases {steps['FetchReleases']:.1f} s, EnrichTenders {steps['EnrichTenders']:.1f} s, "
+        f"(FetchReleases {steps['FetchReleases']:.1f} s, LookUpTenders {steps['LookUpTenders']:.1f} s, "
         f"UpsertTenders {steps['UpsertTenders']:.1f} s)\n"
         f"      latency bound {figures.latency_bound:.1f} s, ratio {figures.vs_latency_bound:.1f}: the Map took "
         f"{figures.ms_per_lookup:.0f} ms per lookup against {figures.latency * 1000 / figures.max_concurrency:.2g} ms of "
@@ -331,7 +329,7 @@ def bench_fetch_memory(releases: int, template: dict[str, Any]) -> FetchFigures:
         date_from, date_to = sync_window(source)
         child = subprocess.run(
             [sys.executable, "-m", "local.bench.fetch_memory", source.url, date_from.isoformat(), date_to.isoformat()],
-            cwd=toolchain.ROOT, capture_output=True, text=True,
+            cwd=ROOT, capture_output=True, text=True,
         )
     if child.returncode != 0:
         raise RuntimeError(f"the fetch failed:\n{child.stderr}")

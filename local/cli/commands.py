@@ -19,20 +19,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TextIO
 
-from local import toolchain
 
-toolchain.prepare()
+import boto3
+import psycopg
+from psycopg.rows import dict_row
 
-import boto3  # noqa: E402
-import psycopg  # noqa: E402
-from psycopg.rows import dict_row  # noqa: E402
-
-from local.cli.tables import print_changes, print_runs, print_state, print_timeline  # noqa: E402
-from local.engine.database import local_database_url  # noqa: E402
-from local.engine.run import run_workflow, summary  # noqa: E402
-from local.toolchain import ROOT  # noqa: E402
-from tender_sync import workflows  # noqa: E402
-from tender_sync.db import connection_string  # noqa: E402
+from local.cli.tables import print_changes, print_runs, print_state, print_timeline
+from local.engine.database import migrated_database_url
+from local.engine.run import run_workflow, summary
+from local.toolchain import ROOT
+from tender_sync import workflows
+from tender_sync.storage.database import connection_string
 
 EXECUTIONS_DIR = ROOT / ".local" / "executions"
 # Each workflow's stack output, by the workflow's name.
@@ -146,7 +143,7 @@ class Local:
         self.out = out
 
     def database_url(self) -> str:
-        return local_database_url()
+        return migrated_database_url()
 
     def start(self, args: argparse.Namespace, workflow_input: dict[str, Any]) -> int:
         workflow = workflows.WORKFLOWS[args.workflow]

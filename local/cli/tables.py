@@ -4,8 +4,9 @@ from datetime import datetime
 from typing import Any, TextIO
 
 import psycopg
+from tender_sync.changes import outbox
+from tender_sync.changes.events import DETAIL_TYPE
 
-from tender_sync import changes
 
 RUNS_SQL = """
 SELECT id, workflow, status, window_from, window_to, fetched, enriched, enrichment_failed, upserted, started_at,
@@ -82,7 +83,7 @@ def print_changes(conn: psycopg.Connection, execution: str, out: TextIO) -> None
             + ("" if event["sent_by"] == event["execution_id"] else f" by {event['sent_by'].rsplit(':', 1)[-1]}")
             if event["sent_at"] else "not sent yet: a later run sends it"
         )
-        print(f"{changes.DETAIL_TYPE} {event['id']}\n  {event['workflow']}, {window}, {sent}", file=out)
+        print(f"{DETAIL_TYPE} {event['id']}\n  {event['workflow']}, {window}, {sent}", file=out)
         print(table(
             ["change", "ocid", "release date", "title", "buyer", "category", "province", "closes"],
             [
@@ -92,7 +93,7 @@ def print_changes(conn: psycopg.Connection, execution: str, out: TextIO) -> None
                     line.detailedCategory or "", line.province or "",
                     f"{line.closeDate:%Y-%m-%d}" if line.closeDate else "",
                 ]
-                for line in changes.lines(conn, event["id"])
+                for line in outbox.lines(conn, event["id"])
             ],
         ), file=out)
 

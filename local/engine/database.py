@@ -11,6 +11,9 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from local.toolchain import ROOT
+from tender_sync.errors import SchemaBehind
+from tender_sync.storage import migrations
+from tender_sync.storage.database import connection_string
 
 DEFAULT_DATA_DIR = ROOT / ".local" / "pgdata"
 
@@ -25,6 +28,19 @@ def local_database_url(data_dir: Path = DEFAULT_DATA_DIR) -> str:
 
     data_dir.mkdir(parents=True, exist_ok=True)
     return pgserver.get_server(data_dir, cleanup_mode="stop").get_uri()
+
+
+def migrated_database_url() -> str:
+    """local_database_url's database with every migration applied: `make run`, `make up` and the CLI bring the
+    database they use up to date themselves, as its owner. A schema already current is left alone, so a user that
+    may only read and write (the functions' user, after `make migrate`) runs them too."""
+    url = local_database_url()
+    with psycopg.connect(connection_string(url)) as conn:
+        try:
+            migrations.require_current(conn)
+        except SchemaBehind:
+            migrations.migrate(conn)
+    return url
 
 
 @contextmanager

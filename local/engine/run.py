@@ -10,20 +10,17 @@ import sys
 from datetime import date
 from typing import Any, TextIO
 
-from local import toolchain
 
-toolchain.prepare()
+import psycopg
 
-import psycopg  # noqa: E402
-
-from infra.stack import synth_template  # noqa: E402
-from local.engine.database import local_database_url  # noqa: E402
-from local.engine.stack import Execution, LocalStack, function_environment  # noqa: E402
-from local.sample_source.server import SampleSource  # noqa: E402
-from tender_sync.changes import DETAIL_TYPE  # noqa: E402
-from tender_sync.errors import describe_failure  # noqa: E402
-from tender_sync.jobs import counts_of  # noqa: E402
-from tender_sync.workflows import SYNC, Workflow  # noqa: E402
+from infra.stack import synth_template
+from local.engine.database import migrated_database_url
+from local.engine.stack import Execution, LocalStack, function_environment
+from local.sample_source.server import SampleSource
+from tender_sync.changes.events import DETAIL_TYPE
+from tender_sync.errors import describe_failure
+from tender_sync.storage.job_log import counts_of
+from tender_sync.workflows import SYNC, Workflow
 
 # The steps that stage a run's tenders in S3 (their output holds the fetch summary).
 STAGING_STEPS = ("FetchReleases", "FetchRelease")
@@ -202,7 +199,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    database_url = local_database_url()
+    database_url = migrated_database_url()
     template = synth_template()
     execution_input: dict[str, Any] = {"triggeredBy": "make run"}
     if args.max_enrichment is not None:

@@ -18,7 +18,6 @@ import boto3
 from moto import mock_aws
 from moto.awslambda.models import LambdaBackend
 
-from local import toolchain
 from local.engine.template import ACCOUNT, LOCAL_BUCKET, REGION, definition, get_att, resolve
 
 HANDLERS_PACKAGE = "tender_sync.handlers"
@@ -70,7 +69,6 @@ class LocalStack:
         environment: dict[str, str],
         around_invoke: Callable[[str], AbstractContextManager[Any]] = lambda logical_id: nullcontext(),
     ):
-        toolchain.prepare()
         self.template = template
         self.environment_overrides = environment
         self.around_invoke = around_invoke

@@ -16,19 +16,16 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TextIO
 
-from local import toolchain
 
-toolchain.prepare()
-
-from local.engine.database import local_database_url  # noqa: E402
-from local.engine.stack import LocalStack, function_environment  # noqa: E402
-from local.engine.template import REGION  # noqa: E402
-from local.sample_source.server import SampleSource  # noqa: E402
-from local.up.alerts import ExecutionWatcher  # noqa: E402
-from local.up.console.server import Console  # noqa: E402
-from local.up.endpoint import Endpoint  # noqa: E402
-from local.up.resources import LocalResources  # noqa: E402
-from local.up.schedules import Scheduler  # noqa: E402
+from local.engine.database import migrated_database_url
+from local.engine.stack import LocalStack, function_environment
+from local.engine.template import REGION
+from local.sample_source.server import SampleSource
+from local.up.alerts import ExecutionWatcher
+from local.up.console.server import Console
+from local.up.endpoint import Endpoint
+from local.up.resources import LocalResources
+from local.up.schedules import Scheduler
 
 DEFAULT_PORT = 4566
 DEFAULT_CONSOLE_PORT = 4567
@@ -118,7 +115,7 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
     with contextlib.ExitStack() as stack:
         stack.callback(endpoint.stop)
         database = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded PostgreSQL, in .local/pgdata/"
-        database_url = local_database_url()
+        database_url = migrated_database_url()
         template, stack_name = synthesized()
         ocds_url, portal_url = args.ocds_url, args.portal_url
         if ocds_url is None:

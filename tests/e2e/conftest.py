@@ -11,7 +11,7 @@ from infra.stack import synth_template
 from local.engine.stack import LocalStack
 from local.sample_source.server import SampleSource
 from local.schemas import SCHEMAS_DIR
-from tender_sync.changes import DETAIL_TYPE
+from tender_sync.changes.events import DETAIL_TYPE
 from tender_sync.workflows import SYNC
 
 EVENT_SCHEMA = json.loads((SCHEMAS_DIR / "tenders-changed.json").read_text())
@@ -67,6 +67,6 @@ def local_sync(template, database_url: str, ocds_url: str, portal_url: str) -> L
 
 
 @pytest.fixture
-def sync(template, empty_database_url, sample_source) -> Iterator[Sync]:
-    with local_sync(template, empty_database_url, sample_source.url, sample_source.url) as local:
-        yield Sync(local, template, empty_database_url)
+def sync(template, database_url, sample_source) -> Iterator[Sync]:
+    with local_sync(template, database_url, sample_source.url, sample_source.url) as local:
+        yield Sync(local, template, database_url)

@@ -12,12 +12,12 @@ START, DAYS, TENDERS = date(2025, 9, 1), 3, 4_000
 
 
 @pytest.mark.xdist_group("scale")
-def test_a_busy_window_with_shifting_pages_is_stored_whole_in_one_run(template, empty_database_url):
+def test_a_busy_window_with_shifting_pages_is_stored_whole_in_one_run(template, database_url):
     with SampleSource(start=START, days=DAYS, count=TENDERS, faults=Faults(unstable_paging=True)) as source:
         busiest = max(len(source.releases_listed_on(date(2025, 9, 1 + n))) for n in range(DAYS))
         assert busiest > 1_000  # more than the first page the client asks for
-        with local_sync(template, empty_database_url, source.url, source.url) as local:
-            sync = Sync(local, template, empty_database_url)
+        with local_sync(template, database_url, source.url, source.url) as local:
+            sync = Sync(local, template, database_url)
             execution = sync.run(**{"from": "2025-09-01", "to": "2025-09-06"}, maxEnrichment=0)
 
     assert execution.status == "SUCCEEDED", execution.cause

@@ -9,7 +9,7 @@ from local.engine.stack import Execution, LocalStack
 from local.sample_source.faults import Faults
 from local.sample_source.server import SampleSource
 from local.schemas import SCHEMAS_DIR
-from tender_sync.changes import DETAIL_TYPE, EVENT_SOURCE
+from tender_sync.changes.events import DETAIL_TYPE, EVENT_SOURCE
 from tender_sync.workflows import ENRICH_TODAY, SINGLE_TENDER
 from tests.e2e.conftest import Sync
 
@@ -88,11 +88,11 @@ def entered(execution: Execution) -> list[str]:
     return [e["stateEnteredEventDetails"]["name"] for e in execution.history if "stateEnteredEventDetails" in e]
 
 
-def test_a_window_in_which_only_enrichments_arrived_lists_them_as_enriched(template, empty_database_url, sample_source):
+def test_a_window_in_which_only_enrichments_arrived_lists_them_as_enriched(template, database_url, sample_source):
     with SampleSource(faults=Faults(rate=1.0, kinds=("error-body",))) as portal:
-        environment = {"DATABASE_URL": empty_database_url, "OCDS_BASE_URL": sample_source.url, "PORTAL_BASE_URL": portal.url}
+        environment = {"DATABASE_URL": database_url, "OCDS_BASE_URL": sample_source.url, "PORTAL_BASE_URL": portal.url}
         with LocalStack(template, environment) as local:
-            sync = Sync(local, template, empty_database_url)
+            sync = Sync(local, template, database_url)
             first = sync.run(**WINDOW)
             failed = {row["ocid"] for row in sync.query("SELECT ocid FROM tenders WHERE enrichment_status = 'failed'")}
             portal.faults = Faults()
@@ -107,12 +107,12 @@ def test_a_window_in_which_only_enrichments_arrived_lists_them_as_enriched(templ
             assert all(json.loads(line)["detailedCategory"] for line in lines["Body"].read().splitlines())
 
 
-def test_enrich_today_and_single_tender_announce_the_same_way(template, empty_database_url, sample_source):
+def test_enrich_today_and_single_tender_announce_the_same_way(template, database_url, sample_source):
     ocid = sample_source.releases[0]["ocid"]
     with SampleSource(faults=Faults(rate=1.0, kinds=("error-body",))) as portal:
-        environment = {"DATABASE_URL": empty_database_url, "OCDS_BASE_URL": sample_source.url, "PORTAL_BASE_URL": portal.url}
+        environment = {"DATABASE_URL": database_url, "OCDS_BASE_URL": sample_source.url, "PORTAL_BASE_URL": portal.url}
         with LocalStack(template, environment) as local:
-            sync = Sync(local, template, empty_database_url)
+            sync = Sync(local, template, database_url)
             sync.run(**WINDOW)
             portal.faults = Faults()
             single = local.execute(SINGLE_TENDER.state_machine_id(template), {"ocid": ocid})

@@ -44,16 +44,16 @@ def canonical(document) -> str:
 
 
 @pytest.mark.xdist_group("chaos")
-def test_chaos_leaves_the_database_exactly_as_the_source(template, empty_database_url):
+def test_chaos_leaves_the_database_exactly_as_the_source(template, database_url):
     source = SampleSource(days=SOURCE_DAYS, count=240, faults=FAULTS)
     last_day = max(date.fromisoformat(r["id"][-10:]) for r in source.releases)
-    with source, DatabaseProxy(empty_database_url, database_fault) as proxy:
+    with source, DatabaseProxy(database_url, database_fault) as proxy:
         environment = {
             "DATABASE_URL": proxy.url, "OCDS_BASE_URL": source.url, "PORTAL_BASE_URL": source.url,
             "SOURCE_TIMEOUT_SECONDS": "0.5",
         }
         with LocalStack(template, environment) as local:
-            sync = Sync(local, template, empty_database_url)
+            sync = Sync(local, template, database_url)
             executions = []
             while len(executions) < MAX_EXECUTIONS:
                 started = [local.start(SYNC.state_machine_id(template), {"triggeredBy": "chaos"}) for _ in range(2)]

@@ -58,7 +58,7 @@ def test_start_runs_a_workflow_to_the_end_and_runs_state_and_timeline_show_it(lo
     assert lines[0].startswith("ExecutionSucceeded after ")
     steps = [line.split()[1] for line in lines[3:]]
     window = [
-        "FetchReleases", "UpsertTenders", "PlanLookups", "AnythingToLookUp?", "EnrichTenders", "StoreLookups",
+        "FetchReleases", "UpsertTenders", "PlanLookups", "AnythingToLookUp?", "LookUpTenders", "StoreLookups",
         "PrepareChanges", "AnythingToAnnounce?", "PublishChanges", "RecordPublished", "NextWindow", "WindowsLeft?",
     ]
     assert steps == ["StartBackfill", "WindowsLeft?", *window, *window, "FinishJob", "BackfillSucceeded"]

@@ -79,7 +79,7 @@ def test_a_sync_started_from_its_form_turns_its_graph_green(browser, up):
     assert browser.find_elements(By.CSS_SELECTOR, "meta[http-equiv=refresh]") == []
     seen = outcomes(browser)
     path = ["StartJob", "LeaseHeld?", "FetchReleases", "UpsertTenders", "PlanLookups", "AnythingToLookUp?",
-            "EnrichTenders", "StoreLookups", "PrepareChanges", "AnythingToAnnounce?", "PublishChanges",
+            "LookUpTenders", "StoreLookups", "PrepareChanges", "AnythingToAnnounce?", "PublishChanges",
             "RecordPublished", "FinishJob", "SyncSucceeded"]
     assert {state: seen[state] for state in path} == dict.fromkeys(path, "succeeded")
     assert {seen["FailJob"], seen["SyncFailed"], seen["SkippedAnotherRunActive"]} == {"not-reached"}

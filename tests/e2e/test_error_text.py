@@ -11,7 +11,7 @@ import pytest
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from local.engine.stack import LocalStack
-from tender_sync import db
+from tender_sync.storage import database
 from tender_sync.errors import DatabaseUnavailable, InvalidDatabaseUrl, describe_failure
 from tests.e2e.conftest import Sync
 
@@ -130,7 +130,7 @@ def test_a_malformed_database_url_fails_the_run_naming_no_part_of_it(template, s
 )
 def test_a_password_with_an_unescaped_at_or_slash_is_refused_before_connecting(url):
     with pytest.raises(InvalidDatabaseUrl) as raised:
-        db.connection_string(url)
+        database.connection_string(url)
     assert not [part for part in URL_PARTS if part in str(raised.value)]
 
 
@@ -142,7 +142,7 @@ def test_a_connection_failure_names_no_part_of_the_url(monkeypatch, host, reason
     monkeypatch.setenv("DATABASE_URL", f"postgresql://tender_owner:hunter2@{host}/tenders_prod?sslmode=disable")
     monkeypatch.delenv("DATABASE_PROXY_ENDPOINT", raising=False)
 
-    with pytest.raises(DatabaseUnavailable) as raised, db.connect():
+    with pytest.raises(DatabaseUnavailable) as raised, database.connect():
         pass
 
     message = str(raised.value)

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from local.engine import run
-from tender_sync.window import source_today
+from tender_sync.storage.cursor import source_today
 
 INTERPRETER_INTERNALS = ("FailureEventException", "Traceback", "stackTrace", "errorType")
 

@@ -20,8 +20,8 @@ def with_children_echoing_their_input(template: dict) -> dict:
     echoing = copy.deepcopy(template)
     for resource in echoing["Resources"].values():
         variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
-        if "ENRICH_BATCH_SIZE" in variables:
-            variables["ENRICH_BATCH_SIZE"] = "1"
+        if "LOOKUP_BATCH_SIZE" in variables:
+            variables["LOOKUP_BATCH_SIZE"] = "1"
     state_machine = echoing["Resources"][SYNC.state_machine_id(echoing)]["Properties"]["DefinitionString"]
     parts = state_machine["Fn::Join"][1]
     for n, part in enumerate(parts):
@@ -39,15 +39,15 @@ def test_every_map_child_outputs_its_lambdas_result_which_is_nothing(template):
 
 
 @pytest.mark.xdist_group("scale")
-def test_a_map_gathering_more_than_256_kib_fails_the_local_run_as_it_would_on_aws(template, empty_database_url):
+def test_a_map_gathering_more_than_256_kib_fails_the_local_run_as_it_would_on_aws(template, database_url):
     echoing = with_children_echoing_their_input(template)
     with SampleSource(count=200) as source:
-        with local_sync(echoing, empty_database_url, source.url, source.url) as local:
-            sync = Sync(local, echoing, empty_database_url)
+        with local_sync(echoing, database_url, source.url, source.url) as local:
+            sync = Sync(local, echoing, database_url)
             # 100 lookups in batches of one: 100 children of about 3 KB each.
             with pytest.raises(QuotaExceeded, match="gathered .* bytes of its children's output"):
                 sync.run(**{"from": "2025-09-01", "to": "2025-10-01"})
 
-        with local_sync(template, empty_database_url, source.url, source.url) as local:
-            execution = Sync(local, template, empty_database_url).run(**{"from": "2025-09-01", "to": "2025-10-01"})
+        with local_sync(template, database_url, source.url, source.url) as local:
+            execution = Sync(local, template, database_url).run(**{"from": "2025-09-01", "to": "2025-10-01"})
     assert execution.status == "SUCCEEDED", execution.cause

@@ -15,8 +15,8 @@ import pytest
 
 from local.engine.stack import Execution, LocalStack
 from local.sample_source.server import SampleSource
-from tender_sync.publishers import SAST as SOUTH_AFRICA
-from tender_sync.window import source_today
+from tender_sync.source.publishers import SAST as SOUTH_AFRICA
+from tender_sync.storage.cursor import source_today
 from tender_sync.workflows import WORKFLOWS
 from tests.e2e.conftest import Sync, local_sync
 from tests.e2e.test_recovery import expected_tenders

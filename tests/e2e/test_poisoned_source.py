@@ -21,9 +21,9 @@ def poisoned_source():
 
 
 @pytest.fixture
-def sync(template, empty_database_url, poisoned_source):
-    with local_sync(template, empty_database_url, poisoned_source.url, poisoned_source.url) as local:
-        yield Sync(local, template, empty_database_url)
+def sync(template, database_url, poisoned_source):
+    with local_sync(template, database_url, poisoned_source.url, poisoned_source.url) as local:
+        yield Sync(local, template, database_url)
 
 
 def test_a_window_with_poisoned_releases_is_stored_whole(sync: Sync, poisoned_source: SampleSource):

@@ -6,7 +6,6 @@ from contextlib import contextmanager
 from datetime import date, datetime
 
 import psycopg
-import pytest
 
 from local.bench.database_proxy import DatabaseProxy
 from local.engine.stack import LocalStack
@@ -49,10 +48,10 @@ def failed_attempts(execution, error: str) -> int:
     )
 
 
-def test_a_database_cut_off_mid_transaction_costs_retries_not_data(template, empty_database_url, sample_source):
+def test_a_database_cut_off_mid_transaction_costs_retries_not_data(template, database_url, sample_source):
     # Connection 1 is StartJob's; 2 is UpsertTenders', cut in the middle of its COPY; 3, its retry, is refused.
     faults = {2: "cut", 3: "refuse"}
-    with sync_through_proxy(template, empty_database_url, sample_source.url, faults.get) as sync:
+    with sync_through_proxy(template, database_url, sample_source.url, faults.get) as sync:
         execution = sync.run()
 
     assert execution.status == "SUCCEEDED", execution.cause
@@ -67,14 +66,14 @@ def test_a_database_cut_off_mid_transaction_costs_retries_not_data(template, emp
 
 
 def test_a_run_failed_by_the_database_is_completed_by_the_next_without_repeating_stored_work(
-    template, empty_database_url, sample_source
+    template, database_url, sample_source
 ):
     # Run 1: connections 1-7 (StartJob, UpsertTenders, PlanLookups, StoreLookups, PrepareChanges, RecordPublished,
     # FinishJob). Run 2: StartJob (8), then every attempt of UpsertTenders (9-12) is refused; FailJob (13) gets
     # through. Run 3: the database is back.
     refused = range(9, 13)
     with sync_through_proxy(
-        template, empty_database_url, sample_source.url, lambda n: "refuse" if n in refused else None
+        template, database_url, sample_source.url, lambda n: "refuse" if n in refused else None
     ) as sync:
         assert sync.run().status == "SUCCEEDED"
         after_first = stored(sync)
@@ -106,10 +105,10 @@ def test_a_run_failed_by_the_database_is_completed_by_the_next_without_repeating
     assert sync.query("SELECT cursor FROM sync_state")[0]["cursor"] == SECOND_WINDOW[1]
 
 
-def test_a_run_failed_by_the_source_is_completed_by_the_next(template, empty_database_url):
+def test_a_run_failed_by_the_source_is_completed_by_the_next(template, database_url):
     # Error bodies with HTTP 200 on every request: after its retries the page is BadSourceData, a permanent error.
     with SampleSource(faults=Faults(rate=1.0, kinds=("error-body",))) as source:
-        with sync_through_proxy(template, empty_database_url, source.url, lambda n: None) as sync:
+        with sync_through_proxy(template, database_url, source.url, lambda n: None) as sync:
             failed = sync.run()
             source.faults = Faults()
             rerun = sync.run()
@@ -157,13 +156,13 @@ def test_a_crashed_runs_lease_blocks_until_it_expires_then_is_taken_over(sync: S
 
 
 def test_a_lookup_failing_after_its_retries_is_stored_with_its_error_and_the_next_pass_fills_it_in(
-    template, empty_database_url, sample_source
+    template, database_url, sample_source
 ):
     window = {"from": FIRST_WINDOW[0].isoformat(), "to": FIRST_WINDOW[1].isoformat()}
     with SampleSource(faults=Faults(rate=1.0, kinds=("error-body",))) as portal:
-        environment = {"DATABASE_URL": empty_database_url, "OCDS_BASE_URL": sample_source.url, "PORTAL_BASE_URL": portal.url}
+        environment = {"DATABASE_URL": database_url, "OCDS_BASE_URL": sample_source.url, "PORTAL_BASE_URL": portal.url}
         with LocalStack(template, environment) as local:
-            sync = Sync(local, template, empty_database_url)
+            sync = Sync(local, template, database_url)
             first = sync.run(**window)
             failed = sync.query("SELECT * FROM tenders WHERE enrichment_status = 'failed'")
             portal.faults = Faults()
@@ -189,11 +188,11 @@ def test_a_lookup_failing_after_its_retries_is_stored_with_its_error_and_the_nex
     assert second.output["upsert"]["updated"] == 0  # the window itself had not changed
 
 
-def test_a_stored_window_stays_a_success_when_finishing_fails(template, empty_database_url, sample_source, capfd):
+def test_a_stored_window_stays_a_success_when_finishing_fails(template, database_url, sample_source, capfd):
     # Connection 1 is StartJob's, 2 UpsertTenders' (it commits the window), 3 PlanLookups', 4 StoreLookups',
     # 5 PrepareChanges', 6 RecordPublished'; FinishJob's four attempts (7-10) are refused; FailJob (11) gets through.
     with sync_through_proxy(
-        template, empty_database_url, sample_source.url, lambda n: "refuse" if 7 <= n <= 10 else None
+        template, database_url, sample_source.url, lambda n: "refuse" if 7 <= n <= 10 else None
     ) as sync:
         capfd.readouterr()
         execution = sync.run()

@@ -25,13 +25,13 @@ def largest_payload(history: list[dict]) -> int:
 
 
 @pytest.mark.xdist_group("scale")
-def test_a_window_of_thousands_of_tenders_stays_within_the_quotas_on_two_connections(template, empty_database_url):
+def test_a_window_of_thousands_of_tenders_stays_within_the_quotas_on_two_connections(template, database_url):
     with SampleSource(count=TENDERS) as source:
         days = sorted({release["date"][:10] for release in source.releases})
         window = {"from": days[0], "to": (date.fromisoformat(days[-1]) + timedelta(days=1)).isoformat()}
-        with local_sync(template, empty_database_url, source.url, source.url) as local:
-            sync = Sync(local, template, empty_database_url)
-            with ConnectionPeak(empty_database_url) as connections:
+        with local_sync(template, database_url, source.url, source.url) as local:
+            sync = Sync(local, template, database_url)
+            with ConnectionPeak(database_url) as connections:
                 execution = sync.run(**window, maxEnrichment=TENDERS)
 
     # Execution came back from the runner, so its quota checks passed; the history says so too.

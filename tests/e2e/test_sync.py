@@ -1,11 +1,9 @@
 """The sync state machine, synthesized by the CDK, run end to end: sample source -> S3 -> PostgreSQL."""
 from datetime import date, datetime
 
-import pytest
 
 from infra.stack import synth_template
 from local.sample_source.server import SampleSource
-from tender_sync.normalize import clean_text
 from tests.e2e.conftest import Sync, local_sync
 from tests.e2e.test_recovery import expected_tenders
 
@@ -138,9 +136,9 @@ def test_same_window_twice_leaves_the_same_rows(sync: Sync, sample_source):
     assert sync.query("SELECT * FROM tenders ORDER BY ocid") == before
 
 
-def test_a_source_that_is_down_fails_the_job_and_keeps_the_cursor(template, empty_database_url, sample_source):
-    with local_sync(template, empty_database_url, "http://127.0.0.1:9", sample_source.url) as local:
-        sync = Sync(local, template, empty_database_url)
+def test_a_source_that_is_down_fails_the_job_and_keeps_the_cursor(template, database_url, sample_source):
+    with local_sync(template, database_url, "http://127.0.0.1:9", sample_source.url) as local:
+        sync = Sync(local, template, database_url)
         execution = sync.run()
 
     assert execution.status == "FAILED"
@@ -178,9 +176,9 @@ def test_two_runs_at_once_leave_one_success_and_one_skipped(sync: Sync, sample_s
     assert expected and stored_releases(sync) == {ocid: release["id"] for ocid, release in expected.items()}
 
 
-def test_a_tender_whose_enrichment_fails_is_stored_marked_failed(template, empty_database_url, sample_source):
-    with local_sync(template, empty_database_url, sample_source.url, "http://127.0.0.1:9") as local:
-        sync = Sync(local, template, empty_database_url)
+def test_a_tender_whose_enrichment_fails_is_stored_marked_failed(template, database_url, sample_source):
+    with local_sync(template, database_url, sample_source.url, "http://127.0.0.1:9") as local:
+        sync = Sync(local, template, database_url)
         execution = sync.run()
 
     assert execution.status == "SUCCEEDED", execution.cause
@@ -192,10 +190,10 @@ def test_a_tender_whose_enrichment_fails_is_stored_marked_failed(template, empty
     assert job["enrichment_failed"] == sum(t["enrichment_status"] == "failed" for t in tenders) > 0
 
 
-def test_an_empty_window_finishes_and_moves_the_cursor(empty_database_url, sample_source):
+def test_an_empty_window_finishes_and_moves_the_cursor(database_url, sample_source):
     template = synth_template(context={"firstRunFrom": "2025-12-01"})  # the sample holds September 2025
-    with local_sync(template, empty_database_url, sample_source.url, sample_source.url) as local:
-        sync = Sync(local, template, empty_database_url)
+    with local_sync(template, database_url, sample_source.url, sample_source.url) as local:
+        sync = Sync(local, template, database_url)
         execution = sync.run()
 
     assert execution.status == "SUCCEEDED", execution.cause

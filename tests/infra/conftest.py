@@ -17,6 +17,7 @@ from infra.stack import build_stack, synth_template
 from local.engine.database import fresh_database
 from local.engine.stack import LocalStack
 from local.engine.template import definition
+from tender_sync.storage import migrations
 from tender_sync.workflows import BACKFILL, CLEANUP, ENRICH_TODAY, SINGLE_TENDER, SYNC
 
 # Every optional setting at once: an imported secret, x86, a VPC, an RDS Proxy and the changes queue.
@@ -176,7 +177,7 @@ def recorded_run(server_url: str) -> Iterator[RecordedRun]:
     from local.sample_source.server import SampleSource
 
     template = synth_template()
-    # The state machine runs one function at a time, but for the Map's EnrichBatch children: so each
+    # The state machine runs one function at a time, but for the Map's LookUpBatch children: so each
     # S3 call (whatever client and thread made it) belongs to the one function running.
     running: dict[str, int] = {}
     lock = threading.Lock()
@@ -222,6 +223,8 @@ def recorded_run(server_url: str) -> Iterator[RecordedRun]:
             mock.patch.object(BaseClient, "_make_api_call", recording_api_call),
             mock.patch.object(LocalStack, "_invoke", recording_invoke),
         ):
+            with psycopg.connect(database_url) as conn:
+                migrations.migrate(conn)
             _point_urls_at(source.releases, elsewhere.url)
             _point_urls_at(source.portal_rows, elsewhere.url)
             listing_body = httpx.get(

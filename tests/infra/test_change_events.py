@@ -9,9 +9,9 @@ from aws_cdk import App
 from aws_cdk.assertions import Template
 from jsonschema import Draft4Validator
 
-from infra.config import SyncConfig
+from infra.config import StackConfig
 from infra.stack import build_stack
-from tender_sync.changes import event_schema
+from tender_sync.changes.events import event_schema
 from tender_sync.workflows import BACKFILL, JOB_WORKFLOWS, Workflow
 from tests.infra.test_operations_stack import RETRY
 from tests.infra.test_security import _single
@@ -278,22 +278,22 @@ def test_the_changes_are_announced_after_the_lookups_and_a_failure_never_fails_t
 
 @pytest.mark.parametrize(("given", "expected"), [("true", True), ("false", False), (" TRUE ", True), (True, True), (False, False)])
 def test_changes_queue_is_true_or_false_also_as_given_on_the_command_line(given, expected: bool):
-    assert SyncConfig.from_context(App(context={"changesQueue": given}).node).changes_queue is expected
+    assert StackConfig.from_context(App(context={"changesQueue": given}).node).changes_queue is expected
 
 
 @pytest.mark.parametrize("given", ["yes", "on", "", 1])
 def test_changes_queue_refuses_anything_else(given):
     with pytest.raises(TypeError, match="'changesQueue' must be true or false"):
-        SyncConfig.from_context(App(context={"changesQueue": given}).node)
+        StackConfig.from_context(App(context={"changesQueue": given}).node)
 
 
 @pytest.mark.parametrize("name", ["default", "has space", "", "tenders/changes", "x" * 257])
 def test_a_bad_bus_name_is_refused_naming_the_key(name: str):
     with pytest.raises(ValueError, match="'eventBusName' must be a bus name"):
-        SyncConfig.from_context(App(context={"eventBusName": name}).node)
+        StackConfig.from_context(App(context={"eventBusName": name}).node)
 
 
 def test_a_bus_name_of_letters_digits_dots_dashes_and_underscores_is_taken():
-    assert SyncConfig.from_context(App(context={"eventBusName": "tender_sync.staging-2"}).node).event_bus_name == (
+    assert StackConfig.from_context(App(context={"eventBusName": "tender_sync.staging-2"}).node).event_bus_name == (
         "tender_sync.staging-2"
     )

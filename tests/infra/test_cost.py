@@ -14,18 +14,18 @@ TARGET_PER_MONTH = 3.00
 
 def _hand_calculation() -> dict[str, float]:
     """The default profile worked out by hand, at the prices of prices.json: 300 lookups a run, in PlanLookups'
-    batches of 20 (enrichBatchSize; 300 over mapMaxConcurrency 3 would allow 100), so 15 Express children, each
+    batches of 20 (lookupBatchSize; 300 over mapMaxConcurrency 3 would allow 100), so 15 Express children, each
     starting a lookup every 0.6 s (mapMaxConcurrency 3 / portalRequestsPerSecond 5)."""
     sfn, lam, s3, secrets = PRICES["step_functions"], PRICES["lambda"], PRICES["s3_standard"], PRICES["secrets_manager"]
     children, lookups_per_child, seconds_between = 15, 20, 0.6
     # Step Functions: 14 states on the way (StartJob, LeaseHeld?, FetchReleases, UpsertTenders, PlanLookups,
-    # AnythingToLookUp?, EnrichTenders, StoreLookups, PrepareChanges, AnythingToAnnounce?, PublishChanges,
+    # AnythingToLookUp?, LookUpTenders, StoreLookups, PrepareChanges, AnythingToAnnounce?, PublishChanges,
     # RecordPublished, FinishJob, SyncSucceeded) + 1 per child the Map starts.
     transitions = 14 + children
     # Express children: 15 requests, each paced through its 20 lookups, 12 s, billed at 64 MB.
     express_gb_seconds = children * lookups_per_child * seconds_between * 64 / 1024  # 11.25
     # Lambda (arm64): StartJob, FetchReleases, UpsertTenders, PlanLookups, StoreLookups, PrepareChanges,
-    # RecordPublished and FinishJob once each, EnrichBatch once per child, billed for its paced time (20 x 0.6 s)
+    # RecordPublished and FinishJob once each, LookUpBatch once per child, billed for its paced time (20 x 0.6 s)
     # at 128 MB.
     requests = 8 + children
     gb_seconds = (
@@ -37,7 +37,7 @@ def _hand_calculation() -> dict[str, float]:
         + 0.25 * 0.5  # PrepareChanges, 256 MB, 0.5 s
         + 0.125 * 0.2  # RecordPublished, 128 MB, 0.2 s
         + 0.25 * 0.5  # FinishJob, 256 MB, 0.5 s
-        + children * 0.125 * lookups_per_child * seconds_between  # EnrichBatch, 128 MB, 12 s: 22.5
+        + children * 0.125 * lookups_per_child * seconds_between  # LookUpBatch, 128 MB, 12 s: 22.5
     )  # 38.775
     # S3 PUT: tenders.jsonl and quarantine.jsonl (FetchReleases), lookups.json (PlanLookups), one result per child,
     # the changes object (PrepareChanges); LIST: StoreLookups lists the results (one page). GET: UpsertTenders' 2,
@@ -87,7 +87,7 @@ def test_the_default_profile_stays_within_its_target(template_dict):
 
 
 def test_express_children_cost_less_than_standard(template_dict):
-    """A Standard child pays one transition per state in it (one: EnrichBatch) on top of the one per child;
+    """A Standard child pays one transition per state in it (one: LookUpBatch) on top of the one per child;
     an Express child a request and its paced duration instead. Batches of 20 make the two close."""
     profile = cost.Profile()
     prices = cost.load_prices()
@@ -145,7 +145,7 @@ def test_a_run_with_nothing_to_look_up_skips_the_map(template_dict):
     [(300, [20] * 15), (301, [20] * 15 + [1]), (7, [2, 2, 2, 1]), (5, [1] * 5), (1, [1]), (0, [])],
 )
 def test_batches_are_planlookups_batches(lookups: int, sizes: list[int]):
-    """At most enrichBatchSize (20) each, over at least mapMaxConcurrency (3) batches when there are enough."""
+    """At most lookupBatchSize (20) each, over at least mapMaxConcurrency (3) batches when there are enough."""
     assert cost.batch_sizes(lookups, 20, 5) == sizes
 
 
@@ -173,7 +173,7 @@ def test_the_model_counts_the_s3_requests_a_real_run_makes(recorded_run: Recorde
         if resource["Type"] == "AWS::Lambda::Function"
         and resource["Properties"]["Handler"] == "tender_sync.handlers.plan_lookups.handler"
     )
-    batch_size, concurrency = int(plan_environment["ENRICH_BATCH_SIZE"]), int(plan_environment["MAP_MAX_CONCURRENCY"])
+    batch_size, concurrency = int(plan_environment["LOOKUP_BATCH_SIZE"]), int(plan_environment["MAP_MAX_CONCURRENCY"])
     assert len(cost.batch_sizes(lookups, batch_size, concurrency)) == batches
 
     operations = [call.operation for call in recorded_run.s3_calls]
@@ -196,7 +196,7 @@ def test_the_model_counts_the_s3_requests_a_real_run_makes(recorded_run: Recorde
         ("fetch_releases", "PutObject"): cost.FETCH_PUTS,
         ("upsert_tenders", "GetObject"): cost.UPSERT_GETS,
         ("plan_lookups", "PutObject"): cost.PLAN_PUTS,
-        ("enrich_batch", "PutObject"): batches,
+        ("look_up_batch", "PutObject"): batches,
         ("store_lookups", "ListObjectsV2"): 1,
         ("store_lookups", "GetObject"): cost.STORE_GETS + batches,
         ("prepare_changes", "PutObject"): cost.CHANGES_PUTS,

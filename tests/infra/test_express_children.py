@@ -52,8 +52,8 @@ def test_the_deployed_maps_run_express_children(synthesis):
     """The sync's Map, and the same Map in every workflow that looks tenders up."""
     maps = _distributed_maps(synthesis.template)
     assert len(maps) == 4  # sync, enrich-today, backfill, single tender
-    for enrich_tenders in maps:
-        config = enrich_tenders["ItemProcessor"]["ProcessorConfig"]
+    for look_up_tenders in maps:
+        config = look_up_tenders["ItemProcessor"]["ProcessorConfig"]
         assert config == {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}
 
 
@@ -73,7 +73,7 @@ def _worst_seconds(state: dict, functions: dict[str, dict]) -> float:
 
 def _worst_path(processor: dict, functions: dict[str, dict], name: str | None = None) -> float:
     """The longest way through a child: each task at its worst, then the slowest of where it may go next (its
-    Next, or a Catch's: EnrichBatch failing after its retries, then RecordEnrichmentFailure)."""
+    Next, or a Catch's: LookUpBatch failing after its retries, then RecordLookupFailure)."""
     state = processor["States"][name or processor["StartAt"]]
     own = _worst_seconds(state, functions) if state["Type"] == "Task" else 0.0
     following = [state["Next"]] if "Next" in state else []
@@ -82,13 +82,13 @@ def _worst_path(processor: dict, functions: dict[str, dict], name: str | None = 
 
 
 def test_an_express_child_ends_within_five_minutes_at_worst(synthesis):
-    """EnrichBatch (2-minute timeout) with its 3 retries of the transient errors and their backoff, then
-    RecordEnrichmentFailure with the same: still inside Express's 5-minute limit, so a child is never cut short."""
+    """LookUpBatch (2-minute timeout) with its 3 retries of the transient errors and their backoff, then
+    RecordLookupFailure with the same: still inside Express's 5-minute limit, so a child is never cut short."""
     functions = _functions(synthesis.template)
-    for enrich_tenders in _distributed_maps(synthesis.template):
-        processor = enrich_tenders["ItemProcessor"]
-        assert processor["StartAt"] == "EnrichBatch"
-        assert processor["States"]["EnrichBatch"]["Catch"][0]["Next"] == "RecordEnrichmentFailure"
+    for look_up_tenders in _distributed_maps(synthesis.template):
+        processor = look_up_tenders["ItemProcessor"]
+        assert processor["StartAt"] == "LookUpBatch"
+        assert processor["States"]["LookUpBatch"]["Catch"][0]["Next"] == "RecordLookupFailure"
         worst = _worst_path(processor, functions)
         assert 0 < worst <= EXPRESS_LIMIT_SECONDS, (
             f"a child may run {worst:g} s (each task: attempts x timeout + retry delays), over Express's "
@@ -129,7 +129,7 @@ def _outputs_cannot_grow(distributed_map: dict, functions: dict[str, dict]) -> b
 
 def test_no_distributed_map_gathers_outputs_that_can_grow(synthesis):
     """A Distributed Map gathers every child's output (a run fails past 256 KiB), unless a ResultWriter sends
-    them to S3: each Map here has one, or children whose output is their Lambda's result (EnrichBatch's: {})."""
+    them to S3: each Map here has one, or children whose output is their Lambda's result (LookUpBatch's: {})."""
     functions = _functions(synthesis.template)
     maps = _distributed_maps(synthesis.template)
     assert maps
@@ -143,11 +143,11 @@ def test_a_child_passing_its_input_on_is_found(synthesis):
     functions = _functions(synthesis.template)
     (distributed_map, *_) = _distributed_maps(synthesis.template)
     for name, change in (
-        ("EnrichBatch", {"ResultPath": None}),
-        ("RecordEnrichmentFailure", {"ResultPath": "$.recorded"}),
-        ("EnrichBatch", {"OutputPath": "$.item"}),
-        ("EnrichBatch", {"Resource": "arn:aws:states:::lambda:invoke"}),
-        ("RecordEnrichmentFailure", {"Type": "Pass", "Resource": None}),
+        ("LookUpBatch", {"ResultPath": None}),
+        ("RecordLookupFailure", {"ResultPath": "$.recorded"}),
+        ("LookUpBatch", {"OutputPath": "$.item"}),
+        ("LookUpBatch", {"Resource": "arn:aws:states:::lambda:invoke"}),
+        ("RecordLookupFailure", {"Type": "Pass", "Resource": None}),
     ):
         changed = json.loads(json.dumps(distributed_map))
         changed["ItemProcessor"]["States"][name].update(change)
@@ -157,40 +157,40 @@ def test_a_child_passing_its_input_on_is_found(synthesis):
 
 def test_a_child_failing_outright_does_not_fail_the_run(synthesis):
     """Every batch's tenders are stored by StoreLookups, as failed when their batch left no result."""
-    for enrich_tenders in _distributed_maps(synthesis.template):
-        assert enrich_tenders["ToleratedFailurePercentage"] == 100
+    for look_up_tenders in _distributed_maps(synthesis.template):
+        assert look_up_tenders["ToleratedFailurePercentage"] == 100
 
 
 def test_each_child_gets_its_share_of_the_portals_rate(synthesis):
     context = {**CDK_CONTEXT, **synthesis.context}
-    for enrich_tenders in _distributed_maps(synthesis.template):
-        seconds = enrich_tenders["ItemSelector"]["secondsBetweenLookups"]
-        assert enrich_tenders["MaxConcurrency"] == context["mapMaxConcurrency"]
+    for look_up_tenders in _distributed_maps(synthesis.template):
+        seconds = look_up_tenders["ItemSelector"]["secondsBetweenLookups"]
+        assert look_up_tenders["MaxConcurrency"] == context["mapMaxConcurrency"]
         assert seconds == context["mapMaxConcurrency"] / context["portalRequestsPerSecond"]
         # At most MaxConcurrency children, each starting a lookup at most every `seconds`.
-        assert enrich_tenders["MaxConcurrency"] / seconds == context["portalRequestsPerSecond"]
+        assert look_up_tenders["MaxConcurrency"] / seconds == context["portalRequestsPerSecond"]
 
 
 def test_every_child_in_a_real_run_returned_nothing(recorded_run: RecordedRun):
-    """Each EnrichBatch of the sync and of the other workflows (batches of 1 to 5 tenders) returned {}."""
-    (enrich_batch,) = [
+    """Each LookUpBatch of the sync and of the other workflows (batches of 1 to 5 tenders) returned {}."""
+    (look_up_batch,) = [
         logical_id for logical_id, properties in _functions(recorded_run.template).items()
-        if properties["Handler"] == "tender_sync.handlers.enrich_batch.handler"
+        if properties["Handler"] == "tender_sync.handlers.look_up_batch.handler"
     ]
-    outputs = [invocation.output for invocation in recorded_run.invocations if invocation.function == enrich_batch]
+    outputs = [invocation.output for invocation in recorded_run.invocations if invocation.function == look_up_batch]
     assert len(outputs) >= recorded_run.output["lookups"]["batches"] > 1
     assert outputs == [{}] * len(outputs)
 
 
 @pytest.fixture
-def enrich_batch_handler(monkeypatch):
-    """EnrichBatch's handler, imported with its settings; it writes to S3 through `put_json`, here a mock."""
+def look_up_batch_handler(monkeypatch):
+    """LookUpBatch's handler, imported with its settings; it writes to S3 through `put_json`, here a mock."""
     for name, value in {"SOURCE_NAME": "etenders-za", "OCDS_BASE_URL": "http://127.0.0.1:9",
                         "PORTAL_BASE_URL": "http://127.0.0.1:9", "POWERTOOLS_TRACE_DISABLED": "true"}.items():
         monkeypatch.setenv(name, value)
     start_functions_cold()
     try:
-        module = importlib.import_module("tender_sync.handlers.enrich_batch")
+        module = importlib.import_module("tender_sync.handlers.look_up_batch")
         with mock.patch.object(module, "put_json") as put_json:
             yield module.handler, put_json
     finally:
@@ -198,16 +198,16 @@ def enrich_batch_handler(monkeypatch):
 
 
 @pytest.mark.parametrize("error", [None, {"Error": "Lambda.ServiceException", "Cause": "the service failed"}])
-def test_enrich_batch_returns_nothing_however_large_its_batch(enrich_batch_handler, error):
+def test_look_up_batch_returns_nothing_however_large_its_batch(look_up_batch_handler, error):
     """Looking a batch up, or (given the Catch's error) recording it as failed: one result object written, and {}
     returned, for 50 tenders as for one. (No tender number: each is not_found without a request.)"""
-    handler, put_json = enrich_batch_handler
+    handler, put_json = look_up_batch_handler
     tenders = [{"ocid": f"ocds-9t57fa-{n}", "tenderNumber": None} for n in range(50)]
     event = {
         "item": {"batch": 3, "tenders": tenders}, "bucket": "b", "resultsPrefix": "runs/s/e/looked-up/",
         "secondsBetweenLookups": 0.0, **({"error": error} if error else {}),
     }
-    context = LambdaContext(function_name="EnrichBatch", timeout_seconds=30)
+    context = LambdaContext(function_name="LookUpBatch", timeout_seconds=30)
     assert handler(event, context) == {}
     ((bucket, key, result), _), = put_json.call_args_list
     assert (bucket, key) == ("b", "runs/s/e/looked-up/000003.json")
@@ -220,7 +220,7 @@ def test_the_local_runner_runs_the_same_definition_with_standard_children(templa
     with LocalStack(template_dict, {}) as local:
         created = local.sfn.describe_state_machine(stateMachineArn=local.state_machines[logical_id])
     local = json.loads(created["definition"])
-    enrich = local["States"]["EnrichTenders"]
+    enrich = local["States"]["LookUpTenders"]
     assert enrich["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] == "STANDARD"
     # moto's parser wants a float: the same number.
     assert enrich["ToleratedFailurePercentage"] == 100.0 and isinstance(enrich["ToleratedFailurePercentage"], float)

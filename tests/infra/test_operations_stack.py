@@ -6,7 +6,7 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Capture, Match, Template
 
-from infra.config import SyncConfig
+from infra.config import StackConfig
 from infra.stack import build_stack
 from tests.infra.test_sync_stack import (
     STATE_MACHINE_OUTPUTS,
@@ -62,7 +62,7 @@ def test_the_job_tasks_retry_transient_errors_and_are_caught_by_fail_job(definit
         assert states[task]["Retry"] == RETRY, task
         assert states[task]["Catch"] == CATCH, task
     if output in ENRICHING:
-        assert states["EnrichTenders"]["Catch"] == CATCH
+        assert states["LookUpTenders"]["Catch"] == CATCH
     assert states["FailJob"]["Parameters"] == {"state.$": "$", "executionId.$": "$$.Execution.Id", "workflow": workflow}
     assert states["FailJob"]["Next"] == f"{name}Failed"
     assert states[f"{name}Failed"] == {"Type": "Fail", "Error": f"{name}Failed", "CausePath": "$.failJob.error"}
@@ -78,7 +78,7 @@ def _but_next_and_catch(state: dict) -> dict:
 
 @pytest.mark.parametrize("output", ENRICHING)
 def test_the_workflows_share_the_syncs_lookups_and_announcement(definitions: dict, output: str):
-    """PlanLookups -> AnythingToLookUp? -> EnrichTenders -> StoreLookups -> PrepareChanges -> AnythingToAnnounce? ->
+    """PlanLookups -> AnythingToLookUp? -> LookUpTenders -> StoreLookups -> PrepareChanges -> AnythingToAnnounce? ->
     PublishChanges -> RecordPublished, as the sync has them, then the workflow's own next step: FinishJob, or
     NextWindow for a backfill (the announcement's steps: test_change_events.py)."""
     sync, states = definitions["SyncStateMachineArn"]["States"], definitions[output]["States"]
@@ -87,9 +87,9 @@ def test_the_workflows_share_the_syncs_lookups_and_announcement(definitions: dic
     assert states["AnythingToLookUp?"] == {
         "Type": "Choice",
         "Choices": [{"Variable": "$.lookups.tenders", "NumericEquals": 0, "Next": "PrepareChanges"}],
-        "Default": "EnrichTenders",
+        "Default": "LookUpTenders",
     }
-    assert states["EnrichTenders"] == {**sync["EnrichTenders"], "Next": "StoreLookups", "Catch": CATCH}
+    assert states["LookUpTenders"] == {**sync["LookUpTenders"], "Next": "StoreLookups", "Catch": CATCH}
     assert states["StoreLookups"] == {**sync["StoreLookups"], "Next": "PrepareChanges"}
     assert states["PublishChanges"] == sync["PublishChanges"]
     for name in ("PrepareChanges", "RecordPublished"):
@@ -104,7 +104,7 @@ def test_enrich_today_opens_its_job_then_looks_up_todays_tenders(template: Templ
     states = definition["States"]
     assert definition["StartAt"] == "StartEnrichToday"
     assert set(states) == {
-        "StartEnrichToday", "PlanLookups", "AnythingToLookUp?", "EnrichTenders", "StoreLookups", "PrepareChanges",
+        "StartEnrichToday", "PlanLookups", "AnythingToLookUp?", "LookUpTenders", "StoreLookups", "PrepareChanges",
         "AnythingToAnnounce?", "PublishChanges", "RecordPublished", "FinishJob", "EnrichTodaySucceeded", "FailJob",
         "EnrichTodayFailed",
     }
@@ -130,7 +130,7 @@ def test_backfill_loops_over_its_windows_one_at_a_time(template: Template, defin
     # Each window stored first, then the backlog's lookups, then its changes announced, then the next window.
     assert set(states) == {
         "StartBackfill", "WindowsLeft?", "FetchReleases", "UpsertTenders", "PlanLookups", "AnythingToLookUp?",
-        "EnrichTenders", "StoreLookups", "PrepareChanges", "AnythingToAnnounce?", "PublishChanges", "RecordPublished",
+        "LookUpTenders", "StoreLookups", "PrepareChanges", "AnythingToAnnounce?", "PublishChanges", "RecordPublished",
         "NextWindow", "FinishJob", "BackfillSucceeded", "FailJob", "BackfillFailed",
     }
     assert states["FetchReleases"]["Next"] == "UpsertTenders"
@@ -159,7 +159,7 @@ def test_single_tender_fetches_and_stores_its_release_then_looks_it_up(template:
     assert states["FetchRelease"]["ResultPath"] == "$.fetch"
     assert states["FetchRelease"]["Next"] == "UpsertTenders"
     assert set(states) == {
-        "StartSingleTender", "FetchRelease", "UpsertTenders", "PlanLookups", "AnythingToLookUp?", "EnrichTenders",
+        "StartSingleTender", "FetchRelease", "UpsertTenders", "PlanLookups", "AnythingToLookUp?", "LookUpTenders",
         "StoreLookups", "PrepareChanges", "AnythingToAnnounce?", "PublishChanges", "RecordPublished", "FinishJob",
         "SingleTenderSucceeded", "FailJob", "SingleTenderFailed",
     }
@@ -232,7 +232,7 @@ def test_an_alert_email_from_context_subscribes_to_the_topic():
 
 def test_a_bad_alert_email_is_refused():
     with pytest.raises(ValueError, match="'alertEmail' must be an email address"):
-        SyncConfig.from_context(App(context={"alertEmail": "ops at example"}).node)
+        StackConfig.from_context(App(context={"alertEmail": "ops at example"}).node)
 
 
 def test_executions_that_end_badly_notify_the_topic(template: Template):

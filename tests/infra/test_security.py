@@ -12,7 +12,7 @@ from aws_cdk.assertions import Template
 
 from infra.functions import VPC_NETWORK_INTERFACE_ACTIONS
 from local.engine.template import resolve
-from tender_sync import db
+from tender_sync.storage import database
 from tender_sync.errors import DatabaseUnavailable
 from tests.infra.conftest import RecordedRun
 from tests.infra.test_sync_stack import DATABASE_FUNCTIONS, function_ids
@@ -101,7 +101,7 @@ def test_each_function_gets_only_what_it_uses(template: Template, template_json:
         # Writes the Map's items (lookups.json), nothing else.
         "PlanLookups": {(("s3:PutObject",), (f"{bucket}/runs/*",), none), (SECRET, (secret,), none)},
         # Writes its batch's one result; never touches the database.
-        "EnrichBatch": {(("s3:PutObject",), (f"{bucket}/runs/*/looked-up/*",), none)},
+        "LookUpBatch": {(("s3:PutObject",), (f"{bucket}/runs/*/looked-up/*",), none)},
         # Reads the items and the batches' results, and lists them.
         "StoreLookups": {
             reads_runs,
@@ -245,19 +245,19 @@ def test_no_vpc_unless_given(template_json: dict):
 def test_vpc_context_is_checked(context: dict, message: str):
     from aws_cdk import App
 
-    from infra.config import SyncConfig
+    from infra.config import StackConfig
 
     with pytest.raises((TypeError, ValueError), match=message):
-        SyncConfig.from_context(App(context=context).node)
+        StackConfig.from_context(App(context=context).node)
 
 
 def test_subnets_can_be_given_on_the_command_line():
     from aws_cdk import App
 
-    from infra.config import SyncConfig
+    from infra.config import StackConfig
 
     context = {"vpcId": "vpc-0a1b2c3d", "subnetIds": "subnet-0a1b2c3d, subnet-0a1b2c3e", "securityGroupId": "sg-0a1b2c3d"}
-    assert SyncConfig.from_context(App(context=context).node).subnet_ids == ("subnet-0a1b2c3d", "subnet-0a1b2c3e")
+    assert StackConfig.from_context(App(context=context).node).subnet_ids == ("subnet-0a1b2c3d", "subnet-0a1b2c3e")
 
 
 def test_an_rds_proxy_endpoint_reaches_every_database_function(overridden_template: Template, overrides: dict):
@@ -274,14 +274,14 @@ def test_an_rds_proxy_endpoint_reaches_every_database_function(overridden_templa
 def test_tls_is_required_unless_the_url_says_otherwise(monkeypatch):
     monkeypatch.delenv("DATABASE_PROXY_ENDPOINT", raising=False)
     options = psycopg.conninfo.conninfo_to_dict
-    assert options(db.connection_string("postgresql://sync:pw@db.internal:5432/tenders"))["sslmode"] == "require"
-    assert options(db.connection_string("postgresql://sync:pw@db.internal/tenders?sslmode=verify-full"))["sslmode"] == "verify-full"
-    assert options(db.connection_string("postgresql://sync:pw@localhost/tenders?sslmode=disable"))["sslmode"] == "disable"
+    assert options(database.connection_string("postgresql://sync:pw@database.internal:5432/tenders"))["sslmode"] == "require"
+    assert options(database.connection_string("postgresql://sync:pw@database.internal/tenders?sslmode=verify-full"))["sslmode"] == "verify-full"
+    assert options(database.connection_string("postgresql://sync:pw@localhost/tenders?sslmode=disable"))["sslmode"] == "disable"
 
 
 def test_an_rds_proxy_endpoint_replaces_the_urls_host(monkeypatch):
     monkeypatch.setenv("DATABASE_PROXY_ENDPOINT", "sync.proxy-c0ffee.af-south-1.rds.amazonaws.com")
-    options = psycopg.conninfo.conninfo_to_dict(db.connection_string("postgresql://sync:pw@db.internal:5432/tenders"))
+    options = psycopg.conninfo.conninfo_to_dict(database.connection_string("postgresql://sync:pw@database.internal:5432/tenders"))
     assert options == {
         "user": "sync", "password": "pw", "dbname": "tenders", "port": "5432",
         "host": "sync.proxy-c0ffee.af-south-1.rds.amazonaws.com", "sslmode": "require",
@@ -290,15 +290,15 @@ def test_an_rds_proxy_endpoint_replaces_the_urls_host(monkeypatch):
 
 def test_a_malformed_url_is_reported_without_repeating_it():
     with pytest.raises(ValueError) as raised:
-        db.connection_string("postgresql//sync:s3cret-pw@db.internal/tenders")
+        database.connection_string("postgresql//sync:s3cret-pw@database.internal/tenders")
     assert "s3cret-pw" not in str(raised.value)
 
 
 def test_the_local_unix_socket_database_still_connects(database_url: str, monkeypatch):
     """libpq never uses TLS on a Unix socket, so sslmode=require leaves the local server reachable."""
-    assert "host=/" in db.connection_string(database_url) or "?host=/" in database_url
+    assert "host=/" in database.connection_string(database_url) or "?host=/" in database_url
     monkeypatch.setenv("DATABASE_URL", database_url)
-    with db.connect() as conn:
+    with database.connect() as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
         assert not conn.info.pgconn.ssl_in_use
 
@@ -345,7 +345,7 @@ def test_a_server_without_tls_gets_nothing_unless_the_url_allows_plain_text(monk
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.delenv("DATABASE_PROXY_ENDPOINT", raising=False)
     try:
-        with pytest.raises(DatabaseUnavailable) as raised, db.connect():
+        with pytest.raises(DatabaseUnavailable) as raised, database.connect():
             pass
     finally:
         server.close()

@@ -5,8 +5,9 @@ import pytest
 from aws_cdk import App
 from aws_cdk.assertions import Capture, Match, Template
 
-from infra.config import SyncConfig
+from infra.config import StackConfig
 from infra.stack import build_stack, synth_template
+from tender_sync.errors import DatabaseUnavailable, SourceUnavailable
 from tender_sync.workflows import SYNC, WORKFLOWS
 
 HANDLERS = {
@@ -14,7 +15,7 @@ HANDLERS = {
     "FetchReleases": "tender_sync.handlers.fetch_releases.handler",
     "UpsertTenders": "tender_sync.handlers.upsert_tenders.handler",
     "PlanLookups": "tender_sync.handlers.plan_lookups.handler",
-    "EnrichBatch": "tender_sync.handlers.enrich_batch.handler",
+    "LookUpBatch": "tender_sync.handlers.look_up_batch.handler",
     "StoreLookups": "tender_sync.handlers.store_lookups.handler",
     "PrepareChanges": "tender_sync.handlers.prepare_changes.handler",
     "RecordPublished": "tender_sync.handlers.record_published.handler",
@@ -33,14 +34,15 @@ DATABASE_FUNCTIONS = {
 }
 STATE_MACHINE_OUTPUTS = [workflow.stack_output for workflow in WORKFLOWS.values()]
 TASKS = [
-    "StartJob", "FetchReleases", "UpsertTenders", "PlanLookups", "EnrichBatch", "StoreLookups", "PrepareChanges",
+    "StartJob", "FetchReleases", "UpsertTenders", "PlanLookups", "LookUpBatch", "StoreLookups", "PrepareChanges",
     "RecordPublished", "FinishJob", "FailJob",
 ]
 # Not PrepareChanges, PublishChanges or RecordPublished: a failure to announce never fails a run (test_change_events.py).
-CAUGHT_BY_FAIL_JOB = ["StartJob", "FetchReleases", "UpsertTenders", "PlanLookups", "EnrichTenders", "StoreLookups", "FinishJob"]
+CAUGHT_BY_FAIL_JOB = ["StartJob", "FetchReleases", "UpsertTenders", "PlanLookups", "LookUpTenders", "StoreLookups", "FinishJob"]
+# The Lambda errorTypes of our transient exceptions, read from the classes: renaming one keeps its retries.
 TRANSIENT_ERRORS = [
-    "SourceUnavailable",
-    "DatabaseUnavailable",
+    SourceUnavailable.__name__,
+    DatabaseUnavailable.__name__,
     "Lambda.ClientExecutionTimeoutException",
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -73,7 +75,7 @@ def state_machine_id(template: Template, output: str = SYNC.stack_output) -> str
 
 def states_of(definition: dict) -> dict:
     """Top-level states and the Map's item processor states, in one dict."""
-    return {**definition["States"], **definition["States"]["EnrichTenders"]["ItemProcessor"]["States"]}
+    return {**definition["States"], **definition["States"]["LookUpTenders"]["ItemProcessor"]["States"]}
 
 
 def function_ids(template: Template) -> dict:
@@ -106,7 +108,7 @@ SYNC_SETTINGS = {
     "SOURCE_NAME": "etenders-za", "FIRST_RUN_FROM": "2025-09-01", "WINDOW_DAYS": "7", "OVERLAP_DAYS": "1",
     "LEASE_SECONDS": "3600", "MAX_ENRICHMENT": "300",
 }
-LOOKUP_SETTINGS = {"ENRICH_BATCH_SIZE": "20", "MAP_MAX_CONCURRENCY": "3", "NOT_FOUND_RECHECK_HOURS": "24"}
+LOOKUP_SETTINGS = {"LOOKUP_BATCH_SIZE": "20", "MAP_MAX_CONCURRENCY": "3", "NOT_FOUND_RECHECK_HOURS": "24"}
 SOURCE_SETTINGS = {
     "SOURCE_NAME": "etenders-za", "OCDS_BASE_URL": "https://ocds-api.etenders.gov.za",
     "PORTAL_BASE_URL": "https://www.etenders.gov.za",
@@ -126,19 +128,19 @@ def test_functions_share_one_code_asset_and_each_gets_only_the_environment_it_re
         "FetchReleases": {**SOURCE_SETTINGS, **artifacts},
         "UpsertTenders": {**database, **SYNC_SETTINGS},
         "PlanLookups": {**database, **LOOKUP_SETTINGS, **artifacts, "SOURCE_NAME": "etenders-za"},
-        "EnrichBatch": SOURCE_SETTINGS,
+        "LookUpBatch": SOURCE_SETTINGS,
         "StoreLookups": {**database, **LOOKUP_SETTINGS, "SOURCE_NAME": "etenders-za"},
         # The bus by name, as each PutEvents entry names it: the state machines may put events on this bus only.
         "PrepareChanges": {**database, **artifacts, "SOURCE_NAME": "etenders-za", "EVENT_BUS_NAME": "tender-sync"},
         "RecordPublished": database,
         "FinishJob": {**database, "SOURCE_NAME": "etenders-za"},
         "FailJob": {**database, "SOURCE_NAME": "etenders-za"},
-        "StartEnrichToday": database,
+        "StartEnrichToday": {**database, **SYNC_SETTINGS},
         "StartBackfill": {**database, **SYNC_SETTINGS},
         "NextWindow": {},
-        "StartSingleTender": {**database, "SOURCE_NAME": "etenders-za"},
+        "StartSingleTender": {**database, **SYNC_SETTINGS},
         "FetchRelease": {**SOURCE_SETTINGS, **artifacts},
-        "CleanupJobs": {**database, "SOURCE_NAME": "etenders-za"},
+        "CleanupJobs": {**database, **SYNC_SETTINGS},
     }
     for name, logical_id in function_ids(template).items():
         assert functions[logical_id]["Properties"]["Environment"]["Variables"] == {**powertools, **expected[name]}, name
@@ -151,7 +153,7 @@ def test_functions_share_one_code_asset_and_each_gets_only_the_environment_it_re
         ("FetchReleases", 1024, 600),
         ("UpsertTenders", 1024, 600),
         ("PlanLookups", 256, 60),
-        ("EnrichBatch", 128, 30),
+        ("LookUpBatch", 128, 30),
         ("StoreLookups", 512, 300),
         ("PrepareChanges", 256, 120),
         ("RecordPublished", 128, 30),
@@ -206,7 +208,7 @@ def test_only_the_database_functions_can_read_the_secret(template: Template):
 def test_only_the_functions_that_use_the_bucket_can_reach_it(template: Template):
     # Each grant's prefixes are asserted in test_security.py.
     assert _functions_whose_role_can(template, "s3:PutObject") == {
-        "FetchReleases", "FetchRelease", "PlanLookups", "EnrichBatch", "PrepareChanges"}
+        "FetchReleases", "FetchRelease", "PlanLookups", "LookUpBatch", "PrepareChanges"}
     assert _functions_whose_role_can(template, "s3:GetObject") == {"UpsertTenders", "StoreLookups"}
     assert _functions_whose_role_can(template, "s3:ListBucket") == {"StoreLookups"}
 
@@ -224,7 +226,7 @@ def test_definition_has_the_named_states(definition: dict):
         "UpsertTenders",
         "PlanLookups",
         "AnythingToLookUp?",
-        "EnrichTenders",
+        "LookUpTenders",
         "StoreLookups",
         "PrepareChanges",
         "AnythingToAnnounce?",
@@ -235,8 +237,8 @@ def test_definition_has_the_named_states(definition: dict):
         "FailJob",
         "SyncFailed",
     }
-    assert set(definition["States"]["EnrichTenders"]["ItemProcessor"]["States"]) == {
-        "EnrichBatch", "RecordEnrichmentFailure"}
+    assert set(definition["States"]["LookUpTenders"]["ItemProcessor"]["States"]) == {
+        "LookUpBatch", "RecordLookupFailure"}
 
 
 def test_definition_uses_jsonpath_only(definition: dict):
@@ -258,8 +260,8 @@ def test_the_happy_path_and_its_choices(definition: dict):
     # Nothing due a lookup: straight to announcing the window's changes.
     assert states["AnythingToLookUp?"]["Choices"] == [
         {"Variable": "$.lookups.tenders", "NumericEquals": 0, "Next": "PrepareChanges"}]
-    assert states["AnythingToLookUp?"]["Default"] == "EnrichTenders"
-    assert states["EnrichTenders"]["Next"] == "StoreLookups"
+    assert states["AnythingToLookUp?"]["Default"] == "LookUpTenders"
+    assert states["LookUpTenders"]["Next"] == "StoreLookups"
     assert states["StoreLookups"]["Next"] == "PrepareChanges"
     assert states["PrepareChanges"]["Next"] == "AnythingToAnnounce?"
     # Nothing to announce: nothing published.
@@ -296,15 +298,15 @@ def test_each_task_calls_its_function_with_a_small_payload(template: Template, d
     assert states["FailJob"]["Parameters"] == {"state.$": "$", "executionId.$": "$$.Execution.Id", "workflow": "sync"}
     assert states["SyncFailed"] == {"Type": "Fail", "Error": "SyncFailed", "CausePath": "$.failJob.error"}
     # No Parameters: these get the whole state (RecordPublished: the job, the events and PublishChanges' error).
-    for name in ("EnrichBatch", "RecordPublished", "FinishJob"):
+    for name in ("LookUpBatch", "RecordPublished", "FinishJob"):
         assert "Parameters" not in states[name]
 
 
 def test_each_child_outputs_only_its_lambdas_result(definition: dict):
-    """What the Distributed Map gathers is each child's output: EnrichBatch's (and RecordEnrichmentFailure's) is
+    """What the Distributed Map gathers is each child's output: LookUpBatch's (and RecordLookupFailure's) is
     the function's result ({}), never its input (the batch), so it does not grow with the batch or the run."""
-    processor = definition["States"]["EnrichTenders"]["ItemProcessor"]["States"]
-    for name in ("EnrichBatch", "RecordEnrichmentFailure"):
+    processor = definition["States"]["LookUpTenders"]["ItemProcessor"]["States"]
+    for name in ("LookUpBatch", "RecordLookupFailure"):
         assert processor[name]["ResultPath"] == "$", name
         for reshaping in ("ResultSelector", "OutputPath", "Output"):
             assert reshaping not in processor[name], name
@@ -315,7 +317,7 @@ def test_each_child_outputs_only_its_lambdas_result(definition: dict):
 
 def test_each_task_has_exactly_one_transient_retry(definition: dict):
     states = states_of(definition)
-    for name in [*TASKS, "RecordEnrichmentFailure"]:
+    for name in [*TASKS, "RecordLookupFailure"]:
         assert states[name]["Retry"] == [
             {
                 "ErrorEquals": TRANSIENT_ERRORS,
@@ -337,25 +339,25 @@ def test_failures_but_the_announcements_are_caught_by_fail_job(definition: dict)
 
 
 def test_one_batch_failing_its_lookups_does_not_fail_the_map(definition: dict):
-    processor = definition["States"]["EnrichTenders"]["ItemProcessor"]["States"]
-    assert processor["EnrichBatch"]["Catch"] == [
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordEnrichmentFailure"}]
+    processor = definition["States"]["LookUpTenders"]["ItemProcessor"]["States"]
+    assert processor["LookUpBatch"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordLookupFailure"}]
     # Nor does a child that fails outright (its failure record failed too): StoreLookups stores its tenders failed.
-    assert definition["States"]["EnrichTenders"]["ToleratedFailurePercentage"] == 100
+    assert definition["States"]["LookUpTenders"]["ToleratedFailurePercentage"] == 100
 
 
 def test_a_failed_batch_is_recorded_with_its_error_by_the_same_function(template: Template, definition: dict):
-    processor = definition["States"]["EnrichTenders"]["ItemProcessor"]["States"]
-    record = processor["RecordEnrichmentFailure"]
-    # The whole item state ({item, bucket, resultsPrefix, secondsBetweenLookups, error}) goes to EnrichBatch's function.
+    processor = definition["States"]["LookUpTenders"]["ItemProcessor"]["States"]
+    record = processor["RecordLookupFailure"]
+    # The whole item state ({item, bucket, resultsPrefix, secondsBetweenLookups, error}) goes to LookUpBatch's function.
     assert record["Type"] == "Task" and "Parameters" not in record
-    assert record["Resource"] == processor["EnrichBatch"]["Resource"] == "${GetAtt:" + function_ids(template)["EnrichBatch"] + ".Arn}"
+    assert record["Resource"] == processor["LookUpBatch"]["Resource"] == "${GetAtt:" + function_ids(template)["LookUpBatch"] + ".Arn}"
     assert record["ResultPath"] == "$" and record["End"] is True
     assert "Catch" not in record
 
 
 def test_enrichment_is_a_distributed_map_reading_batches_from_s3(template: Template, definition: dict):
-    enrich = definition["States"]["EnrichTenders"]
+    enrich = definition["States"]["LookUpTenders"]
     (bucket_id,) = template.find_resources("AWS::S3::Bucket")
     assert enrich["Type"] == "Map"
     # Express children: the local runner makes them STANDARD (test_express_children.py).
@@ -383,7 +385,7 @@ def test_enrichment_is_a_distributed_map_reading_batches_from_s3(template: Templ
 def test_the_maps_children_together_stay_within_the_portals_rate(definition: dict):
     """Each of at most mapMaxConcurrency children starts a lookup at most every secondsBetweenLookups seconds."""
     context = json.loads((Path(__file__).parents[2] / "cdk.json").read_text())["context"]
-    enrich = definition["States"]["EnrichTenders"]
+    enrich = definition["States"]["LookUpTenders"]
     seconds = enrich["ItemSelector"]["secondsBetweenLookups"]
     assert seconds == context["mapMaxConcurrency"] / context["portalRequestsPerSecond"] == 0.6
     assert enrich["MaxConcurrency"] / seconds <= context["portalRequestsPerSecond"]
@@ -394,13 +396,13 @@ def test_the_maps_children_together_stay_within_the_portals_rate(definition: dic
     [({"mapMaxConcurrency": 4, "portalRequestsPerSecond": 8}, 4, 0.5), ({"portalRequestsPerSecond": 2}, 3, 1.5)],
 )
 def test_the_pace_comes_from_context(context: dict, concurrency: int, seconds: float):
-    enrich = render_definition(Template.from_stack(build_stack(context)))["States"]["EnrichTenders"]
+    enrich = render_definition(Template.from_stack(build_stack(context)))["States"]["LookUpTenders"]
     assert enrich["MaxConcurrency"] == concurrency
     assert enrich["ItemSelector"]["secondsBetweenLookups"] == seconds
 
 
 def test_map_concurrency_comes_from_context(overridden_template: Template, overrides: dict):
-    enrich = render_definition(overridden_template)["States"]["EnrichTenders"]
+    enrich = render_definition(overridden_template)["States"]["LookUpTenders"]
     assert enrich["MaxConcurrency"] == overrides["mapMaxConcurrency"]
     # Five times the children, each a fifth as often: still 5 lookups a second in all.
     assert enrich["ItemSelector"]["secondsBetweenLookups"] == overrides["mapMaxConcurrency"] / 5
@@ -542,11 +544,11 @@ def test_outputs(template: Template):
 
 def test_config_defaults_match_cdk_json():
     context = json.loads((Path(__file__).parents[2] / "cdk.json").read_text())["context"]
-    assert SyncConfig.from_context(App(context=context).node) == SyncConfig.from_context(App().node)
+    assert StackConfig.from_context(App(context=context).node) == StackConfig.from_context(App().node)
 
 
 def test_config_accepts_numbers_given_on_the_command_line():
-    assert SyncConfig.from_context(App(context={"windowDays": "3"}).node).window_days == 3
+    assert StackConfig.from_context(App(context={"windowDays": "3"}).node).window_days == 3
 
 
 @pytest.mark.parametrize(
@@ -556,7 +558,7 @@ def test_config_accepts_numbers_given_on_the_command_line():
         ({"maxEnrichment": True}, "'maxEnrichment' must be a whole number"),
         ({"sourceName": 7}, "'sourceName' must be a str"),
         ({"mapMaxConcurrency": 0}, "'mapMaxConcurrency' must be at least 1"),
-        ({"enrichBatchSize": 0}, "'enrichBatchSize' must be at least 1"),
+        ({"lookupBatchSize": 0}, "'lookupBatchSize' must be at least 1"),
         ({"portalRequestsPerSecond": 0}, "'portalRequestsPerSecond' must be at least 1"),
         ({"notFoundRecheckHours": "daily"}, "'notFoundRecheckHours' must be a whole number"),
         ({"lambdaArchitecture": "sparc"}, "'lambdaArchitecture' must be one of"),
@@ -566,7 +568,7 @@ def test_config_accepts_numbers_given_on_the_command_line():
 )
 def test_config_rejects_bad_context_naming_the_key(context: dict, message: str):
     with pytest.raises((TypeError, ValueError), match=message):
-        SyncConfig.from_context(App(context=context).node)
+        StackConfig.from_context(App(context=context).node)
 
 
 # Bundling (runs pip against the package index; a few seconds)

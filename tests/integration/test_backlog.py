@@ -10,17 +10,21 @@ from moto import mock_aws
 
 from local.sample_source.faults import Faults
 from local.sample_source.server import SampleSource
-from tender_sync import backlog
-from tender_sync.artifacts import get_json, put_json
-from tender_sync.jobs import Job
-from tender_sync.models import BatchResult, EnrichmentBatch, EnrichmentItem, EnrichmentResult, Window
-from tender_sync.portal_client import PortalClient
-from tender_sync.publishers import SAST
+from tender_sync.storage.artifacts import get_json, put_json
+from tender_sync.models.jobs import JOBS, Job
+from tender_sync.models.lookups import BatchResult, LookupBatch, LookupItem, LookupResult
+from tender_sync.models.jobs import Window
+from tender_sync.source.portal_client import PortalClient
+from tender_sync.source.publishers import SAST
 from tender_sync.settings import LookupSettings
+from tender_sync.lookups.batch import look_up_batch, result_key
+from tender_sync.lookups.plan import plan_lookups
+from tender_sync.lookups.store import NOT_COMPLETED, store_results
+from tender_sync.models.lookups import LookupPlan
 from tests.integration.test_storage import rows, store, tender
 
 BUCKET = "artifacts"
-LOOKUPS = LookupSettings(enrich_batch_size=3, map_max_concurrency=2, not_found_recheck_hours=24)
+LOOKUPS = LookupSettings(lookup_batch_size=3, map_max_concurrency=2, not_found_recheck_hours=24)
 
 
 @pytest.fixture
@@ -31,7 +35,12 @@ def s3():
 
 
 def job(**fields) -> Job:
-    return Job(**{"jobId": None, "executionId": "arn:aws:states:r:1:execution:Sync:run-1", "maxEnrichment": 100, **fields})
+    """A sync's job, or with `ocid` a single tender's, or with `window` enrich-today's."""
+    workflow = "single-tender" if "ocid" in fields else "enrich-today" if "window" in fields else "sync"
+    return JOBS.validate_python(
+        {"workflow": workflow, "jobId": None, "executionId": "arn:aws:states:r:1:execution:Sync:run-1",
+         "maxEnrichment": 100, **fields}
+    )
 
 
 def set_state(url: str, ocid: str, status: str, due_in_hours: float | None, attempts: int = 0) -> None:
@@ -45,7 +54,7 @@ def set_state(url: str, ocid: str, status: str, due_in_hours: float | None, atte
 
 def planned(url: str, for_job: Job, settings: LookupSettings = LOOKUPS) -> tuple[list[list[str]], dict]:
     with psycopg.connect(url) as conn:
-        plan = backlog.plan_lookups(conn, for_job, BUCKET, settings, SAST)
+        plan = plan_lookups(conn, for_job, BUCKET, settings, SAST)
     batches = [[t["ocid"] for t in batch["tenders"]] for batch in get_json(BUCKET, plan.itemsKey)]
     return batches, plan.model_dump()
 
@@ -70,7 +79,7 @@ def test_what_is_due_is_chosen_from_what_is_stored_freshest_first_up_to_the_cap(
     assert sum(capped, []) == ["new", "failed-due", "not-found-due"]
     assert planned(database_url, job(ocid="left-by-cap"))[0] == [["left-by-cap"]]
     today = Window(date_from=date(2025, 9, 6), date_to=date(2025, 9, 7))
-    assert planned(database_url, job(lookupsWithin=today))[0] == [["not-found-due"]]
+    assert planned(database_url, job(window=today))[0] == [["not-found-due"]]
 
 
 def test_batches_hold_at_most_the_batch_size(database_url, s3):
@@ -81,10 +90,10 @@ def test_batches_hold_at_most_the_batch_size(database_url, s3):
 
 def results_of(plan: dict, *batches: BatchResult) -> None:
     for result in batches:
-        put_json(BUCKET, backlog.result_key(plan["resultsPrefix"], result.batch), result.model_dump(mode="json"))
+        put_json(BUCKET, result_key(plan["resultsPrefix"], result.batch), result.model_dump(mode="json"))
 
 
-def batch_result(batch: int, *results: EnrichmentResult) -> BatchResult:
+def batch_result(batch: int, *results: LookupResult) -> BatchResult:
     now = datetime.now(timezone.utc)
     return BatchResult(batch=batch, results=list(results), lookups=len(results), throttled=1,
                        startedAt=now - timedelta(seconds=2), finishedAt=now)
@@ -98,15 +107,15 @@ def test_what_the_lookups_found_is_stored_and_each_failure_backs_off(database_ur
     details = {"deliveryLocation": "Durban", "contactPerson": {"name": "x"}}
     results_of(
         plan,
-        batch_result(0, EnrichmentResult(ocid="e", status="enriched", detailed_category="Sewerage",
+        batch_result(0, LookupResult(ocid="e", status="enriched", detailed_category="Sewerage",
                                          province="KwaZulu-Natal", details=details),
-                     EnrichmentResult(ocid="d", status="failed", error="SourceUnavailable: 503"),
-                     EnrichmentResult(ocid="c", status="not_found")),
+                     LookupResult(ocid="d", status="failed", error="SourceUnavailable: 503"),
+                     LookupResult(ocid="c", status="not_found")),
         # Batch 1 (b, a, f) left no result: it failed outright.
     )
 
     with psycopg.connect(database_url) as conn:
-        counts, _ = backlog.store_results(conn, backlog.LookupPlan(**plan), recheck_hours=24)
+        counts, _ = store_results(conn, LookupPlan(**plan), recheck_hours=24)
 
     assert counts == {"enriched": 1, "not_found": 1, "enrichment_failed": 4, "lookups": 3, "throttled": 1,
                       "lookups_per_second": 1.5, "still_due": 0}
@@ -123,10 +132,10 @@ def test_what_the_lookups_found_is_stored_and_each_failure_backs_off(database_ur
     assert stored["c"]["enrichment_status"] == "not_found" and 24 * 60 - 2 < due_in("c") <= 24 * 60
     # The first failure waits 30 minutes, the third 2 hours.
     assert (stored["b"]["enrichment_attempts"], round(due_in("b"))) == (1, 30)
-    assert stored["b"]["enrichment_error"] == backlog.NOT_COMPLETED
+    assert stored["b"]["enrichment_error"] == NOT_COMPLETED
     assert (stored["d"]["enrichment_attempts"], round(due_in("d"))) == (3, 120)
     assert stored["d"]["enrichment_error"] == "SourceUnavailable: 503"
-    assert (stored["a"]["enrichment_status"], stored["a"]["enrichment_error"]) == ("failed", backlog.NOT_COMPLETED)
+    assert (stored["a"]["enrichment_status"], stored["a"]["enrichment_error"]) == ("failed", NOT_COMPLETED)
     # Nothing is due now, so the next run looks up nothing; and nothing enriched is ever chosen again.
     assert planned(database_url, job())[1]["tenders"] == 0
 
@@ -134,10 +143,10 @@ def test_what_the_lookups_found_is_stored_and_each_failure_backs_off(database_ur
 def test_a_newer_release_keeps_its_category_unless_its_tender_number_changed(database_url, s3):
     store(database_url, [tender("a"), tender("b")])
     _, plan = planned(database_url, job())
-    results_of(plan, batch_result(0, *(EnrichmentResult(ocid=o, status="enriched", detailed_category="Sewerage")
+    results_of(plan, batch_result(0, *(LookupResult(ocid=o, status="enriched", detailed_category="Sewerage")
                                        for o in ("b", "a"))))
     with psycopg.connect(database_url) as conn:
-        backlog.store_results(conn, backlog.LookupPlan(**plan), recheck_hours=24)
+        store_results(conn, LookupPlan(**plan), recheck_hours=24)
 
     store(database_url, [tender("a", day="2025-09-05"), {**tender("b", day="2025-09-05"), "tender_number": "T/2"}])
 
@@ -151,23 +160,23 @@ def test_a_lookup_for_a_number_that_changed_meanwhile_is_not_stored(database_url
     store(database_url, [tender("a")])
     _, plan = planned(database_url, job())
     store(database_url, [{**tender("a", day="2025-09-05"), "tender_number": "T/9"}])
-    results_of(plan, batch_result(0, EnrichmentResult(ocid="a", status="enriched", detailed_category="Sewerage")))
+    results_of(plan, batch_result(0, LookupResult(ocid="a", status="enriched", detailed_category="Sewerage")))
     with psycopg.connect(database_url) as conn:
-        assert backlog.store_results(conn, backlog.LookupPlan(**plan), recheck_hours=24)[0]["enriched"] == 0
+        assert store_results(conn, LookupPlan(**plan), recheck_hours=24)[0]["enriched"] == 0
     assert rows(database_url)[0]["enrichment_status"] == "pending"
 
 
-def items_of(source: SampleSource, count: int) -> list[EnrichmentItem]:
-    return [EnrichmentItem(ocid=f"ocds-9t57fa-{row['id']}", tenderNumber=row["tender_No"])
+def items_of(source: SampleSource, count: int) -> list[LookupItem]:
+    return [LookupItem(ocid=f"ocds-9t57fa-{row['id']}", tenderNumber=row["tender_No"])
             for row in source.portal_rows[:count]]
 
 
 def test_a_batch_paces_its_lookups_and_one_failure_does_not_fail_the_others(sample_source):
-    items = items_of(sample_source, 4) + [EnrichmentItem(ocid="ocds-9t57fa-999999999", tenderNumber="NO-SUCH")]
+    items = items_of(sample_source, 4) + [LookupItem(ocid="ocds-9t57fa-999999999", tenderNumber="NO-SUCH")]
     portal = PortalClient(sample_source.url)
     started = time.monotonic()
 
-    result = backlog.look_up_batch(EnrichmentBatch(batch=7, tenders=items), portal, 0.2, lambda: 60.0)
+    result = look_up_batch(LookupBatch(batch=7, tenders=items), portal, 0.2, lambda: 60.0)
 
     assert time.monotonic() - started >= 0.8  # five lookups, at most one every 0.2 s
     assert result.batch == 7 and result.lookups == 5
@@ -178,7 +187,7 @@ def test_a_batch_paces_its_lookups_and_one_failure_does_not_fail_the_others(samp
 def test_a_429_is_counted_and_slows_the_batch_down():
     with SampleSource(faults=Faults(rate=1.0, kinds=("429-retry-after",), retry_after=0)) as source:
         portal = PortalClient(source.url)
-        result = backlog.look_up_batch(EnrichmentBatch(batch=0, tenders=items_of(source, 2)), portal, 0.05, lambda: 60.0)
+        result = look_up_batch(LookupBatch(batch=0, tenders=items_of(source, 2)), portal, 0.05, lambda: 60.0)
     assert result.throttled == 8  # every attempt of both lookups
     assert [r.status for r in result.results] == ["failed", "failed"]
     assert "HTTP 429" in result.results[0].error
@@ -186,7 +195,7 @@ def test_a_429_is_counted_and_slows_the_batch_down():
 
 def test_a_batch_out_of_time_leaves_the_rest_for_a_later_run(sample_source):
     left = iter([30.0, 0.5, 0.5])
-    result = backlog.look_up_batch(
-        EnrichmentBatch(batch=0, tenders=items_of(sample_source, 3)), PortalClient(sample_source.url), 0, lambda: next(left)
+    result = look_up_batch(
+        LookupBatch(batch=0, tenders=items_of(sample_source, 3)), PortalClient(sample_source.url), 0, lambda: next(left)
     )
     assert [r.status for r in result.results] == ["enriched"] and result.lookups == 1

@@ -12,10 +12,10 @@ import pytest
 from local.sample_source.faults import BROKEN_RELEASE_FAULTS, DATA_FAULTS, REQUEST_FAULTS, Faults
 from local.sample_source.server import SampleSource
 from tender_sync.errors import BadSourceData, SourceRejected, SourceUnavailable
-from tender_sync.normalize import NormalizationError, normalize_release
-from tender_sync.ocds_client import OcdsClient
-from tender_sync.portal_client import PortalClient
-from tender_sync.source_requests import RequestPolicy
+from tender_sync.source.normalize import NormalizationError, normalize_release
+from tender_sync.source.ocds_client import OcdsClient
+from tender_sync.source.portal_client import PortalClient
+from tender_sync.source.requests import RequestPolicy
 
 WINDOW = (date(2025, 9, 1), date(2025, 9, 11))
 # Short waits; attempts enough that a 30% fault rate never exhausts them on these seeds.

@@ -4,8 +4,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tender_sync.artifacts import read_json_lines
-from tender_sync.fetch import stage_releases
+from tender_sync.storage.artifacts import read_json_lines
+from tender_sync.source.staging import stage_releases
 from tests.unit.test_normalize import load
 
 BUCKET = "artifacts"

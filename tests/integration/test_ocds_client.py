@@ -8,8 +8,8 @@ import pytest
 from local.sample_source.faults import Faults
 from local.sample_source.server import SampleSource
 from tender_sync.errors import BadSourceData, ListingIncomplete, SourceRejected, SourceUnavailable
-from tender_sync.ocds_client import OcdsClient
-from tender_sync.source_requests import RequestPolicy
+from tender_sync.source.ocds_client import OcdsClient
+from tender_sync.source.requests import RequestPolicy
 
 BUSY_DAY = date(2025, 9, 1)
 QUICK = RequestPolicy(timeout=5.0, attempts=1)

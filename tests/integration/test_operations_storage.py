@@ -4,23 +4,27 @@ from datetime import date
 import psycopg
 import pytest
 
-from tender_sync import backfill, jobs
-from tender_sync.cleanup import clean_up
-from tender_sync.inputs import BackfillRequest
-from tender_sync.models import Window
+from tender_sync.runs import backfill
+from tender_sync.runs.cleanup import clean_up
+from tender_sync.models.inputs import BackfillRequest
+from tender_sync.models.jobs import Window
 from tender_sync.workflows import BACKFILL, SYNC
+from tender_sync.models.jobs import BackfillJob
+from tests.helpers import INPUT_DEFAULTS
+from tender_sync.storage import job_log
 from tests.integration.test_storage import SETTINGS
 
 # backfill
 
 
 def request(start: str, end: str, window_days: int = 7) -> BackfillRequest:
-    return BackfillRequest.model_validate({"from": start, "to": end, "windowDays": window_days})
+    return BackfillRequest.model_validate({"from": start, "to": end, "windowDays": window_days}, context=INPUT_DEFAULTS)
 
 
-def store_window(database_url: str, job: jobs.Job, counts: dict[str, int] | None = None) -> jobs.Job:
+def store_window(database_url: str, job: BackfillJob, counts: dict[str, int] | None = None) -> BackfillJob:
+    assert job.window is not None
     with psycopg.connect(database_url) as conn:
-        backfill.record_window(conn, SETTINGS, job, counts or dict.fromkeys(jobs.COUNTS, 1))
+        backfill.record_window(conn, SETTINGS, job, job.window, counts or dict.fromkeys(job_log.COUNTS, 1))
     return backfill.next_window(job)
 
 
@@ -41,10 +45,10 @@ def test_a_backfill_resumes_where_a_run_that_did_not_complete_stopped(database_u
     assert last.window is None
     with psycopg.connect(database_url) as conn:
         backfill.complete(conn, SETTINGS.source_name, last)
-        finished = jobs.finish_job(conn, SETTINGS.source_name, last, None)
+        finished = job_log.finish_job(conn, SETTINGS.source_name, last.jobId, last.executionId, None)
         again = backfill.start(conn, SETTINGS, "exec-4", request("2025-09-01", "2025-09-20"))
     # The job's counts are its own windows' (two), kept by finish_job; a completed plan starts afresh.
-    assert finished.counts == dict.fromkeys(jobs.COUNTS, 2)
+    assert finished.counts == dict.fromkeys(job_log.COUNTS, 2)
     assert again.window == first.window
 
 
@@ -67,7 +71,7 @@ def test_cleanup_fails_the_jobs_and_frees_the_leases_of_executions_no_longer_run
 
     with psycopg.connect(database_url) as conn:
         for execution_id in (*statuses, "another-stacks"):
-            jobs.open_job(conn, SYNC.name, execution_id, "test", None)
+            job_log.open_job(conn, SYNC.name, execution_id, "test", None)
         conn.execute(
             "INSERT INTO sync_state (source, lease_holder, lease_expires_at) VALUES ('a', 'aborted', now() + interval '1 hour'),"
             " ('b', 'running', now() + interval '1 hour')"
@@ -90,8 +94,8 @@ def test_cleanup_fails_the_jobs_and_frees_the_leases_of_executions_no_longer_run
                                            "changes_published": 3, "events_late": 0}])
 def test_finish_job_stores_the_counts_or_keeps_those_added_up(database_url, counts):
     with psycopg.connect(database_url) as conn:
-        job_id = jobs.open_job(conn, BACKFILL.name, "exec-1", "test", None)
-        jobs.add_counts(conn, job_id, dict.fromkeys(jobs.COUNTS, 5))
-        finished = jobs.finish_job(conn, SETTINGS.source_name, jobs.Job(jobId=job_id, executionId="exec-1"), counts)
-    assert finished.counts == (counts or dict.fromkeys(jobs.COUNTS, 5))
+        job_id = job_log.open_job(conn, BACKFILL.name, "exec-1", "test", None)
+        job_log.add_counts(conn, job_id, dict.fromkeys(job_log.COUNTS, 5))
+        finished = job_log.finish_job(conn, SETTINGS.source_name, job_id, "exec-1", counts)
+    assert finished.counts == (counts or dict.fromkeys(job_log.COUNTS, 5))
     assert finished.seconds >= 0

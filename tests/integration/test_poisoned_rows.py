@@ -6,8 +6,9 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from tender_sync import upsert
-from tender_sync.upsert import store_tenders
+from tender_sync.storage import tenders
+from tender_sync.storage import tenders as upsert
+from tender_sync.storage.tenders import store_tenders
 from tests.integration.test_storage import tender
 
 SOURCE = "etenders-za"
@@ -77,7 +78,7 @@ def test_the_same_batch_again_changes_nothing_but_the_quarantine_counts(database
 
 def test_a_clean_batch_takes_one_pass(database_url, monkeypatch):
     copies = []
-    copy = upsert._copy
+    copy = tenders._copy
 
     def counted_copy(conn, tenders, refused):
         copies.append(len(tenders))

@@ -1,13 +1,13 @@
-"""PortalClient and enrich() against the sample eTenders portal over real HTTP on 127.0.0.1."""
+"""PortalClient and look_up() against the sample eTenders portal over real HTTP on 127.0.0.1."""
 import httpx
 import pytest
 
 from local.sample_source.server import SampleSource
-from tender_sync.enrichment import enrich
-from tender_sync.portal_client import PortalClient
+from tender_sync.source.portal_lookup import look_up
+from tender_sync.source.portal_client import PortalClient
 from tender_sync.errors import SourceUnavailable
-from tender_sync.models import EnrichmentItem
-from tender_sync.normalize import normalize_release
+from tender_sync.models.lookups import LookupItem
+from tender_sync.source.normalize import normalize_release
 
 
 @pytest.fixture
@@ -27,9 +27,9 @@ def test_old_shape_tender_is_enriched_from_its_portal_row(sample_source, portal)
     tender = normalize_release(old_shape)
     assert tender.enrichment_status == "pending"
     row = rows_by_id[int(tender.ocid.rsplit("-", 1)[1])]
-    item = EnrichmentItem(ocid=tender.ocid, tenderNumber=tender.tender_number)
+    item = LookupItem(ocid=tender.ocid, tenderNumber=tender.tender_number)
 
-    result = enrich(item, portal)
+    result = look_up(item, portal)
 
     assert result.status == "enriched"
     assert result.detailed_category == row["category"]
@@ -40,9 +40,9 @@ def test_old_shape_tender_is_enriched_from_its_portal_row(sample_source, portal)
 def test_portal_and_feed_agree_on_a_new_shape_tender(sample_source, portal):
     new_shape = normalize_release(next(r for r in sample_source.releases if "category" in r["tender"]))
     assert new_shape.enrichment_status == "enriched"
-    item = EnrichmentItem(ocid=new_shape.ocid, tenderNumber=new_shape.tender_number)
+    item = LookupItem(ocid=new_shape.ocid, tenderNumber=new_shape.tender_number)
 
-    result = enrich(item, portal)
+    result = look_up(item, portal)
 
     assert (result.detailed_category, result.province, result.details) == (
         new_shape.detailed_category,
@@ -64,9 +64,9 @@ def test_search_is_a_case_insensitive_contains_match(portal):
 
 
 def test_unknown_tender_is_not_found(portal):
-    item = EnrichmentItem(ocid="ocds-9t57fa-1", tenderNumber="NO-SUCH-TENDER")
+    item = LookupItem(ocid="ocds-9t57fa-1", tenderNumber="NO-SUCH-TENDER")
 
-    result = enrich(item, portal)
+    result = look_up(item, portal)
 
     assert result.status == "not_found"
 
@@ -79,8 +79,8 @@ def test_synthetic_tenders_beyond_the_real_rows_are_found(http):
         tender = normalize_release(release)
         assert tender.tender_number == source.portal_rows[1]["tender_No"] + "/2"
 
-        item = EnrichmentItem(ocid=tender.ocid, tenderNumber=tender.tender_number)
-        result = enrich(item, PortalClient(source.url, client=http))
+        item = LookupItem(ocid=tender.ocid, tenderNumber=tender.tender_number)
+        result = look_up(item, PortalClient(source.url, client=http))
 
     assert result.status == "enriched"
     assert result.detailed_category == source.portal_rows[1]["category"]

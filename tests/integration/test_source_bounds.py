@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from tender_sync.errors import BadSourceData, SourceUnavailable
-from tender_sync.ocds_client import OcdsClient
-from tender_sync.source_requests import MIB, RequestPolicy
+from tender_sync.source.ocds_client import OcdsClient
+from tender_sync.source.requests import MIB, RequestPolicy
 
 DAY = date(2025, 9, 1)
 RELEASE = {"ocid": "ocds-9t57fa-1", "id": "ocds-9t57fa-1-2025-09-01", "date": "2025-09-01T00:00:00Z"}

@@ -4,10 +4,12 @@ from datetime import date
 import psycopg
 import pytest
 
-from tender_sync import db, jobs
-from tender_sync.models import Window
+from tender_sync.models.jobs import Window
 from tender_sync.settings import SyncSettings
-from tender_sync.upsert import store_quarantined, store_tenders
+from tender_sync.storage.tenders import store_quarantined, store_tenders
+from tender_sync.runs import sync
+from tender_sync.storage import cursor
+from tender_sync.storage import job_log, migrations
 
 SETTINGS = SyncSettings(
     source_name="etenders-za", first_run_from=date(2025, 9, 1), window_days=7, overlap_days=1, lease_seconds=3600,
@@ -39,8 +41,8 @@ def store(url, tenders):
 
 def test_migrations_apply_once_in_order_and_are_recorded(empty_database_url):
     with psycopg.connect(empty_database_url) as conn:
-        assert db.migrate(conn) == ["001_tables", "002_backfill_progress", "003_enrichment_backlog", "004_change_events"]
-        assert db.migrate(conn) == []
+        assert migrations.migrate(conn) == ["001_tables", "002_backfill_progress", "003_enrichment_backlog", "004_change_events"]
+        assert migrations.migrate(conn) == []
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
     assert {"tenders", "job_log", "sync_state", "quarantine", "backfill_progress", "schema_migrations"} <= tables
@@ -144,14 +146,14 @@ def test_store_quarantined_keeps_the_ocid_and_reason_and_counts_a_repeat(databas
 
 def test_lease_lets_one_run_work_and_skips_the_other(database_url):
     with psycopg.connect(database_url) as conn:
-        first = jobs.start_sync(conn, SETTINGS, "exec-1", "test", 300, None)
+        first = sync.start_sync(conn, SETTINGS, "exec-1", "test", 300, None)
     with psycopg.connect(database_url) as conn:
-        second = jobs.start_sync(conn, SETTINGS, "exec-2", "test", 300, None)
+        second = sync.start_sync(conn, SETTINGS, "exec-2", "test", 300, None)
     assert not first.skipped and second.skipped
     assert "exec-1" in second.reason
     with psycopg.connect(database_url) as conn:
-        jobs.finish_job(conn, SETTINGS.source_name, first, jobs.counts_of({}, {}))
-        third = jobs.start_sync(conn, SETTINGS, "exec-3", "test", 300, None)
+        job_log.finish_job(conn, SETTINGS.source_name, first.jobId, first.executionId, job_log.counts_of({}, {}))
+        third = sync.start_sync(conn, SETTINGS, "exec-3", "test", 300, None)
         statuses = [r[0] for r in conn.execute("SELECT status FROM job_log ORDER BY id")]
     assert not third.skipped
     assert statuses == ["SUCCESS", "SKIPPED", "RUNNING"]
@@ -181,7 +183,7 @@ def test_start_sync_takes_over_an_expired_lease_and_fails_the_crashed_runs_job(d
     crashed_run_holding_the_lease(database_url, "-1 second")
 
     with psycopg.connect(database_url) as conn:
-        job = jobs.start_sync(conn, SETTINGS, "exec-new", "test", 300, None)
+        job = sync.start_sync(conn, SETTINGS, "exec-new", "test", 300, None)
         log = job_log_by_execution(conn)
         lease = conn.execute("SELECT cursor, lease_holder FROM sync_state").fetchone()
 
@@ -199,7 +201,7 @@ def test_start_sync_does_not_take_over_a_lease_that_has_not_expired(database_url
     crashed_run_holding_the_lease(database_url, "1 hour")
 
     with psycopg.connect(database_url) as conn:
-        job = jobs.start_sync(conn, SETTINGS, "exec-new", "test", 300, None)
+        job = sync.start_sync(conn, SETTINGS, "exec-new", "test", 300, None)
         statuses = conn.execute("SELECT execution_id, status FROM job_log ORDER BY id").fetchall()
         [(skipped_error,)] = conn.execute("SELECT error FROM job_log WHERE status = 'SKIPPED'").fetchall()
         lease = conn.execute("SELECT cursor, lease_holder FROM sync_state").fetchone()
@@ -212,18 +214,18 @@ def test_start_sync_does_not_take_over_a_lease_that_has_not_expired(database_url
 
 def test_first_window_starts_at_first_run_date_and_moves_the_cursor_when_stored(database_url):
     with psycopg.connect(database_url) as conn:
-        job = jobs.start_sync(conn, SETTINGS, "exec-1", "test", 300, None)
+        job = sync.start_sync(conn, SETTINGS, "exec-1", "test", 300, None)
         assert job.window == Window(date_from=date(2025, 9, 1), date_to=date(2025, 9, 8))
         assert job.cursorAfter == date(2025, 9, 8)
-        jobs.advance_cursor(conn, SETTINGS.source_name, job.cursorAfter)
-        jobs.finish_job(conn, SETTINGS.source_name, job, jobs.counts_of({}, {}))
-        job = jobs.start_sync(conn, SETTINGS, "exec-2", "test", 300, None)
+        cursor.advance_cursor(conn, SETTINGS.source_name, job.cursorAfter)
+        job_log.finish_job(conn, SETTINGS.source_name, job.jobId, job.executionId, job_log.counts_of({}, {}))
+        job = sync.start_sync(conn, SETTINGS, "exec-2", "test", 300, None)
     assert job.window == Window(date_from=date(2025, 9, 7), date_to=date(2025, 9, 14))
 
 
 def test_a_manual_window_after_a_gap_does_not_move_the_cursor(database_url):
     with psycopg.connect(database_url) as conn:
-        job = jobs.start_sync(conn, SETTINGS, "exec-1", "test", 300,
+        job = sync.start_sync(conn, SETTINGS, "exec-1", "test", 300,
                               Window(date_from=date(2025, 10, 1), date_to=date(2025, 10, 5)))
     assert job.cursorAfter is None
 
@@ -231,8 +233,8 @@ def test_a_manual_window_after_a_gap_does_not_move_the_cursor(database_url):
 @pytest.mark.parametrize("job_id", [None, "from-start"])
 def test_fail_job_records_the_error_and_frees_the_lease(database_url, job_id):
     with psycopg.connect(database_url) as conn:
-        job = jobs.start_sync(conn, SETTINGS, "exec-1", "test", 300, None)
-        jobs.fail_job(conn, SETTINGS.source_name, "exec-1", job.jobId if job_id else None, "SourceUnavailable: 503", "sync")
+        job = sync.start_sync(conn, SETTINGS, "exec-1", "test", 300, None)
+        job_log.fail_job(conn, SETTINGS.source_name, "exec-1", job.jobId if job_id else None, "SourceUnavailable: 503", "sync")
         row = conn.execute("SELECT status, error FROM job_log").fetchall()
         lease = conn.execute("SELECT lease_holder FROM sync_state").fetchone()
     assert row == [("FAILED", "SourceUnavailable: 503")]
@@ -241,9 +243,9 @@ def test_fail_job_records_the_error_and_frees_the_lease(database_url, job_id):
 
 def test_fail_job_never_overwrites_a_stored_window(database_url):
     with psycopg.connect(database_url) as conn:
-        job = jobs.start_sync(conn, SETTINGS, "exec-1", "test", 300, None)
-        jobs.record_stored_window(conn, job, jobs.counts_of({"fetched": 5}, {"upserted": 4}))
-        finished = jobs.fail_job(conn, SETTINGS.source_name, "exec-1", job.jobId, "DatabaseUnavailable: gone", "sync")
+        job = sync.start_sync(conn, SETTINGS, "exec-1", "test", 300, None)
+        job_log.record_stored_window(conn, job.jobId, job_log.counts_of({"fetched": 5}, {"upserted": 4}))
+        finished = job_log.fail_job(conn, SETTINGS.source_name, "exec-1", job.jobId, "DatabaseUnavailable: gone", "sync")
         row = conn.execute("SELECT status, error, fetched, upserted FROM job_log").fetchall()
         lease = conn.execute("SELECT lease_holder FROM sync_state").fetchone()
     assert row == [("SUCCESS", None, 5, 4)] and lease == (None,)

@@ -7,8 +7,8 @@ import jsonschema
 import pytest
 
 from local.schemas import schemas, text
-from tender_sync.changes import DETAIL_TYPE, EVENT_SOURCE, ChangeCounts, ChangesObject, TenderChange, TendersChanged
-from tender_sync.models import Window
+from tender_sync.changes.events import DETAIL_TYPE, EVENT_SOURCE, ChangeCounts, ChangesObject, TenderChange, TendersChanged
+from tender_sync.models.jobs import Window
 
 
 @pytest.mark.parametrize("path", list(schemas()), ids=lambda path: path.name)

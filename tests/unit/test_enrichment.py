@@ -1,13 +1,13 @@
-"""enrich() turning real eTenders portal rows into enrichment results."""
+"""look_up() turning real eTenders portal rows into enrichment results."""
 import copy
 import json
 
 import pytest
 
 from local.sample_source.releases import PORTAL_ROWS_FILE, sample_data_dir
-from tender_sync.enrichment import enrich
+from tender_sync.source.portal_lookup import look_up
 from tender_sync.errors import BadSourceData
-from tender_sync.models import EnrichmentItem
+from tender_sync.models.lookups import LookupItem
 
 
 class RealRowsPortal:
@@ -38,13 +38,13 @@ def portal(rows_by_id) -> RealRowsPortal:
     return RealRowsPortal(list(rows_by_id.values()))
 
 
-def item_for(row: dict) -> EnrichmentItem:
+def item_for(row: dict) -> LookupItem:
     """The item FetchReleases would send: the feed's tender.title is the row's tender number, as published."""
-    return EnrichmentItem(ocid=f"ocds-9t57fa-{row['id']}", tenderNumber=row["tender_No"])
+    return LookupItem(ocid=f"ocds-9t57fa-{row['id']}", tenderNumber=row["tender_No"])
 
 
 def test_row_becomes_an_enriched_result(portal, rows_by_id):
-    result = enrich(item_for(rows_by_id[132162]), portal)
+    result = look_up(item_for(rows_by_id[132162]), portal)
 
     assert result.ocid == "ocds-9t57fa-132162"
     assert result.status == "enriched"
@@ -68,7 +68,7 @@ def test_row_becomes_an_enriched_result(portal, rows_by_id):
 def test_naive_portal_times_are_south_african(portal, rows_by_id):
     assert rows_by_id[132162]["compulsory_briefing_session"] == "2025-09-29T11:00:00"
 
-    result = enrich(item_for(rows_by_id[132162]), portal)
+    result = look_up(item_for(rows_by_id[132162]), portal)
 
     assert result.details["briefingSession"]["date"] == "2025-09-29T11:00:00+02:00"
 
@@ -79,8 +79,8 @@ def test_missing_briefing_date_and_no_date_sentinel_mean_no_date(portal, rows_by
     with_sentinel["compulsory_briefing_session"] = with_sentinel["sysStartTime"]  # "0001-01-01T00:00:00"
     portal.rows = [without_briefing, with_sentinel]
 
-    assert enrich(item_for(without_briefing), portal).details["briefingSession"]["date"] is None
-    assert enrich(item_for(with_sentinel), portal).details["briefingSession"]["date"] is None
+    assert look_up(item_for(without_briefing), portal).details["briefingSession"]["date"] is None
+    assert look_up(item_for(with_sentinel), portal).details["briefingSession"]["date"] is None
 
 
 def test_na_conditions_and_trailing_spaces(portal, rows_by_id):
@@ -89,7 +89,7 @@ def test_na_conditions_and_trailing_spaces(portal, rows_by_id):
     assert row["conditions"] == "N/A"
     assert row["briefingVenue"].endswith("Centurion                                 ")
 
-    result = enrich(item_for(row), portal)
+    result = look_up(item_for(row), portal)
 
     assert portal.searches == ["IEC/SS-02/2025"]
     assert result.status == "enriched"
@@ -101,7 +101,7 @@ def test_na_conditions_and_trailing_spaces(portal, rows_by_id):
 
 def test_row_is_matched_on_the_ocid_suffix_not_the_first_hit(portal, rows_by_id):
     # "IDS (W&S) 0" matches two real rows; only 134381 is this tender.
-    result = enrich(EnrichmentItem(ocid="ocds-9t57fa-134381", tenderNumber="IDS (W&S) 0"), portal)
+    result = look_up(LookupItem(ocid="ocds-9t57fa-134381", tenderNumber="IDS (W&S) 0"), portal)
 
     assert result.status == "enriched"
     assert result.details["briefingSession"]["venue"].startswith("Mayoral Chamber, Civic Centre")
@@ -112,7 +112,7 @@ def test_row_is_matched_on_an_equal_id_not_one_containing_the_ocid_suffix(portal
     containing = {**row, "id": 1132162, "category": "Another category"}  # its id contains "132162"
     portal.rows = [containing, row]
 
-    result = enrich(item_for(row), portal)
+    result = look_up(item_for(row), portal)
 
     assert result.status == "enriched"
     assert result.detailed_category == row["category"]
@@ -122,14 +122,14 @@ def test_a_row_whose_id_only_contains_the_ocid_suffix_is_not_found(portal, rows_
     row = rows_by_id[132162]
     portal.rows = [{**row, "id": 1132162, "category": "Another category"}]
 
-    result = enrich(item_for(row), portal)
+    result = look_up(item_for(row), portal)
 
     assert result.status == "not_found"
     assert result.detailed_category is None
 
 
 def test_tender_number_found_under_another_id_is_not_found(portal, rows_by_id):
-    result = enrich(EnrichmentItem(ocid="ocds-9t57fa-999999", tenderNumber=rows_by_id[132162]["tender_No"]), portal)
+    result = look_up(LookupItem(ocid="ocds-9t57fa-999999", tenderNumber=rows_by_id[132162]["tender_No"]), portal)
 
     assert result.status == "not_found"
     assert result.detailed_category is None
@@ -137,14 +137,14 @@ def test_tender_number_found_under_another_id_is_not_found(portal, rows_by_id):
 
 
 def test_unknown_tender_number_is_not_found(portal):
-    result = enrich(EnrichmentItem(ocid="ocds-9t57fa-132162", tenderNumber="NO-SUCH-TENDER"), portal)
+    result = look_up(LookupItem(ocid="ocds-9t57fa-132162", tenderNumber="NO-SUCH-TENDER"), portal)
 
     assert result.status == "not_found"
 
 
 @pytest.mark.parametrize("tender_number", [None, "", "  "])
 def test_item_without_tender_number_is_not_found_without_a_search(portal, tender_number):
-    result = enrich(EnrichmentItem(ocid="ocds-9t57fa-132162", tenderNumber=tender_number), portal)
+    result = look_up(LookupItem(ocid="ocds-9t57fa-132162", tenderNumber=tender_number), portal)
 
     assert result.status == "not_found"
     assert portal.searches == []
@@ -154,4 +154,4 @@ def test_unparseable_portal_date_is_bad_source_data(portal, rows_by_id):
     rows_by_id[132162]["compulsory_briefing_session"] = "29 Sept 2025 11h00"
 
     with pytest.raises(BadSourceData, match="portal row 132162: unparseable briefingSession.date '29 Sept 2025 11h00'"):
-        enrich(item_for(rows_by_id[132162]), portal)
+        look_up(item_for(rows_by_id[132162]), portal)

@@ -4,36 +4,30 @@ from datetime import date, timedelta
 import pytest
 
 from tender_sync.errors import InvalidInput
-from tender_sync.inputs import (
-    BackfillRequest,
-    CleanupRequest,
-    EnrichTodayRequest,
-    SingleTenderRequest,
-    SyncRequest,
-    parse_input,
-)
-from tender_sync.window import source_today
+from tender_sync.models.inputs import BackfillRequest, CleanupRequest, EnrichTodayRequest, SingleTenderRequest, SyncRequest, InputDefaults, parse_input
+from tender_sync.storage.cursor import source_today
+from tests.helpers import INPUT_DEFAULTS
 
 
 def test_enrich_today_needs_a_cap_and_may_name_its_admin():
-    request = parse_input(EnrichTodayRequest, {"maxEnrichment": 50, "adminUserId": "u-17"}, "enrich-today")
+    request = parse_input(EnrichTodayRequest, {"maxEnrichment": 50, "adminUserId": "u-17"}, "enrich-today", INPUT_DEFAULTS)
     assert (request.maxEnrichment, request.triggered_by) == (50, "admin u-17")
-    assert parse_input(EnrichTodayRequest, {"maxEnrichment": 1}, "enrich-today").triggered_by == "manual"
+    assert parse_input(EnrichTodayRequest, {"maxEnrichment": 1}, "enrich-today", INPUT_DEFAULTS).triggered_by == "manual"
 
 
-def test_backfill_dates_are_parsed_and_its_window_size_defaults_to_the_deployments(monkeypatch):
-    monkeypatch.setenv("WINDOW_DAYS", "5")
-    request = parse_input(BackfillRequest, {"from": "2025-09-01", "to": "2025-10-01"}, "backfill")
+def test_backfill_dates_are_parsed_and_its_window_size_defaults_to_the_deployments():
+    defaults = InputDefaults(max_enrichment=300, window_days=5, ocid_prefix="ocds-9t57fa")
+    request = parse_input(BackfillRequest, {"from": "2025-09-01", "to": "2025-10-01"}, "backfill", defaults)
     assert (request.date_from, request.date_to, request.windowDays, request.maxEnrichment) == (
         date(2025, 9, 1), date(2025, 10, 1), 5, 300)
 
 
 def test_a_backfill_may_reach_today_but_not_beyond():
     tomorrow = source_today() + timedelta(days=1)
-    assert parse_input(BackfillRequest, {"from": "2025-09-01", "to": tomorrow.isoformat(), "windowDays": 31}, "backfill")
+    assert parse_input(BackfillRequest, {"from": "2025-09-01", "to": tomorrow.isoformat(), "windowDays": 31}, "backfill", INPUT_DEFAULTS)
     with pytest.raises(InvalidInput, match="is in the future"):
         parse_input(BackfillRequest, {"from": "2025-09-01", "to": (tomorrow + timedelta(days=1)).isoformat(),
-                                      "windowDays": 31}, "backfill")
+                                      "windowDays": 31}, "backfill", INPUT_DEFAULTS)
 
 
 @pytest.mark.parametrize(
@@ -58,19 +52,19 @@ def test_a_backfill_may_reach_today_but_not_beyond():
 )
 def test_a_bad_input_is_refused_with_a_one_line_reason(model, value, reason):
     with pytest.raises(InvalidInput) as raised:
-        parse_input(model, value, "some-workflow")
+        parse_input(model, value, "some-workflow", INPUT_DEFAULTS)
     message = str(raised.value)
     assert message.startswith("invalid some-workflow input: ") and reason in message
     assert "\n" not in message
 
 
 def test_no_input_at_all_is_an_empty_one():
-    assert parse_input(CleanupRequest, None, "cleanup") == CleanupRequest()
-    assert parse_input(SingleTenderRequest, {"ocid": "ocds-9t57fa-134030"}, "single-tender").ocid == "ocds-9t57fa-134030"
+    assert parse_input(CleanupRequest, None, "cleanup", INPUT_DEFAULTS) == CleanupRequest.model_validate({}, context=INPUT_DEFAULTS)
+    assert parse_input(SingleTenderRequest, {"ocid": "ocds-9t57fa-134030"}, "single-tender", INPUT_DEFAULTS).ocid == "ocds-9t57fa-134030"
 
 
 def test_a_sync_window_past_tomorrow_is_refused_so_the_cursor_cannot_jump_ahead():
     yesterday, tomorrow = source_today() - timedelta(days=1), source_today() + timedelta(days=1)
-    assert parse_input(SyncRequest, {"from": yesterday.isoformat(), "to": tomorrow.isoformat()}, "sync").date_to == tomorrow
+    assert parse_input(SyncRequest, {"from": yesterday.isoformat(), "to": tomorrow.isoformat()}, "sync", INPUT_DEFAULTS).date_to == tomorrow
     with pytest.raises(InvalidInput, match=r"'to' \(.*\) is in the future: at most " + tomorrow.isoformat()):
-        parse_input(SyncRequest, {"from": yesterday.isoformat(), "to": (tomorrow + timedelta(days=29)).isoformat()}, "sync")
+        parse_input(SyncRequest, {"from": yesterday.isoformat(), "to": (tomorrow + timedelta(days=29)).isoformat()}, "sync", INPUT_DEFAULTS)

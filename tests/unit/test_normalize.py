@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from local.sample_source.releases import PORTAL_ROWS_FILE, sample_data_dir
-from tender_sync.normalize import NormalizationError, clean_text, normalize_release, parse_datetime
+from tender_sync.source.normalize import NormalizationError, clean_text, normalize_release, parse_datetime
 
 SAST = timezone(timedelta(hours=2))
 

@@ -1,7 +1,7 @@
 """The publisher profiles and their lookups: by source name (the functions) and by ocid (a release)."""
 import pytest
 
-from tender_sync.publishers import ETENDERS, by_ocid, by_source
+from tender_sync.source.publishers import ETENDERS, by_ocid, by_source
 
 
 def test_a_function_finds_its_source_profile_by_name():

@@ -3,7 +3,7 @@ import pytest
 
 from local.sample_source.releases import sample_data_dir
 from tender_sync.errors import BadSourceData
-from tender_sync.ocds_client import parse_release_package
+from tender_sync.source.ocds_client import parse_release_package
 
 
 def body_of(name: str) -> bytes:

@@ -5,7 +5,7 @@ import httpx
 import pytest
 
 from tender_sync.errors import SourceUnavailable
-from tender_sync.source_requests import SAFETY_MARGIN_SECONDS, RequestPolicy, decode_json, fetch
+from tender_sync.source.requests import SAFETY_MARGIN_SECONDS, RequestPolicy, decode_json, fetch
 
 
 def test_backoff_doubles_with_full_jitter():

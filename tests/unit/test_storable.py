@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from tender_sync.normalize import NormalizationError, normalize_release
-from tender_sync.storable import storable
+from tender_sync.source.normalize import NormalizationError, normalize_release
+from tender_sync.source.cleaning import storable
 from tests.unit.test_normalize import load
 
 PREFIX = "ocds-9t57fa"

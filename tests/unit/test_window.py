@@ -1,8 +1,8 @@
 """Which window a sync works on, and when the cursor moves."""
 from datetime import date
 
-from tender_sync.models import Window
-from tender_sync.window import cursor_after, next_window
+from tender_sync.models.jobs import Window
+from tender_sync.storage.cursor import cursor_after, next_window
 
 FIRST = date(2025, 9, 1)
 

@@ -1,27 +1,26 @@
 """FetchRelease: one ocid's newest release from the release endpoint, staged in S3 as FetchReleases stages a
 window. An unknown ocid fails the run (SourceRejected). Never touches the database."""
-from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.utilities.parser import event_parser
+
+from typing import Any
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tender_sync import settings
-from tender_sync.events import JobEvent
-from tender_sync.fetch import stage_releases
-from tender_sync.ocds_client import OcdsClient
-from tender_sync.publishers import by_source
-from tender_sync.source_requests import RequestPolicy
+from tender_sync.handlers.observability import logger, step
 
-logger = Logger()
-tracer = Tracer()
+from tender_sync import settings
+from tender_sync.models.steps import SingleTenderEvent
+from tender_sync.source.staging import stage_releases
+from tender_sync.source.ocds_client import OcdsClient
+from tender_sync.source.publishers import by_source
+from tender_sync.source.requests import RequestPolicy
+
 SOURCE = settings.from_env(settings.SourceSettings)
 ARTIFACTS = settings.from_env(settings.ArtifactSettings)
 PUBLISHER = by_source(SOURCE.source_name)
 
 
-@logger.inject_lambda_context(correlation_id_path="job.executionId")
-@tracer.capture_lambda_handler
-@event_parser(model=JobEvent)
-def handler(event: JobEvent, context: LambdaContext) -> dict:
+@step(SingleTenderEvent)
+def handler(event: SingleTenderEvent, context: LambdaContext) -> dict[str, Any]:
     job = event.job
     client = OcdsClient(SOURCE.ocds_base_url, PUBLISHER, policy=RequestPolicy.for_invocation(context))
     release = client.get_release(job.ocid)

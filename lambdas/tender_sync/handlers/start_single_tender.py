@@ -1,24 +1,25 @@
 """StartSingleTender: validate the input and open the job for one ocid."""
-from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.utilities.parser import event_parser
+
+from typing import Any
+
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tender_sync import db, jobs
-from tender_sync.events import StartEvent
-from tender_sync.inputs import parse_input
+from tender_sync import settings
+from tender_sync.handlers.observability import FIRST_STEP, logger, step
+from tender_sync.models.inputs import InputDefaults, parse_input
+from tender_sync.models.steps import StartEvent
+from tender_sync.runs import single_tender
+from tender_sync.storage import database, migrations
 from tender_sync.workflows import SINGLE_TENDER
 
-logger = Logger()
-tracer = Tracer()
+SETTINGS = settings.from_env(settings.SyncSettings)
 
 
-@logger.inject_lambda_context(correlation_id_path="executionId")
-@tracer.capture_lambda_handler
-@event_parser(model=StartEvent)
-def handler(event: StartEvent, context: LambdaContext) -> dict:
-    request = parse_input(SINGLE_TENDER.request, event.input, SINGLE_TENDER.name)
-    with db.connect() as conn:
-        db.migrate(conn)
-        job = jobs.start_single_tender(conn, event.executionId, request.ocid)
+@step(StartEvent, FIRST_STEP)
+def handler(event: StartEvent, context: LambdaContext) -> dict[str, Any]:
+    request = parse_input(SINGLE_TENDER.request, event.input, SINGLE_TENDER.name, InputDefaults.of(SETTINGS))
+    with database.connect() as conn:
+        migrations.require_current(conn)
+        job = single_tender.start(conn, event.executionId, request.ocid)
     logger.info("job started", extra={"job": job.model_dump(mode="json")})
     return job.model_dump(mode="json")

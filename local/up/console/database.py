@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-from tender_sync.db import connection_string
+from tender_sync.storage.database import connection_string
 
 # The console's panels: title, and the query (named columns only).
 PANELS = {

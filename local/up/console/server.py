@@ -16,7 +16,7 @@ from local.up.console.execution import outcomes, state_runs
 from local.up.endpoint import HOST
 from local.up.schedules import Scheduler
 from tender_sync.errors import InvalidInput
-from tender_sync.inputs import parse_input
+from tender_sync.models.inputs import parse_input
 from tender_sync.workflows import WORKFLOWS, Workflow
 
 STATIC = Path(__file__).parent / "static"

@@ -1,0 +1,182 @@
+"""Each workflow's execution input: a Pydantic model that rejects unknown fields, parses dates and bounds caps,
+read before anything is written. What an input leaves out comes from the stack's settings, passed in as
+InputDefaults: the models read no environment, so the CLI and the console check an input as the functions do."""
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from tender_sync.errors import InvalidInput
+from tender_sync.models.jobs import Window
+from tender_sync.settings import SyncSettings
+from tender_sync.source.normalize import malformed_ocid
+from tender_sync.source.publishers import by_source
+from tender_sync.storage.cursor import source_today
+
+# The most portal lookups one run may make: a Map of 10,000 items is still well inside the run's hour.
+MAX_ENRICHMENT = 10_000
+# A backfill costs about 55 history events a window: 400 windows stay below Step Functions' 25,000.
+MAX_BACKFILL_WINDOWS = 400
+# The longest window one sync or backfill window may span: longer ranges are a backfill's, in windows.
+MAX_WINDOW_DAYS = 31
+
+Request = TypeVar("Request", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class InputDefaults:
+    """What an input may leave out (the run's cap on lookups, a backfill's window length), and the prefix an ocid
+    must have: the stack's settings (cdk.json)."""
+
+    max_enrichment: int
+    window_days: int
+    ocid_prefix: str | None
+
+    @classmethod
+    def of(cls, settings: SyncSettings) -> "InputDefaults":
+        return cls(settings.max_enrichment, settings.window_days, by_source(settings.source_name).ocid_prefix)
+
+
+def _defaults(info: ValidationInfo) -> InputDefaults:
+    if not isinstance(info.context, InputDefaults):
+        raise TypeError("an input is validated with its InputDefaults as the context (parse_input)")
+    return info.context
+
+
+def _with_defaults(data: Any, info: ValidationInfo, **fields: str) -> Any:
+    """The input with each field it leaves out (by its JSON name) set from InputDefaults' attribute of that name."""
+    if not isinstance(data, dict):
+        return data  # refused by the model, naming what it got
+    defaults = _defaults(info)
+    return {**{field: getattr(defaults, attribute) for field, attribute in fields.items()}, **data}
+
+
+class SyncRequest(BaseModel):
+    """The sync state machine's execution input."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    maxEnrichment: int = Field(ge=0, le=MAX_ENRICHMENT)
+    triggeredBy: str = Field(default="manual", max_length=200)
+    scheduledTime: str | None = None
+    date_from: date | None = Field(default=None, alias="from")
+    date_to: date | None = Field(default=None, alias="to")
+
+    @model_validator(mode="before")
+    @classmethod
+    def defaults(cls, data: Any, info: ValidationInfo) -> Any:
+        return _with_defaults(data, info, maxEnrichment="max_enrichment")
+
+    @model_validator(mode="after")
+    def window_is_workable(self) -> "SyncRequest":
+        """A window that would move the cursor past what the source has published, and so skip every release
+        published meanwhile, is refused; so is one longer than MAX_WINDOW_DAYS (a backfill's job)."""
+        if (self.date_from is None) != (self.date_to is None):
+            raise ValueError("give both 'from' and 'to', or neither")
+        if self.date_from and self.date_to:
+            check_range(self.date_from, self.date_to)
+            days = (self.date_to - self.date_from).days
+            if days > MAX_WINDOW_DAYS:
+                raise ValueError(
+                    f"the window spans {days} days; a sync takes at most {MAX_WINDOW_DAYS}: use a backfill for longer"
+                )
+        return self
+
+    def requested_window(self) -> "Window | None":
+        if self.date_from is None or self.date_to is None:
+            return None
+        return Window(date_from=self.date_from, date_to=self.date_to)
+
+
+class EnrichTodayRequest(BaseModel):
+    """enrich-today: look up today's tenders still lacking their detailed category, at most maxEnrichment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    maxEnrichment: int = Field(ge=1, le=MAX_ENRICHMENT)
+    adminUserId: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @property
+    def triggered_by(self) -> str:
+        return f"admin {self.adminUserId}" if self.adminUserId else "manual"
+
+
+class BackfillRequest(BaseModel):
+    """backfill: the releases dated in [from, to), worked through in windows of windowDays days."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date_from: date = Field(alias="from")
+    date_to: date = Field(alias="to")
+    windowDays: int = Field(ge=1, le=MAX_WINDOW_DAYS)
+    maxEnrichment: int = Field(ge=0, le=MAX_ENRICHMENT)
+
+    @model_validator(mode="before")
+    @classmethod
+    def defaults(cls, data: Any, info: ValidationInfo) -> Any:
+        return _with_defaults(data, info, windowDays="window_days", maxEnrichment="max_enrichment")
+
+    @model_validator(mode="after")
+    def range_is_workable(self) -> "BackfillRequest":
+        check_range(self.date_from, self.date_to)
+        windows = math.ceil((self.date_to - self.date_from).days / self.windowDays)
+        if windows > MAX_BACKFILL_WINDOWS:
+            raise ValueError(
+                f"{windows} windows of {self.windowDays} days; at most {MAX_BACKFILL_WINDOWS} per backfill: "
+                "use larger windows or split the range"
+            )
+        return self
+
+
+class SingleTenderRequest(BaseModel):
+    """single-tender: one ocid, fetched from the release endpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ocid: str
+
+    @field_validator("ocid")
+    @classmethod
+    def ocid_is_well_formed(cls, ocid: str, info: ValidationInfo) -> str:
+        malformed = malformed_ocid(ocid, _defaults(info).ocid_prefix)
+        if malformed:
+            raise ValueError(malformed)
+        return ocid
+
+
+class CleanupRequest(BaseModel):
+    """cleanup: no settings; the schedule says who started it and when."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    triggeredBy: str = Field(default="manual", max_length=200)
+    scheduledTime: str | None = None
+
+
+def check_range(date_from: date, date_to: date) -> None:
+    """[date_from, date_to) is a range of days the source has published: not empty, not past today."""
+    if date_from >= date_to:
+        raise ValueError(f"'from' ({date_from}) must be before 'to' ({date_to}); 'to' is exclusive")
+    tomorrow = source_today() + timedelta(days=1)
+    if date_to > tomorrow:
+        raise ValueError(
+            f"'to' ({date_to}) is in the future: at most {tomorrow} (the day after today in South Africa, exclusive)"
+        )
+
+
+def parse_input(model: type[Request], value: object, workflow: str, defaults: InputDefaults) -> Request:
+    """The execution input as `model`, or InvalidInput with a one-line reason naming each bad field."""
+    try:
+        return model.model_validate(value if value is not None else {}, context=defaults)
+    except ValidationError as error:
+        raise InvalidInput(f"invalid {workflow} input: {one_line(error)}") from None
+
+
+def one_line(error: ValidationError) -> str:
+    """A pydantic error as one line naming each bad field."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors(include_url=False)
+    )

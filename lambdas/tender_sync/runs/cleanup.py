@@ -1,0 +1,77 @@
+"""Cleanup: job_log rows left RUNNING, and leases left held, by executions that are no longer running; and
+change events sent long ago.
+
+An execution stopped from outside (aborted, timed out) never reaches FailJob, so its row stays RUNNING and
+its lease stays taken until it expires. Each is checked against Step Functions (DescribeExecution) here."""
+from collections.abc import Callable
+
+import psycopg
+from aws_lambda_powertools import Logger
+from pydantic import BaseModel
+
+from tender_sync.workflows import CLEANUP
+from tender_sync.changes import outbox
+from tender_sync.models import jobs
+from tender_sync.storage import cursor
+from tender_sync.storage import job_log
+
+logger = Logger(child=True)
+
+# An execution's status, or None when Step Functions has no such execution; raises when it may not be asked.
+DescribeStatus = Callable[[str], str | None]
+
+
+class CleanupResult(BaseModel):
+    checked: int
+    jobsFailed: list[str]
+    leasesFreed: list[str]
+    changeEventsForgotten: int = 0
+
+
+def run(conn: psycopg.Connection, source: str, execution_id: str, triggered_by: str, status_of: DescribeStatus) -> CleanupResult:
+    """One cleanup run, logged as a cleanup job; change events long sent are forgotten too."""
+    result = clean_up(conn, status_of)
+    result.changeEventsForgotten = outbox.forget_sent(conn)
+    job_id = job_log.open_job(conn, CLEANUP.name, execution_id, triggered_by, None)
+    job_log.finish_job(conn, source, job_id, execution_id, None)
+    return result
+
+
+def clean_up(conn: psycopg.Connection, status_of: DescribeStatus) -> CleanupResult:
+    running_jobs = conn.execute(
+        "SELECT id, execution_id FROM job_log WHERE status = 'RUNNING' AND execution_id IS NOT NULL ORDER BY id"
+    ).fetchall()
+    leases = conn.execute(
+        "SELECT source, lease_holder FROM sync_state WHERE lease_holder IS NOT NULL ORDER BY source"
+    ).fetchall()
+    statuses: dict[str, str | None] = {}
+    for execution_id in {execution_id for _, execution_id in running_jobs} | {holder for _, holder in leases}:
+        try:
+            statuses[execution_id] = status_of(execution_id)
+        except Exception as error:  # noqa: BLE001 - not ours to judge (another stack's, or a malformed id): left alone
+            logger.warning("execution not checked", extra={"executionId": execution_id, "error": str(error)})
+
+    failed, freed = [], []
+    for job_id, execution_id in running_jobs:
+        if execution_id in statuses and statuses[execution_id] != "RUNNING":
+            reason = _reason(statuses[execution_id])
+            updated = conn.execute(
+                """UPDATE job_log SET status = 'FAILED', error = %s, finished_at = now()
+                    WHERE id = %s AND status = 'RUNNING' RETURNING id""",
+                (reason, job_id),
+            ).fetchone()
+            if updated:
+                failed.append(execution_id)
+                logger.info("stale job failed", extra={"jobId": job_id, "executionId": execution_id, "reason": reason})
+    for source, holder in leases:
+        if holder in statuses and statuses[holder] != "RUNNING":
+            cursor.release_lease(conn, source, holder)
+            freed.append(holder)
+            logger.info("stale lease freed", extra={"source": source, "executionId": holder})
+    return CleanupResult(checked=len(statuses), jobsFailed=failed, leasesFreed=freed)
+
+
+def _reason(status: str | None) -> str:
+    if status is None:
+        return "cleanup: its execution no longer exists, and never finished the job"
+    return f"cleanup: its execution ended {status} without finishing the job"
