@@ -11,12 +11,12 @@ NODE_TOOLS := $(BIN)/python -m local.node_tools
 NODE_MODULES := node_modules/.package-lock.json
 
 .PHONY: help run up aws cli migrate test test-unit test-integration test-infra test-e2e lint install clean synth \
-	bootstrap deploy cost bench schemas
+	bootstrap deploy cost bench schemas lock
 
 help: ## These targets, one line each
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 26
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  make \1\t\2/' | expand -t 26
 
-$(INSTALLED): requirements.txt lambdas/requirements.txt pyproject.toml
+$(INSTALLED): requirements.txt lambdas/requirements.in pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
@@ -72,6 +72,10 @@ bootstrap: $(INSTALLED) $(NODE_MODULES) ## Once per account and region: the buck
 
 deploy: $(INSTALLED) $(NODE_MODULES) ## Deploy to your AWS credentials' account and region (migrations run at deploy)
 	$(NODE_TOOLS) npx --no-install cdk deploy --outputs-file cdk.out/outputs.json $(ARGS)
+
+lock: $(INSTALLED) ## lambdas/requirements.txt from lambdas/requirements.in: every package of the Lambda asset, hashed
+	cd lambdas && ../$(BIN)/uv pip compile requirements.in --universal --python-version 3.12 --generate-hashes \
+		--custom-compile-command "make lock" --quiet -o requirements.txt
 
 schemas: $(INSTALLED) ## docs/schemas/: the change events' JSON Schemas, from their Pydantic models
 	$(BIN)/python -m local.schemas

@@ -3,9 +3,10 @@ from aws_cdk import App
 
 from infra.checks import add_checks
 from infra.config import StackConfig
-from infra.stack import STACK_ID, TenderSyncStack
+from infra.stack import TenderSyncStack
 
 app = App()
 add_checks(app)
-TenderSyncStack(app, STACK_ID, config=StackConfig.from_context(app.node))
+config = StackConfig.from_context(app.node)
+TenderSyncStack(app, config.stack_name, config=config)
 app.synth()

@@ -1,4 +1,6 @@
-"""The one Lambda code asset: lambdas/tender_sync plus lambdas/requirements.txt, bundled without Docker."""
+"""The one Lambda code asset: lambdas/tender_sync plus the packages lambdas/requirements.txt locks (with their
+hashes), bundled without Docker."""
+
 import importlib.util
 import shutil
 import subprocess
@@ -31,12 +33,22 @@ class LocalPipBundling:
             return False  # CDK then bundles in Docker instead.
         subprocess.run(
             [
-                sys.executable, "-m", "pip", "install",
-                "-r", str(LAMBDAS_DIR / "requirements.txt"),
-                "-t", output_dir,
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-r",
+                str(LAMBDAS_DIR / "requirements.txt"),
+                # The lock holds every package, transitive ones too, each with its hashes.
+                "--require-hashes",
+                "--no-deps",
+                "-t",
+                output_dir,
                 *(option for platform in self.pip_platforms for option in ("--platform", platform)),
-                "--implementation", "cp",
-                "--python-version", PYTHON_VERSION,
+                "--implementation",
+                "cp",
+                "--python-version",
+                PYTHON_VERSION,
                 "--only-binary=:all:",
                 "--upgrade",
                 "--no-compile",  # this machine's Python would write .pyc files for the wrong version
@@ -59,11 +71,13 @@ def lambda_code(architecture: lambda_.Architecture) -> lambda_.Code:
         bundling=BundlingOptions(
             image=lambda_.Runtime.PYTHON_3_12.bundling_image,
             platform=architecture.docker_platform,
-            local=LocalPipBundling(architecture),
+            # jsii calls try_bundle(output_dir, options) with the options struct, not the keyword form of its stub.
+            local=LocalPipBundling(architecture),  # type: ignore[arg-type]
             # Docker fallback, used only when this Python has no pip.
             command=[
-                "bash", "-c",
-                f"pip install -r requirements.txt -t /asset-output && cp -r {PACKAGE} /asset-output/"
+                "bash",
+                "-c",
+                f"pip install --require-hashes --no-deps -r requirements.txt -t /asset-output && cp -r {PACKAGE} /asset-output/"
                 f" && find /asset-output/{PACKAGE} -name __pycache__ -prune -exec rm -rf {{}} +",
             ],
         ),

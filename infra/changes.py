@@ -1,6 +1,7 @@
 """Change events: the EventBridge bus every workflow announces its stored windows' changes on, the event's schema
 in the EventBridge schema registry, and with changesQueue an encrypted SQS queue (with a dead-letter queue) that
 receives them, for the product's alert processor."""
+
 import json
 
 from aws_cdk import Duration
@@ -9,9 +10,9 @@ from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_eventschemas as eventschemas
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
-from tender_sync.changes.events import DETAIL_TYPE, EVENT_SOURCE, TendersChanged, event_schema
 
 from infra.config import StackConfig
+from tender_sync.changes.events import DETAIL_TYPE, EVENT_SOURCE, TendersChanged, event_schema
 
 # A message the alert processor failed to handle this often goes to the dead-letter queue.
 MAX_RECEIVES = 5
@@ -23,9 +24,11 @@ DEAD_LETTER_RETENTION = Duration.days(14)
 class ChangeEvents(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig) -> None:
         super().__init__(scope, construct_id)
-        self.bus = events.EventBus(self, "Bus", event_bus_name=config.event_bus_name)
+        self.bus = events.EventBus(self, "Bus", event_bus_name=config.bus_name)
         registry = eventschemas.CfnRegistry(
-            self, "SchemaRegistry", registry_name=config.event_bus_name,
+            self,
+            "SchemaRegistry",
+            registry_name=config.bus_name,
             description="The events tender sync publishes on its bus",
         )
         self.schema = eventschemas.CfnSchema(
@@ -45,7 +48,10 @@ class ChangeEvents(Construct):
         queue policy), and what it cannot deliver, or the reader fails on MAX_RECEIVES times, goes to the
         dead-letter queue."""
         self.dead_letter_queue = sqs.Queue(
-            self, "ChangesDeadLetterQueue", encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True,
+            self,
+            "ChangesDeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
             retention_period=DEAD_LETTER_RETENTION,
         )
         queue = sqs.Queue(

@@ -2,12 +2,16 @@
 
 An acknowledgment names one finding on one construct, so a new wildcard or a new resource is reported, never
 silently covered."""
-from aws_cdk import Acknowledgment, App, Stack, Validations
+
+from aws_cdk import Acknowledgment, App, CfnElement, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
+from infra.app_events import AppEvents
 from infra.changes import ChangeEvents
 from infra.functions import CHANGES_OBJECTS, ENRICHMENT_RESULTS, RUN_ARTIFACTS, WorkflowFunctions
 from infra.workflow import WorkflowStateMachine
@@ -28,10 +32,11 @@ def acknowledge(construct: IConstruct, finding: str, reason: str) -> None:
 def acknowledge_findings(
     *,
     bucket: s3.Bucket,
-    database_secret: secretsmanager.ISecret,
+    database_secrets: list[secretsmanager.ISecret],
     functions: WorkflowFunctions,
     workflows: list[WorkflowStateMachine],
     change_events: ChangeEvents,
+    app_events: AppEvents,
 ) -> None:
     acknowledge(
         bucket,
@@ -40,7 +45,9 @@ def acknowledge_findings(
         "stack's roles; access logs would need a second bucket kept longer than the data they describe. "
         "CloudTrail S3 data events can audit it when required.",
     )
-    if isinstance(database_secret, secretsmanager.Secret):
+    for database_secret in database_secrets:
+        if not isinstance(database_secret, secretsmanager.Secret):
+            continue
         acknowledge(
             database_secret,
             "SMG4",
@@ -56,24 +63,29 @@ def acknowledge_findings(
             "(infra/bundling.py PYTHON_VERSION). Moving on is a deliberate change with its own test run.",
         )
         acknowledge(
-            function.role,
+            _role(function),
             "IAM5[Resource::*]",
             "Only xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing): X-Ray has no resource-level permissions.",
         )
-    for function in (*functions.staging_functions, functions.upsert_tenders, functions.plan_lookups, functions.store_lookups):
+    for function in (
+        *functions.staging_functions,
+        functions.upsert_tenders,
+        functions.plan_lookups,
+        functions.store_lookups,
+    ):
         acknowledge(
-            function.role,
+            _role(function),
             f"IAM5[Resource::{bucket_arn}/{RUN_ARTIFACTS}]",
             "Run artifacts are keyed by execution (runs/<state machine>/<execution>/), known only at run time.",
         )
     acknowledge(
-        functions.prepare_changes.role,
+        _role(functions.prepare_changes),
         f"IAM5[Resource::{bucket_arn}/{CHANGES_OBJECTS}]",
         "Each event's changes object is keyed by the execution that stored its window, known only at run time; "
         "nothing outside changes/.",
     )
     acknowledge(
-        functions.look_up_batch.role,
+        _role(functions.look_up_batch),
         f"IAM5[Resource::{bucket_arn}/{ENRICHMENT_RESULTS}]",
         "Each batch's result is keyed by execution and batch, known only at run time; nothing outside looked-up/.",
     )
@@ -90,11 +102,25 @@ def acknowledge_findings(
     for workflow in workflows:
         if workflow.workflow in JOB_WORKFLOWS:
             acknowledge(
-                functions.clean_up_jobs.role,
+                _role(functions.clean_up_jobs),
                 f"IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
                 f"<{_logical_id(workflow.state_machine)}.Name>:*]",
                 "Cleanup describes the executions of this state machine, named only at run time; no other action.",
             )
+        if workflow.workflow.detail_type is not None:
+            acknowledge(
+                _role(functions.start_requested),
+                f"IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+                f"<{_logical_id(workflow.state_machine)}.Name>:*]",
+                "StartRequested describes the executions of this state machine it started (whether its single-tender "
+                "run has ended), named from the app's events at run time; no other action on them.",
+            )
+    acknowledge(
+        app_events.undelivered_queue,
+        "SQS3",
+        "It is itself a dead-letter queue: the AppEvents rule target's, where EventBridge puts what it could not "
+        "deliver (the target's DeadLetterConfig, which cdk-nag does not count as a DLQ's use). Nothing consumes it.",
+    )
 
 
 def _acknowledge_state_machine(workflow: WorkflowStateMachine, bucket: s3.Bucket) -> None:
@@ -113,7 +139,7 @@ def _acknowledge_state_machine(workflow: WorkflowStateMachine, bucket: s3.Bucket
             "The Distributed Map's ItemReader reads the run's lookups.json; its key is known only at run time.",
         )
         executions = (
-            'arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:'
+            "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
             '{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"' + _logical_id(state_machine) + '"}]}]}'
         )
         for pattern in (":*", "/*:*"):
@@ -139,4 +165,12 @@ def _acknowledge_state_machine(workflow: WorkflowStateMachine, bucket: s3.Bucket
 def _logical_id(construct: IConstruct) -> str:
     """The CloudFormation logical id of an L2 construct's resource, as cdk-nag names it in a finding."""
     stack = Stack.of(construct)
-    return stack.resolve(stack.get_logical_id(construct.node.default_child))
+    resource = construct.node.default_child
+    assert isinstance(resource, CfnElement)
+    return str(stack.resolve(stack.get_logical_id(resource)))
+
+
+def _role(function: lambda_.Function) -> iam.IRole:
+    """The role WorkflowFunctions gave the function."""
+    assert function.role is not None
+    return function.role

@@ -1,5 +1,8 @@
 """The Lambda functions of every workflow, all from the one code asset, each with only the access and the
 environment it uses."""
+
+from collections.abc import Sequence
+
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -8,12 +11,19 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
-from tender_sync.settings import (
-    ArtifactSettings, ChangeSettings, JobSettings, LookupSettings, SourceSettings, SyncSettings, environment_names,
-)
 
 from infra.bundling import lambda_code
 from infra.config import StackConfig
+from tender_sync.settings import (
+    ArtifactSettings,
+    ChangeSettings,
+    JobSettings,
+    LookupSettings,
+    OwnerSettings,
+    SourceSettings,
+    SyncSettings,
+    environment_names,
+)
 
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 # Where FinishJob's metrics (EMF) land; infra/monitoring.py reads them from here.
@@ -22,6 +32,9 @@ METRICS_NAMESPACE = "TenderSync"
 RUN_ARTIFACTS = "runs/*"
 ENRICHMENT_RESULTS = "runs/*/looked-up/*"
 CHANGES_OBJECTS = "runs/*/changes/*"
+# StartRequested's invocations at once: the lowest maximum concurrency an SQS event source takes (AWS's minimum is
+# 2). Its single-tender runs still go one at a time (tender_sync.app_events.consumer).
+CONSUMERS = 2
 # What Lambda needs to attach a function to subnets; these EC2 actions take no resource ARNs.
 VPC_NETWORK_INTERFACE_ACTIONS = [
     "ec2:CreateNetworkInterface",
@@ -42,14 +55,22 @@ class WorkflowFunctions(Construct):
         config: StackConfig,
         bucket: s3.IBucket,
         database_secret: secretsmanager.ISecret,
+        owner_secret: secretsmanager.ISecret,
     ) -> None:
         super().__init__(scope, construct_id)
         self._code = lambda_code(config.architecture)
         self._architecture = config.architecture
         self._network = _Network(self, config) if config.in_vpc else None
         # Each settings group's variables (tender_sync.settings), valued from cdk.json or the stack's resources.
-        self._setting_values = {**config.settings_environment(), "BUCKET_NAME": bucket.bucket_name}
-        self._common_environment = {"POWERTOOLS_SERVICE_NAME": "tender-sync", "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE}
+        self._setting_values = {
+            **config.settings_environment(),
+            "BUCKET_NAME": bucket.bucket_name,
+            "DATABASE_OWNER_SECRET_ARN": owner_secret.secret_arn,
+        }
+        self._common_environment = {
+            "POWERTOOLS_SERVICE_NAME": "tender-sync",
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        }
         self._database_environment = {"DATABASE_SECRET_ARN": database_secret.secret_arn}
         if config.database_proxy_endpoint:
             self._database_environment["DATABASE_PROXY_ENDPOINT"] = config.database_proxy_endpoint
@@ -57,11 +78,18 @@ class WorkflowFunctions(Construct):
         # database=True: the only functions that open a database connection; the fan-out (LookUpBatch) never does.
         # settings: the groups its handler reads (tender_sync.settings), and so the environment it gets.
         self.start_job = self._function(
-            "StartJob", "start_job", memory_mb=256, timeout=Duration.minutes(1), database=True,
+            "StartJob",
+            "start_job",
+            memory_mb=256,
+            timeout=Duration.minutes(1),
+            database=True,
             settings=[SyncSettings],
         )
         self.fetch_releases = self._function(
-            "FetchReleases", "fetch_releases", memory_mb=1024, timeout=Duration.minutes(10),
+            "FetchReleases",
+            "fetch_releases",
+            memory_mb=1024,
+            timeout=Duration.minutes(10),
             settings=[SourceSettings, ArtifactSettings],
         )
         # 30 s: an Express child (this batch with its Step Functions retries, then the failure record, each up to
@@ -71,22 +99,38 @@ class WorkflowFunctions(Construct):
             "LookUpBatch", "look_up_batch", memory_mb=128, timeout=Duration.seconds(30), settings=[SourceSettings]
         )
         self.plan_lookups = self._function(
-            "PlanLookups", "plan_lookups", memory_mb=256, timeout=Duration.minutes(1), database=True,
+            "PlanLookups",
+            "plan_lookups",
+            memory_mb=256,
+            timeout=Duration.minutes(1),
+            database=True,
             settings=[LookupSettings, ArtifactSettings, JobSettings],
         )
         self.store_lookups = self._function(
-            "StoreLookups", "store_lookups", memory_mb=512, timeout=Duration.minutes(5), database=True,
+            "StoreLookups",
+            "store_lookups",
+            memory_mb=512,
+            timeout=Duration.minutes(5),
+            database=True,
             settings=[LookupSettings, JobSettings],
         )
         self.prepare_changes = self._function(
-            "PrepareChanges", "prepare_changes", memory_mb=256, timeout=Duration.minutes(2), database=True,
+            "PrepareChanges",
+            "prepare_changes",
+            memory_mb=256,
+            timeout=Duration.minutes(2),
+            database=True,
             settings=[JobSettings, ArtifactSettings, ChangeSettings],
         )
         self.record_published = self._function(
             "RecordPublished", "record_published", memory_mb=128, timeout=Duration.seconds(30), database=True
         )
         self.upsert_tenders = self._function(
-            "UpsertTenders", "upsert_tenders", memory_mb=1024, timeout=Duration.minutes(10), database=True,
+            "UpsertTenders",
+            "upsert_tenders",
+            memory_mb=1024,
+            timeout=Duration.minutes(10),
+            database=True,
             settings=[SyncSettings],
         )
         self.finish_job = self._function(
@@ -97,25 +141,73 @@ class WorkflowFunctions(Construct):
         )
         # The other workflows' own steps (infra/operations.py).
         self.start_enrich_today = self._function(
-            "StartEnrichToday", "start_enrich_today", memory_mb=256, timeout=Duration.minutes(1), database=True,
+            "StartEnrichToday",
+            "start_enrich_today",
+            memory_mb=256,
+            timeout=Duration.minutes(1),
+            database=True,
             settings=[SyncSettings],
         )
         self.start_backfill = self._function(
-            "StartBackfill", "start_backfill", memory_mb=256, timeout=Duration.minutes(1), database=True,
+            "StartBackfill",
+            "start_backfill",
+            memory_mb=256,
+            timeout=Duration.minutes(1),
+            database=True,
             settings=[SyncSettings],
         )
         self.next_window = self._function("NextWindow", "next_window", memory_mb=128, timeout=Duration.seconds(30))
         self.start_single_tender = self._function(
-            "StartSingleTender", "start_single_tender", memory_mb=256, timeout=Duration.minutes(1), database=True,
+            "StartSingleTender",
+            "start_single_tender",
+            memory_mb=256,
+            timeout=Duration.minutes(1),
+            database=True,
             settings=[SyncSettings],
         )
+        # Up to MAX_OCIDS releases, FETCH_CONCURRENCY at a time (tender_sync.runs.single_tender): 10 minutes holds
+        # them at up to 4.8 s a request, and leaves the lookups of a capped run within its 15 minutes.
         self.fetch_release = self._function(
-            "FetchRelease", "fetch_release", memory_mb=256, timeout=Duration.minutes(2),
+            "FetchRelease",
+            "fetch_release",
+            memory_mb=256,
+            timeout=Duration.minutes(10),
             settings=[SourceSettings, ArtifactSettings],
         )
         self.clean_up_jobs = self._function(
-            "CleanupJobs", "clean_up_jobs", memory_mb=256, timeout=Duration.minutes(5), database=True,
+            "CleanupJobs",
+            "clean_up_jobs",
+            memory_mb=256,
+            timeout=Duration.minutes(5),
+            database=True,
             settings=[SyncSettings],
+        )
+        # The app's events (infra/app_events.py): it starts the workflows they name, and waits for each single-tender
+        # run it starts (a capped batch's fits the longest timeout Lambda allows) before it takes the next batch.
+        # Reserved concurrency as large as its event source's lowest maximum concurrency (CONSUMERS), so that the
+        # event source is never throttled (a throttled batch goes back to the queue, towards its dead-letter queue).
+        self.start_requested = self._function(
+            "StartRequested",
+            "start_requested",
+            memory_mb=256,
+            timeout=Duration.minutes(15),
+            database=True,
+            settings=[SyncSettings],
+            reserved_concurrency=CONSUMERS,
+        )
+
+        # The schema's migrations, at deploy (infra/migrations.py): as the owner, never through the RDS Proxy.
+        self.migrate_schema = self._function(
+            "MigrateSchema",
+            "migrate_schema",
+            memory_mb=256,
+            timeout=Duration.minutes(5),
+            database=True,
+            owner=True,
+            settings=[OwnerSettings],
+        )
+        self.migrate_schema.add_to_role_policy(
+            iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[owner_secret.secret_arn])
         )
 
         # S3: each function reaches only the run artifacts it reads or writes.
@@ -123,7 +215,8 @@ class WorkflowFunctions(Construct):
         for function in self.staging_functions:
             function.add_to_role_policy(
                 iam.PolicyStatement(
-                    actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=[bucket.arn_for_objects(RUN_ARTIFACTS)]
+                    actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                    resources=[bucket.arn_for_objects(RUN_ARTIFACTS)],
                 )
             )
         # PlanLookups writes the Map's items (lookups.json).
@@ -145,34 +238,78 @@ class WorkflowFunctions(Construct):
             function.add_to_role_policy(
                 iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(RUN_ARTIFACTS)])
             )
-        self.store_lookups.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [RUN_ARTIFACTS]}},
+        # StoreLookups lists the batches' results. UpsertTenders lists nothing, but without s3:ListBucket S3 answers
+        # a missing object (expired before a late redrive) with AccessDenied instead of NoSuchKey.
+        for function in (self.upsert_tenders, self.store_lookups):
+            function.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["s3:ListBucket"],
+                    resources=[bucket.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": [RUN_ARTIFACTS]}},
+                )
             )
-        )
         for function in self.database_functions:
             function.add_to_role_policy(
                 iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[database_secret.secret_arn])
             )
+        # A secret under a customer managed key: its readers decrypt with it, through Secrets Manager only.
+        if config.database_secret_kms_key_arn:
+            for function in self.secret_readers:
+                function.add_to_role_policy(
+                    iam.PolicyStatement(
+                        actions=["kms:Decrypt"],
+                        resources=[config.database_secret_kms_key_arn],
+                        conditions={
+                            "StringEquals": {"kms:ViaService": f"secretsmanager.{Stack.of(self).region}.amazonaws.com"}
+                        },
+                    )
+                )
 
     @property
     def all(self) -> list[lambda_.Function]:
         return [
-            self.start_job, self.fetch_releases, self.upsert_tenders, self.plan_lookups, self.look_up_batch,
-            self.store_lookups, self.prepare_changes, self.record_published, self.finish_job, self.fail_job,
-            self.start_enrich_today, self.start_backfill, self.next_window, self.start_single_tender,
-            self.fetch_release, self.clean_up_jobs,
+            self.start_job,
+            self.fetch_releases,
+            self.upsert_tenders,
+            self.plan_lookups,
+            self.look_up_batch,
+            self.store_lookups,
+            self.prepare_changes,
+            self.record_published,
+            self.finish_job,
+            self.fail_job,
+            self.start_enrich_today,
+            self.start_backfill,
+            self.next_window,
+            self.start_single_tender,
+            self.fetch_release,
+            self.clean_up_jobs,
+            self.start_requested,
+            self.migrate_schema,
         ]
 
     @property
     def database_functions(self) -> list[lambda_.Function]:
         return [
-            self.start_job, self.upsert_tenders, self.plan_lookups, self.store_lookups, self.prepare_changes,
-            self.record_published, self.finish_job, self.fail_job, self.start_enrich_today, self.start_backfill,
-            self.start_single_tender, self.clean_up_jobs,
+            self.start_job,
+            self.upsert_tenders,
+            self.plan_lookups,
+            self.store_lookups,
+            self.prepare_changes,
+            self.record_published,
+            self.finish_job,
+            self.fail_job,
+            self.start_enrich_today,
+            self.start_backfill,
+            self.start_single_tender,
+            self.clean_up_jobs,
+            self.start_requested,
         ]
+
+    @property
+    def secret_readers(self) -> list[lambda_.Function]:
+        """The functions that read a database secret: the functions' own, or (MigrateSchema) the owner's."""
+        return [*self.database_functions, self.migrate_schema]
 
     @property
     def staging_functions(self) -> list[lambda_.Function]:
@@ -197,7 +334,7 @@ class WorkflowFunctions(Construct):
             )
         )
 
-    def _environment(self, settings: list[type], database: bool) -> dict[str, str]:
+    def _environment(self, settings: Sequence[type], database: bool) -> dict[str, str]:
         names = [name for group in settings for name in environment_names(group)]
         return {
             **self._common_environment,
@@ -210,9 +347,19 @@ class WorkflowFunctions(Construct):
         return self._network.policies if self._network else []
 
     def _function(
-        self, construct_id: str, module: str, *, memory_mb: int, timeout: Duration, database: bool = False,
-        settings: list[type] = (),
+        self,
+        construct_id: str,
+        module: str,
+        *,
+        memory_mb: int,
+        timeout: Duration,
+        database: bool = False,
+        owner: bool = False,
+        settings: Sequence[type] = (),
+        reserved_concurrency: int | None = None,
     ) -> lambda_.Function:
+        """database: it connects to the database (in the VPC, when there is one), with the functions' secret, or
+        with `owner` the owner's (named by its settings). reserved_concurrency: at most this many at once."""
         log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=LOG_RETENTION)
         # Our own role instead of Lambda's managed one: it may write to this function's log group only.
         role = iam.Role(self, f"{construct_id}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
@@ -226,10 +373,11 @@ class WorkflowFunctions(Construct):
             architecture=self._architecture,
             memory_size=memory_mb,
             timeout=timeout,
-            environment=self._environment(settings, database),
+            environment=self._environment(settings, database and not owner),
             log_group=log_group,
             role=role,
             tracing=lambda_.Tracing.ACTIVE,
+            reserved_concurrent_executions=reserved_concurrency,
         )
         if database and self._network:
             self._network.place(function, role)
@@ -249,7 +397,9 @@ class _Network(Construct):
         self.policies: list[iam.Policy] = []
 
     def place(self, function: lambda_.Function, role: iam.Role) -> None:
-        function.node.default_child.vpc_config = lambda_.CfnFunction.VpcConfigProperty(
+        resource = function.node.default_child
+        assert isinstance(resource, lambda_.CfnFunction)
+        resource.vpc_config = lambda_.CfnFunction.VpcConfigProperty(
             subnet_ids=self.subnet_ids, security_group_ids=[self.security_group_id]
         )
         # A policy of its own, acknowledged on its own; Lambda checks it when it creates the function.

@@ -2,6 +2,9 @@
 executions that end FAILED, TIMED_OUT or ABORTED, CloudWatch alarms on failed executions, on the enrichment
 failure rate and on late change events, and a dashboard of runs, durations and tender counts (FinishJob's EMF
 metrics)."""
+
+from collections.abc import Sequence
+
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -16,6 +19,7 @@ from constructs import Construct
 
 from infra.config import StackConfig
 from infra.functions import METRICS_NAMESPACE
+from tender_sync.runs.metrics import DATABASE_NOT_CONFIGURED
 
 ALERT_STATUSES = ["FAILED", "TIMED_OUT", "ABORTED"]
 # Metric names FinishJob emits (tender_sync.jobs.COUNTS and duration), with the service dimension Powertools adds.
@@ -27,9 +31,16 @@ ENRICHMENT_FAILURE_PERCENT = 20
 
 class Monitoring(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: StackConfig, state_machines: dict[str, sfn.StateMachine]
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        state_machines: dict[str, sfn.StateMachine],
+        more_alarms: Sequence[cloudwatch.Alarm] = (),
     ) -> None:
-        """state_machines: by the name the dashboard shows (sync, enrich-today, ...)."""
+        """state_machines: by the name the dashboard shows (sync, enrich-today, ...); more_alarms: other constructs'
+        alarms (the app events' dead-letter queues), which notify the topic and show on the dashboard too."""
         super().__init__(scope, construct_id)
         self.topic = self._topic(config)
         topic_action = cloudwatch_actions.SnsAction(self.topic)
@@ -59,7 +70,8 @@ class Monitoring(Construct):
         )
 
         failed = {
-            f"m{i}": machine.metric_failed(period=Duration.minutes(5)) for i, machine in enumerate(state_machines.values())
+            f"m{i}": machine.metric_failed(period=Duration.minutes(5))
+            for i, machine in enumerate(state_machines.values())
         }
         self.executions_failed_alarm = cloudwatch.Alarm(
             self,
@@ -109,7 +121,28 @@ class Monitoring(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        self.alarms = [self.executions_failed_alarm, self.enrichment_failure_alarm, self.late_change_events_alarm]
+        # A scheduled run finds the database secret holding no URL yet: the alarm notifies once, as it turns ALARM,
+        # not on every run; it turns OK within the hour after the secret is set.
+        self.database_not_configured_alarm = cloudwatch.Alarm(
+            self,
+            "DatabaseNotConfiguredAlarm",
+            alarm_description=(
+                "Scheduled runs end at their first step: the secret DatabaseSecret holds no PostgreSQL URL yet "
+                "(docs/operations.md says how to set it)"
+            ),
+            metric=_run_metric(DATABASE_NOT_CONFIGURED, Duration.hours(1), statistic="Maximum", label="not configured"),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.alarms = [
+            self.executions_failed_alarm,
+            self.enrichment_failure_alarm,
+            self.late_change_events_alarm,
+            self.database_not_configured_alarm,
+            *more_alarms,
+        ]
         for alarm in self.alarms:
             alarm.add_alarm_action(topic_action)
 
@@ -117,12 +150,18 @@ class Monitoring(Construct):
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Runs started",
-                left=[machine.metric_started(label=name, period=Duration.hours(1)) for name, machine in state_machines.items()],
+                left=[
+                    machine.metric_started(label=name, period=Duration.hours(1))
+                    for name, machine in state_machines.items()
+                ],
                 width=8,
             ),
             cloudwatch.GraphWidget(
                 title="Runs failed",
-                left=[machine.metric_failed(label=name, period=Duration.hours(1)) for name, machine in state_machines.items()],
+                left=[
+                    machine.metric_failed(label=name, period=Duration.hours(1))
+                    for name, machine in state_machines.items()
+                ],
                 width=8,
             ),
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=8),
@@ -130,9 +169,17 @@ class Monitoring(Construct):
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Run duration (s, average)",
+                # ExecutionTime is in milliseconds.
                 left=[
-                    machine.metric_time(label=name, statistic="Average", period=Duration.hours(1))
-                    for name, machine in state_machines.items()
+                    cloudwatch.MathExpression(
+                        expression=f"time{index} / 1000",
+                        using_metrics={
+                            f"time{index}": machine.metric_time(statistic="Average", period=Duration.hours(1))
+                        },
+                        label=name,
+                        period=Duration.hours(1),
+                    )
+                    for index, (name, machine) in enumerate(state_machines.items())
                 ],
                 width=12,
             ),

@@ -1,24 +1,31 @@
 """The operators' workflows, each its own STANDARD state machine built from the steps every workflow shares
 (infra/workflow.py): enrich-today, backfill, single tender and cleanup."""
+
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
-from tender_sync.workflows import BACKFILL, CLEANUP, ENRICH_TODAY, SINGLE_TENDER
 
 from infra.config import StackConfig
 from infra.functions import WorkflowFunctions
 from infra.workflow import WorkflowStateMachine
+from tender_sync.workflows import BACKFILL, CLEANUP, ENRICH_TODAY, SINGLE_TENDER
 
 
 class EnrichTodayWorkflow(WorkflowStateMachine):
-    """StartEnrichToday -> PlanLookups (today's tenders due a lookup) -> AnythingToLookUp? -> LookUpTenders ->
+    """StartEnrichToday -> PlanLookups (today's tenders due a lookup) -> AnythingToLookUp? -> WaitForPortal -> LookUpTenders ->
     StoreLookups -> PrepareChanges -> PublishChanges -> RecordPublished -> FinishJob. No lease, and the cursor
-    never moves (tender_sync.enrich_today)."""
+    never moves (tender_sync.runs.enrich_today)."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: StackConfig, functions: WorkflowFunctions, bucket: s3.IBucket,
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        functions: WorkflowFunctions,
+        bucket: s3.IBucket,
         bus: events.IEventBus,
     ) -> None:
         super().__init__(
@@ -32,13 +39,19 @@ class EnrichTodayWorkflow(WorkflowStateMachine):
 
 
 class BackfillWorkflow(WorkflowStateMachine):
-    """StartBackfill -> WindowsLeft? -> FetchReleases -> UpsertTenders -> PlanLookups -> AnythingToLookUp? ->
+    """StartBackfill -> WindowsLeft? -> FetchReleases -> UpsertTenders -> PlanLookups -> AnythingToLookUp? -> WaitForPortal ->
     LookUpTenders -> StoreLookups -> PrepareChanges -> PublishChanges -> RecordPublished -> NextWindow ->
     WindowsLeft? ... -> FinishJob: one window at a time, in order, each stored and announced as a sync stores
-    and announces its window (tender_sync.backfill)."""
+    and announces its window (tender_sync.runs.backfill)."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: StackConfig, functions: WorkflowFunctions, bucket: s3.IBucket,
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        functions: WorkflowFunctions,
+        bucket: s3.IBucket,
         bus: events.IEventBus,
     ) -> None:
         super().__init__(
@@ -69,11 +82,17 @@ class BackfillWorkflow(WorkflowStateMachine):
 
 class SingleTenderWorkflow(WorkflowStateMachine):
     """StartSingleTender -> FetchRelease (the release endpoint) -> UpsertTenders -> PlanLookups (its one tender,
-    if due) -> AnythingToLookUp? -> LookUpTenders -> StoreLookups -> PrepareChanges -> PublishChanges ->
+    if due) -> AnythingToLookUp? -> WaitForPortal -> LookUpTenders -> StoreLookups -> PrepareChanges -> PublishChanges ->
     RecordPublished -> FinishJob."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: StackConfig, functions: WorkflowFunctions, bucket: s3.IBucket,
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        functions: WorkflowFunctions,
+        bucket: s3.IBucket,
         bus: events.IEventBus,
     ) -> None:
         super().__init__(
@@ -101,7 +120,13 @@ class CleanupWorkflow(WorkflowStateMachine):
     enriches = False
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: StackConfig, functions: WorkflowFunctions, bucket: s3.IBucket,
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        functions: WorkflowFunctions,
+        bucket: s3.IBucket,
         bus: events.IEventBus,
     ) -> None:
         super().__init__(

@@ -1,28 +1,33 @@
 """The sync state machine: StartJob -> FetchReleases -> UpsertTenders -> PlanLookups -> LookUpTenders (Distributed
 Map) -> StoreLookups -> PrepareChanges -> PublishChanges (EventBridge) -> RecordPublished -> FinishJob. The other
 workflows are in infra/operations.py."""
+
 from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
-from tender_sync.workflows import SYNC
 
 from infra.config import StackConfig
 from infra.functions import WorkflowFunctions
 from infra.workflow import WorkflowStateMachine
+from tender_sync.workflows import SYNC
 
 
 class SyncWorkflow(WorkflowStateMachine):
     """The sync: the next window after the cursor (or the one asked for), under the lease."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: StackConfig, functions: WorkflowFunctions, bucket: s3.IBucket,
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StackConfig,
+        functions: WorkflowFunctions,
+        bucket: s3.IBucket,
         bus: events.IEventBus,
     ) -> None:
-        super().__init__(
-            scope, construct_id, workflow=SYNC, config=config, functions=functions, bucket=bucket, bus=bus
-        )
+        super().__init__(scope, construct_id, workflow=SYNC, config=config, functions=functions, bucket=bucket, bus=bus)
         start_job = self._start(functions.start_job, result_path="$.job")
         fetch_releases = self._fetch_releases()
         upsert_tenders = self._upsert_tenders()

@@ -1,6 +1,9 @@
 """The steps every workflow's state machine shares (WorkflowStateMachine): each workflow's own is in
 infra/sync_workflow.py (the sync) and infra/operations.py (the others)."""
-from aws_cdk import Aws, Duration
+
+from typing import Any
+
+from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -8,11 +11,11 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
-from tender_sync.errors import TRANSIENT_ERRORS, error_names
-from tender_sync.workflows import Workflow
 
 from infra.config import StackConfig
 from infra.functions import WorkflowFunctions
+from tender_sync.errors import TRANSIENT_ERRORS, error_names
+from tender_sync.workflows import Workflow
 
 # Retried: our transient errors (their class names are the Lambda errorType) and the Lambda service's own.
 RETRIED_ERRORS = [
@@ -29,6 +32,8 @@ class WorkflowStateMachine(Construct):
     """One STANDARD state machine's steps. Every workflow builds its own LookUpTenders -> UpsertTenders,
     FinishJob and FailJob here; any step that fails is caught by FailJob, which records why, then fails the run."""
 
+    # The state machine, built by each workflow's subclass.
+    state_machine: sfn.StateMachine
     # Whether the state machine runs the enrichment Map (its role then reads items and runs child executions) and
     # announces its changes on the bus.
     enriches = True
@@ -38,7 +43,7 @@ class WorkflowStateMachine(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        workflow: Workflow,
+        workflow: Workflow[Any],
         config: StackConfig,
         functions: WorkflowFunctions,
         bucket: s3.IBucket,
@@ -56,11 +61,17 @@ class WorkflowStateMachine(Construct):
             functions.fail_job,
             # The state may not hold a job yet (the first step itself failed), so the execution id comes along.
             sfn.TaskInput.from_object(
-                {"state": sfn.JsonPath.entire_payload, "executionId": sfn.JsonPath.execution_id, "workflow": workflow.name}
+                {
+                    "state": sfn.JsonPath.entire_payload,
+                    "executionId": sfn.JsonPath.execution_id,
+                    "workflow": workflow.name,
+                }
             ),
             result_path="$.failJob",
         )
-        self.fail_job.next(sfn.Fail(self, f"{self.name}Failed", error=f"{self.name}Failed", cause_path="$.failJob.error"))
+        self.fail_job.next(
+            sfn.Fail(self, f"{self.name}Failed", error=f"{self.name}Failed", cause_path="$.failJob.error")
+        )
 
     def _start(self, function: lambda_.IFunction, *, result_path: str) -> tasks.LambdaInvoke:
         """The workflow's first step: it gets the execution input and the execution id."""
@@ -83,7 +94,9 @@ class WorkflowStateMachine(Construct):
         return self._invoke(
             "UpsertTenders",
             self.functions.upsert_tenders,
-            sfn.TaskInput.from_object({"job": sfn.JsonPath.object_at("$.job"), "fetch": sfn.JsonPath.object_at("$.fetch")}),
+            sfn.TaskInput.from_object(
+                {"job": sfn.JsonPath.object_at("$.job"), "fetch": sfn.JsonPath.object_at("$.fetch")}
+            ),
             result_path="$.upsert",
         )
 
@@ -92,9 +105,12 @@ class WorkflowStateMachine(Construct):
         finish_job.next(sfn.Succeed(self, f"{self.name}Succeeded"))
         return finish_job
 
-    def _look_up(self, after: sfn.IChainable) -> tuple[tasks.LambdaInvoke, list[sfn.TaskStateBase | sfn.DistributedMap]]:
-        """PlanLookups -> AnythingToLookUp? -> LookUpTenders -> StoreLookups -> `after`: the backlog's tenders due a
-        lookup, in batches (with none due, straight to `after`). Returns the way in, and the steps FailJob catches."""
+    def _look_up(
+        self, after: sfn.IChainable
+    ) -> tuple[tasks.LambdaInvoke, list[sfn.TaskStateBase | sfn.DistributedMap]]:
+        """PlanLookups -> AnythingToLookUp? -> WaitForPortal -> LookUpTenders -> StoreLookups -> `after`: the
+        backlog's tenders due a lookup, in batches, once the run's range of the portal's schedule begins (with none
+        due, straight to `after`). Returns the way in, and the steps FailJob catches."""
         plan_lookups = self._invoke(
             "PlanLookups",
             self.functions.plan_lookups,
@@ -105,13 +121,19 @@ class WorkflowStateMachine(Construct):
         store_lookups = self._invoke(
             "StoreLookups",
             self.functions.store_lookups,
-            sfn.TaskInput.from_object({"job": sfn.JsonPath.object_at("$.job"), "lookups": sfn.JsonPath.object_at("$.lookups")}),
+            sfn.TaskInput.from_object(
+                {"job": sfn.JsonPath.object_at("$.job"), "lookups": sfn.JsonPath.object_at("$.lookups")}
+            ),
             result_path="$.looked",
+        )
+        # Runs at once share the portal: this run's lookups start when its range of the portal's schedule does.
+        wait_for_portal = sfn.Wait(self, "WaitForPortal", time=sfn.WaitTime.timestamp_path("$.lookups.notBefore")).next(
+            look_up_tenders
         )
         plan_lookups.next(
             sfn.Choice(self, "AnythingToLookUp?")
             .when(sfn.Condition.number_equals("$.lookups.tenders", 0), after)
-            .otherwise(look_up_tenders)
+            .otherwise(wait_for_portal)
         )
         look_up_tenders.next(store_lookups).next(after)
         return plan_lookups, [plan_lookups, look_up_tenders, store_lookups]
@@ -171,7 +193,14 @@ class WorkflowStateMachine(Construct):
             timeout=timeout,
             tracing_enabled=True,
             logs=sfn.LogOptions(
-                destination=logs.LogGroup(self, f"{self.name}StateMachineLogs", retention=logs.RetentionDays.ONE_MONTH),
+                # Under /aws/vendedlogs/states/: any other name is added to the account's CloudWatch Logs resource
+                # policy, whose 5,120 characters a busy account runs out of.
+                destination=logs.LogGroup(
+                    self,
+                    f"{self.name}StateMachineLogs",
+                    log_group_name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}/{self.name}",
+                    retention=logs.RetentionDays.ONE_MONTH,
+                ),
                 level=sfn.LogLevel.ERROR,
                 include_execution_data=False,
             ),
@@ -181,7 +210,9 @@ class WorkflowStateMachine(Construct):
             self.bus.grant_put_events_to(state_machine)
         return state_machine
 
-    def _look_up_tenders(self, config: StackConfig, functions: WorkflowFunctions, bucket: s3.IBucket) -> sfn.DistributedMap:
+    def _look_up_tenders(
+        self, config: StackConfig, functions: WorkflowFunctions, bucket: s3.IBucket
+    ) -> sfn.DistributedMap:
         """One LookUpBatch per batch of tenders; items and results travel through S3, never through the state.
         Each child outputs nothing, so what the Map gathers stays far under 256 KiB at any size."""
         look_up_tenders = sfn.DistributedMap(
@@ -200,6 +231,7 @@ class WorkflowStateMachine(Construct):
                 "bucket": sfn.JsonPath.string_at("$.lookups.bucket"),
                 "resultsPrefix": sfn.JsonPath.string_at("$.lookups.resultsPrefix"),
                 "secondsBetweenLookups": config.seconds_between_lookups,
+                "notAfter": sfn.JsonPath.string_at("$.lookups.notAfter"),
             },
             result_path=sfn.JsonPath.DISCARD,
         )
@@ -240,5 +272,3 @@ class WorkflowStateMachine(Construct):
             jitter_strategy=sfn.JitterType.FULL,
         )
         return task
-
-

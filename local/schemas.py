@@ -1,12 +1,12 @@
 """`make schemas`: the JSON Schemas of the change events, written to docs/schemas/ from their Pydantic models
 (tender_sync.changes), for consumers to read and generate bindings from. The stack registers the event's in the
 EventBridge schema registry; tests/unit/test_change_schemas.py checks the files are current."""
-from local.toolchain import ROOT
+
 import json
 from pathlib import Path
 from typing import Any
 
-
+from local.toolchain import ROOT
 from tender_sync.changes.events import change_schema, event_schema
 
 SCHEMAS_DIR = ROOT / "docs" / "schemas"

@@ -1,14 +1,16 @@
-"""Shared fixtures: a real PostgreSQL (embedded, or DATABASE_URL), one fresh database per test."""
+"""Shared fixtures: a real PostgreSQL (embedded, or DATABASE_URL), one fresh database per test; the sample source."""
+
 import os
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 
-# Source retries really sleep: keep their backoff short here (RequestPolicy in tender_sync.source_requests).
+# Source retries really sleep: keep their backoff short here (RequestPolicy in tender_sync.source.requests).
 os.environ.setdefault("SOURCE_BACKOFF_SECONDS", "0.01")
 
 from local.engine.database import fresh_database, local_database_url
+from local.sample_source.server import SampleSource
 from local.toolchain import ROOT
 from tender_sync.storage import migrations
 from tests.helpers import DEFAULT_CONFIG
@@ -38,3 +40,10 @@ def database_url(empty_database_url: str) -> str:
     with psycopg.connect(empty_database_url) as conn:
         migrations.migrate(conn)
     return empty_database_url
+
+
+@pytest.fixture(scope="session")
+def sample_source() -> Iterator[SampleSource]:
+    """The default sample eTenders source (200 tenders, 220 releases over September 2025), on 127.0.0.1."""
+    with SampleSource() as source:
+        yield source

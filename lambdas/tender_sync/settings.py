@@ -1,13 +1,17 @@
 """Runtime settings, in groups: a function reads only the groups it uses, and the stack gives it only their
 environment (infra/functions.py). Each variable is its field's name in upper case, and its value comes from
 cdk.json; there are no defaults here. A function missing one fails at cold start, naming it."""
+
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import date
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-Group = TypeVar("Group")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+Group = TypeVar("Group", bound="DataclassInstance")
 
 
 class MissingSettings(RuntimeError):
@@ -65,10 +69,12 @@ class ChangeSettings:
 
 @dataclass(frozen=True)
 class LookupSettings:
-    """How the backlog's lookups are batched, and when a tender the portal did not list is checked again."""
+    """How the backlog's lookups are batched and paced (the portal's rate is shared by every run), and when a
+    tender the portal did not list is checked again."""
 
     lookup_batch_size: int
     map_max_concurrency: int
+    portal_requests_per_second: int
     not_found_recheck_hours: int
 
 
@@ -89,7 +95,6 @@ class SyncSettings:
     overlap_days: int
     lease_seconds: int
     max_enrichment: int
-
 
 
 @dataclass(frozen=True)

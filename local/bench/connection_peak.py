@@ -1,4 +1,5 @@
 """The most PostgreSQL connections the sync's functions held at once, sampled from pg_stat_activity."""
+
 import threading
 import time
 
@@ -12,22 +13,23 @@ class ConnectionPeak:
     """Counts the database's `tender-sync` connections every `interval` seconds on a background thread,
     from entering the block until leaving it. Its own connection is named otherwise, so it is not counted."""
 
-    def __init__(self, database_url: str, interval: float = 0.005, application_name: str = SYNC_APPLICATION_NAME):
+    def __init__(
+        self, database_url: str, interval: float = 0.005, application_name: str = SYNC_APPLICATION_NAME
+    ) -> None:
         self.database_url, self.interval, self.application_name = database_url, interval, application_name
         self.peak = 0
         self.samples = 0
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = threading.Thread(target=self._sample, name="connection-peak", daemon=True)
         self._error: BaseException | None = None
 
     def __enter__(self) -> "ConnectionPeak":
         # Connect here, so that a bad URL fails the caller rather than a thread nobody watches.
         self._conn = psycopg.connect(self.database_url, autocommit=True, application_name="connection-peak")
-        self._thread = threading.Thread(target=self._sample, name="connection-peak", daemon=True)
         self._thread.start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join()
         self._conn.close()
@@ -39,7 +41,7 @@ class ConnectionPeak:
         query = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s"
         try:
             while not self._stop.is_set():
-                (count,) = self._conn.execute(query, (self.application_name,)).fetchone()
+                [(count,)] = self._conn.execute(query, (self.application_name,)).fetchall()
                 self.peak = max(self.peak, count)
                 self.samples += 1
                 time.sleep(self.interval)

@@ -7,7 +7,7 @@ function) and the list prices in prices.json beside this module. The run modelle
 stored, then `lookups` tenders of the backlog looked up in PlanLookups' batches, one Express child per batch, each
 paced at secondsBetweenLookups, every step succeeding first time (each retry would add a transition and an
 invocation). Free tiers are not deducted."""
-from local.toolchain import ROOT
+
 import argparse
 import json
 import math
@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from infra.stack import synth_template
 from local.engine.template import definition
+from local.toolchain import ROOT
 from local.up.schedules import Rate, parse_expression
 from tender_sync.workflows import SYNC
 
@@ -30,8 +30,14 @@ DEFAULT_LOOKUPS_PER_RUN = 300
 # A Map child's task is not here: it is billed for its batch's paced lookups (its lookups x secondsBetweenLookups),
 # unless --duration names it.
 DEFAULT_DURATIONS = {
-    "StartJob": 1.0, "FetchReleases": 10.0, "UpsertTenders": 5.0, "PlanLookups": 1.0, "StoreLookups": 1.0,
-    "PrepareChanges": 0.5, "RecordPublished": 0.2, "FinishJob": 0.5,
+    "StartJob": 1.0,
+    "FetchReleases": 10.0,
+    "UpsertTenders": 5.0,
+    "PlanLookups": 1.0,
+    "StoreLookups": 1.0,
+    "PrepareChanges": 0.5,
+    "RecordPublished": 0.2,
+    "FinishJob": 0.5,
 }
 # PublishChanges is no Lambda: EventBridge's PutEvents, one custom event per change event (an ordinary run: one).
 PUT_EVENTS = ":states:::events:putEvents"
@@ -82,7 +88,7 @@ class Estimate:
 
     @property
     def per_thousand_lookups(self) -> float:
-        """A run's cost over its lookups (the secret's fixed monthly price aside)."""
+        """A run's cost over its lookups (the secrets' fixed monthly price aside)."""
         return self.per_run / self.profile.lookups_per_run * 1000 if self.profile.lookups_per_run else 0.0
 
 
@@ -163,7 +169,9 @@ def _choose(state: dict[str, Any], facts: dict[str, Any]) -> str:
     return state["Default"]
 
 
-def estimate(template: dict[str, Any], profile: Profile, prices: dict[str, Any], child_execution_type: str | None = None) -> Estimate:
+def estimate(
+    template: dict[str, Any], profile: Profile, prices: dict[str, Any], child_execution_type: str | None = None
+) -> Estimate:
     """Cost lines of one run. child_execution_type overrides the Map's, to compare the two."""
     machine = json.loads(definition(template, SYNC.state_machine_id(template)))
     functions = _functions(template)
@@ -184,7 +192,9 @@ def estimate(template: dict[str, Any], profile: Profile, prices: dict[str, Any],
             invocations.append((_task_function(state, functions), 1, _duration(profile, name)))
         if state["Type"] == "Map":
             processor = state["ItemProcessor"]
-            execution_type = child_execution_type or processor.get("ProcessorConfig", {}).get("ExecutionType", "STANDARD")
+            execution_type = child_execution_type or processor.get("ProcessorConfig", {}).get(
+                "ExecutionType", "STANDARD"
+            )
             batches = _batches(machine, functions, profile.lookups_per_run)
             seconds_between = float(state["ItemSelector"]["secondsBetweenLookups"])
             child_path = run_path(processor)
@@ -209,18 +219,26 @@ def estimate(template: dict[str, Any], profile: Profile, prices: dict[str, Any],
 
     lambda_requests = sum(count for _, count, _ in invocations)
     gb_seconds = {
-        architecture: sum(count * seconds * f.memory_mb / 1024 for f, count, seconds in invocations if f.architecture == architecture)
+        architecture: sum(
+            count * seconds * f.memory_mb / 1024 for f, count, seconds in invocations if f.architecture == architecture
+        )
         for architecture in sorted({f.architecture for f, _, _ in invocations})
     }
     s3_run = s3_requests(len(batches))
     secret_reads = sum(count for f, count, _ in invocations if f.reads_secret) * SECRET_READS_PER_INVOCATION
     created_secrets = sum(1 for r in template["Resources"].values() if r["Type"] == "AWS::SecretsManager::Secret")
 
-    lines = [Line("Step Functions state transitions", f"{transitions:,}", transitions * sfn["standard_per_state_transition"])]
+    lines = [
+        Line("Step Functions state transitions", f"{transitions:,}", transitions * sfn["standard_per_state_transition"])
+    ]
     if express_requests:
         express_gb_seconds = express_seconds * sfn["express_billed_memory_mb"] / 1024
         lines += [
-            Line("Step Functions Express requests", f"{express_requests:,}", express_requests * sfn["express_per_request"]),
+            Line(
+                "Step Functions Express requests",
+                f"{express_requests:,}",
+                express_requests * sfn["express_per_request"],
+            ),
             Line(
                 "Step Functions Express duration",
                 f"{express_gb_seconds:,.2f} GB-s",
@@ -229,7 +247,11 @@ def estimate(template: dict[str, Any], profile: Profile, prices: dict[str, Any],
         ]
     lines.append(Line("Lambda requests", f"{lambda_requests:,}", lambda_requests * lam["per_request"]))
     for architecture, amount in gb_seconds.items():
-        lines.append(Line(f"Lambda duration ({architecture})", f"{amount:,.2f} GB-s", amount * lam["per_gb_second"][architecture]))
+        lines.append(
+            Line(
+                f"Lambda duration ({architecture})", f"{amount:,.2f} GB-s", amount * lam["per_gb_second"][architecture]
+            )
+        )
     lines += [
         Line(
             "S3 PUT and LIST requests",
@@ -242,7 +264,8 @@ def estimate(template: dict[str, Any], profile: Profile, prices: dict[str, Any],
         ),
         Line(
             "Secrets Manager",
-            f"{secret_reads} reads" + (f", {created_secrets} secret" if created_secrets else ""),
+            f"{secret_reads} reads"
+            + (f", {created_secrets} secret{'s' if created_secrets > 1 else ''}" if created_secrets else ""),
             secret_reads * secrets["per_api_call"],
             per_month_fixed=created_secrets * secrets["per_secret_month"],
         ),
@@ -266,11 +289,15 @@ def report(template: dict[str, Any], profile: Profile, prices: dict[str, Any]) -
         "",
         f"{'service':<{width}}  {'usage per run':>16}  {'$ per run':>10}  {'$ per month':>11}",
     ]
-    for line in result.lines:
-        out.append(f"{line.service:<{width}}  {line.usage:>16}  {line.per_run:>10.5f}  {result.per_month(line):>11.2f}")
+    out.extend(
+        f"{line.service:<{width}}  {line.usage:>16}  {line.per_run:>10.5f}  {result.per_month(line):>11.2f}"
+        for line in result.lines
+    )
     out.append(f"{'total':<{width}}  {'':>16}  {result.per_run:>10.5f}  {result.per_month():>11.2f}")
     if profile.lookups_per_run:
-        out.append(f"per 1,000 lookups: ${result.per_thousand_lookups:.5f} (a run's cost over its lookups; the secret's monthly price aside)")
+        out.append(
+            f"per 1,000 lookups: ${result.per_thousand_lookups:.5f} (a run's cost over its lookups; the secrets' monthly price aside)"
+        )
     other = "STANDARD" if result.child_execution_type == "EXPRESS" else "EXPRESS"
     if result.child_execution_type != "none":
         alternative = estimate(template, profile, prices, child_execution_type=other)
@@ -304,7 +331,7 @@ def _functions(template: dict[str, Any]) -> dict[str, Function]:
 
 
 def _roles_that_can(template: dict[str, Any], action: str) -> set[str]:
-    roles = set()
+    roles: set[str] = set()
     for resource in template["Resources"].values():
         if resource["Type"] != "AWS::IAM::Policy":
             continue
@@ -329,14 +356,23 @@ def _duration(profile: Profile, state_name: str) -> float:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="make cost", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="make cost", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
-        "--lookups", "--tenders", dest="lookups", type=int, default=DEFAULT_LOOKUPS_PER_RUN,
+        "--lookups",
+        "--tenders",
+        dest="lookups",
+        type=int,
+        default=DEFAULT_LOOKUPS_PER_RUN,
         help="tenders looked up per run (default 300)",
     )
     parser.add_argument("--runs-per-month", type=float, help="default: from the schedule, over a 30-day month")
     parser.add_argument(
-        "--duration", action="append", default=[], metavar="STATE=SECONDS",
+        "--duration",
+        action="append",
+        default=[],
+        metavar="STATE=SECONDS",
         help="seconds per invocation of a task state, e.g. StoreLookups=2.5 (repeatable); LookUpBatch=SECONDS "
         "replaces its paced time",
     )

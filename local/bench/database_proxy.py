@@ -7,6 +7,8 @@ Each new connection gets a number (1, 2, ...) and `fault_for(number)` decides it
 - "cut": forwarded until the client has sent CUT_AFTER_BYTES, then closed mid-conversation (mid-transaction
   for a step that writes much, such as UpsertTenders' COPY).
 """
+
+import contextlib
 import socket
 import threading
 import time
@@ -24,19 +26,25 @@ class DatabaseProxy:
         database_url: str,
         fault_for: Callable[[int], str | None] = lambda number: None,
         round_trip_seconds: float = 0.0,
-    ):
+    ) -> None:
         self.fault_for = fault_for
         # Each direction waits half the round trip before passing a chunk on.
         self._one_way_delay = round_trip_seconds / 2
         self.faults: Counter[str] = Counter()
         self.connections = 0
         params = conninfo_to_dict(database_url)
-        host, port = params.get("host") or "localhost", int(params.get("port") or 5432)
+        host, port = str(params.get("host") or "localhost"), int(params.get("port") or 5432)
         # pgserver listens on a Unix socket in its data folder; a DATABASE_URL may name a TCP server.
-        self._target = (socket.AF_UNIX, f"{host}/.s.PGSQL.{port}") if host.startswith("/") else (socket.AF_INET, (host, port))
+        self._target = (
+            (socket.AF_UNIX, f"{host}/.s.PGSQL.{port}") if host.startswith("/") else (socket.AF_INET, (host, port))
+        )
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = make_conninfo(
-            database_url, host="127.0.0.1", port=self._listener.getsockname()[1], sslmode="disable", gssencmode="disable"
+            database_url,
+            host="127.0.0.1",
+            port=self._listener.getsockname()[1],
+            sslmode="disable",
+            gssencmode="disable",
         )
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
@@ -46,7 +54,7 @@ class DatabaseProxy:
         threading.Thread(target=self._accept, name="database-proxy", daemon=True).start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._closed = True
         self._listener.close()
         with self._lock:
@@ -100,8 +108,6 @@ class DatabaseProxy:
 
 
 def _close(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     sock.close()

@@ -7,19 +7,12 @@ benchmark's. Usage: python -m local.bench.fetch_memory OCDS_URL FROM TO (dates Y
 moto's S3 shares the process, and it assembles a multipart object in memory when its upload completes,
 a cost that S3 never puts on the Lambda: the peak just before that is reported too.
 """
+
 import json
 import os
 import sys
+from collections.abc import Iterator
 from unittest import mock
-
-
-REGION = "us-east-1"
-BUCKET = "fetch-memory"
-
-# Set before the handler module is imported: its Logger reads the level once.
-os.environ.update(
-    AWS_DEFAULT_REGION=REGION, BUCKET_NAME=BUCKET, SOURCE_NAME="etenders-za", POWERTOOLS_LOG_LEVEL="WARNING"
-)
 
 import boto3
 from moto import mock_aws
@@ -27,15 +20,26 @@ from moto.s3.models import FakeMultipart
 
 from local.engine.stack import LambdaContext
 
+REGION = "us-east-1"
+BUCKET = "fetch-memory"
+
+# Set before the handler module is imported (in measure): its Logger reads the level once.
+os.environ.update(
+    AWS_DEFAULT_REGION=REGION, BUCKET_NAME=BUCKET, SOURCE_NAME="etenders-za", POWERTOOLS_LOG_LEVEL="WARNING"
+)
+
 
 def measure(ocds_url: str, date_from: str, date_to: str) -> dict[str, int | None]:
     os.environ.update(OCDS_BASE_URL=ocds_url, PORTAL_BASE_URL=ocds_url)
     # Imported here, as Lambda starts it cold: the handler reads its settings at import.
     from tender_sync.handlers import fetch_releases
+
     before_assembly: list[int] = []
     complete = FakeMultipart.complete
 
-    def complete_noting_peak(upload, body):
+    def complete_noting_peak(
+        upload: FakeMultipart, body: Iterator[tuple[int, str]]
+    ) -> tuple[bytes, str, tuple[str, str, int] | None]:
         before_assembly.append(peak_rss_bytes())
         return complete(upload, body)
 
@@ -43,6 +47,7 @@ def measure(ocds_url: str, date_from: str, date_to: str) -> dict[str, int | None
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
         job = {
+            "workflow": "sync",
             "jobId": 1,
             "executionId": f"arn:aws:states:{REGION}:123456789012:execution:Sync:fetch-memory",
             "window": {"from": date_from, "to": date_to},

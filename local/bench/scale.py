@@ -12,7 +12,7 @@ For N tenders of the sample source (--size, default 10,000) it prints:
 The last line sums it all up, each target met or not. Timed figures are the best of a few runs: the
 machine is shared, and the best run is the one least disturbed.
 """
-from local.toolchain import ROOT
+
 import argparse
 import json
 import subprocess
@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-
 import psycopg
 
 from infra.stack import synth_template
@@ -33,6 +32,7 @@ from local.engine.database import fresh_database, local_database_url
 from local.engine.stack import LocalStack
 from local.engine.template import definition
 from local.sample_source.server import SampleSource
+from local.toolchain import ROOT
 from tender_sync.source.normalize import normalize_release
 from tender_sync.storage import migrations
 from tender_sync.storage.tenders import COLUMNS, ON_CONFLICT_NEWER, copy_row, store_tenders
@@ -41,7 +41,7 @@ from tender_sync.workflows import SYNC
 REPEATS = 3
 MAX_ENRICHMENT = 10_000  # the highest maxEnrichment a sync accepts (SyncRequest)
 RELEASES_PER_TENDER = 1.1  # the sample source gives every tenth tender a second release
-MOTO_MS_PER_MAP_ITEM = 10  # docs/DESIGN.md: the interpreter's own cost per Map item
+MOTO_MS_PER_MAP_ITEM = 10  # docs/performance-and-cost.md (The sync at scale): the interpreter's own cost per Map item
 FETCH_FUNCTION_HANDLER = "tender_sync.handlers.fetch_releases.handler"
 MIB = 1024 * 1024
 
@@ -113,10 +113,10 @@ def row_by_row(conn: psycopg.Connection, tenders: list[dict[str, Any]], commit_e
 
 def bench_upsert(server_url: str, tenders: list[dict[str, Any]], round_trip_seconds: float) -> UpsertFigures:
     ways: dict[str, tuple[str, Callable[[psycopg.Connection], Any]]] = {
-        "upsert": ("TRUNCATE tenders", lambda conn: store_tenders(conn, "bench", tenders)),
+        "upsert": ("TRUNCATE tenders CASCADE", lambda conn: store_tenders(conn, "bench", tenders)),
         "copy": ("TRUNCATE plain_copy", lambda conn: plain_copy(conn, tenders)),
-        "loop": ("TRUNCATE tenders", lambda conn: row_by_row(conn, tenders, commit_each=True)),
-        "loop_one_transaction": ("TRUNCATE tenders", lambda conn: row_by_row(conn, tenders, commit_each=False)),
+        "loop": ("TRUNCATE tenders CASCADE", lambda conn: row_by_row(conn, tenders, commit_each=True)),
+        "loop_one_transaction": ("TRUNCATE tenders CASCADE", lambda conn: row_by_row(conn, tenders, commit_each=False)),
     }
     best = dict.fromkeys(ways, float("inf"))
     with (
@@ -138,7 +138,13 @@ def bench_upsert(server_url: str, tenders: list[dict[str, Any]], round_trip_seco
                 best[name] = min(best[name], time.perf_counter() - started)
     unique = len({tender["ocid"] for tender in tenders})
     return UpsertFigures(
-        len(tenders), unique, best["upsert"], best["copy"], best["loop"], best["loop_one_transaction"], round_trip_seconds,
+        len(tenders),
+        unique,
+        best["upsert"],
+        best["copy"],
+        best["loop"],
+        best["loop_one_transaction"],
+        round_trip_seconds,
         measured_round_trip,
     )
 
@@ -161,14 +167,18 @@ def upsert_tenders(size: int) -> list[dict[str, Any]]:
 def report_upsert(figures: UpsertFigures) -> None:
     link = (
         f"through a TCP proxy adding a {figures.round_trip_seconds * 1000:g} ms round trip (as to a database in "
-        f"another zone)" if figures.round_trip_seconds else "over the local Unix socket"
+        f"another zone)"
+        if figures.round_trip_seconds
+        else "over the local Unix socket"
     )
     link += f"; a SELECT 1 takes {figures.measured_round_trip_seconds * 1000:.2f} ms"
     print(
         f"1. upsert: {figures.rows:,} rows ({figures.tenders:,} tenders) into an empty table of a fresh database, "
         f"{link}, best of {REPEATS}"
     )
-    print(f"   store_tenders                    {figures.upsert_seconds:6.2f} s  {figures.rows_per_second:9,.0f} rows/s")
+    print(
+        f"   store_tenders                    {figures.upsert_seconds:6.2f} s  {figures.rows_per_second:9,.0f} rows/s"
+    )
     print(
         f"   plain COPY, unindexed table      {figures.copy_seconds:6.2f} s  upsert/COPY throughput "
         f"{figures.vs_copy:.2f} (target >= {UPSERT_VS_COPY_TARGET}: {met(figures.vs_copy >= UPSERT_VS_COPY_TARGET)})"
@@ -247,6 +257,9 @@ def bench_sync(server_url: str, source: SampleSource, template: dict[str, Any]) 
         "maxEnrichment": min(len(source.portal_rows), MAX_ENRICHMENT),
     }
     with fresh_database(server_url) as url:
+        # The schema as `make migrate` leaves it: the sync's first step only checks that it is current.
+        with psycopg.connect(url) as conn:
+            migrations.migrate(conn)
         environment = {
             "DATABASE_URL": url,
             "OCDS_BASE_URL": source.url,
@@ -255,10 +268,10 @@ def bench_sync(server_url: str, source: SampleSource, template: dict[str, Any]) 
         }
         with LocalStack(template, environment) as local, ConnectionPeak(url) as peak:
             execution = local.execute(SYNC.state_machine_id(template), execution_input)
-        if execution.status != "SUCCEEDED":
+        if execution.status != "SUCCEEDED" or execution.output is None:
             raise RuntimeError(f"the sync ended {execution.status}: {execution.cause}")
         with psycopg.connect(url) as conn:
-            (stored,) = conn.execute("SELECT count(*) FROM tenders").fetchone()
+            [(stored,)] = conn.execute("SELECT count(*) FROM tenders").fetchall()
     if stored != len(source.latest_by_ocid()):
         raise RuntimeError(f"the sync stored {stored} tenders of {len(source.latest_by_ocid())}")
     return SyncFigures(
@@ -317,7 +330,8 @@ class FetchFigures:
 
 def fetch_memory_size(template: dict[str, Any]) -> int:
     [function] = [
-        r for r in template["Resources"].values()
+        r
+        for r in template["Resources"].values()
         if r["Type"] == "AWS::Lambda::Function" and r["Properties"]["Handler"] == FETCH_FUNCTION_HANDLER
     ]
     return function["Properties"]["MemorySize"]
@@ -329,7 +343,9 @@ def bench_fetch_memory(releases: int, template: dict[str, Any]) -> FetchFigures:
         date_from, date_to = sync_window(source)
         child = subprocess.run(
             [sys.executable, "-m", "local.bench.fetch_memory", source.url, date_from.isoformat(), date_to.isoformat()],
-            cwd=ROOT, capture_output=True, text=True,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
         )
     if child.returncode != 0:
         raise RuntimeError(f"the fetch failed:\n{child.stderr}")
@@ -385,25 +401,37 @@ def summary(size: int, upserts: list[UpsertFigures], syncs: list[SyncFigures], f
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="make bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="make bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", type=int, default=10_000, help="tenders in the upsert and the sync (default 10,000)")
-    parser.add_argument("--latency", type=float, default=0.05, help="seconds the portal takes per lookup (default 0.05)")
     parser.add_argument(
-        "--concurrency", type=int, nargs="+", default=[10, 40],
+        "--latency", type=float, default=0.05, help="seconds the portal takes per lookup (default 0.05)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        nargs="+",
+        default=[10, 40],
         help="Map MaxConcurrency values to sync at, as context mapMaxConcurrency (default: 10 40)",
     )
     parser.add_argument(
-        "--round-trip-ms", type=float, nargs="+", default=[0, 1],
+        "--round-trip-ms",
+        type=float,
+        nargs="+",
+        default=[0, 1],
         help="round trips to put between the upsert and the database, 0 = the Unix socket (default: 0 1)",
     )
-    parser.add_argument("--fetch-releases", type=int, default=50_000, help="releases in the fetch memory run (default 50,000)")
+    parser.add_argument(
+        "--fetch-releases", type=int, default=50_000, help="releases in the fetch memory run (default 50,000)"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     server_url = local_database_url()
-    print(f"make bench, {datetime.now():%Y-%m-%d %H:%M}, N = {args.size:,} tenders", flush=True)
+    print(f"make bench, {datetime.now().astimezone():%Y-%m-%d %H:%M}, N = {args.size:,} tenders", flush=True)
 
     tenders = upsert_tenders(args.size)
     upserts = [bench_upsert(server_url, tenders, rtt_ms / 1000) for rtt_ms in args.round_trip_ms]
@@ -411,7 +439,9 @@ def main(argv: list[str] | None = None) -> int:
         report_upsert(upsert)
 
     # The rate set high enough that the portal's latency binds, not the politeness bound.
-    templates = [synth_template(context={"mapMaxConcurrency": c, "portalRequestsPerSecond": 10_000}) for c in args.concurrency]
+    templates = [
+        synth_template(context={"mapMaxConcurrency": c, "portalRequestsPerSecond": 10_000}) for c in args.concurrency
+    ]
     syncs = []
     with SampleSource(count=args.size, portal_latency=args.latency) as source:
         print(
@@ -420,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
             f"   ratio = wall time / latency bound (lookups x latency / MaxConcurrency), 1.0 were the portal's latency "
             f"all that limits a run (no target: a figure to watch). Locally each Map item also costs the interpreter "
             f"~{MOTO_MS_PER_MAP_ITEM} ms "
-            f"(docs/DESIGN.md), and the handlers, S3 and the source share one process",
+            f"(docs/performance-and-cost.md), and the handlers, S3 and the source share one process",
             flush=True,
         )
         for template in templates:

@@ -5,6 +5,7 @@ On this machine by default: `start` runs the execution to completion in the loca
 unless DATABASE_URL is set; the sample source unless both source URLs are given) and prints its result, keeping
 its history in .local/executions/ for `timeline`. With --stack NAME, against that deployed stack: its outputs
 name the state machines, and the database is read through DATABASE_URL, else the stack's secret."""
+
 import argparse
 import json
 import os
@@ -19,10 +20,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TextIO
 
-
 import boto3
 import psycopg
-from psycopg.rows import dict_row
 
 from local.cli.tables import print_changes, print_runs, print_state, print_timeline
 from local.engine.database import migrated_database_url
@@ -45,6 +44,8 @@ FIELD_HELP = {
     "maxEnrichment": "cap on portal lookups",
     "adminUserId": "who asked for it",
     "ocid": "the tender's ocid",
+    "ocids": "tenders' ocids, comma-separated (instead of --ocid)",
+    "publishedAt": "when the tender was published (ISO 8601), with --ocid",
 }
 CAPITAL = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -76,16 +77,28 @@ def input_flags() -> dict[str, Flag]:
             # The field's type, without its None: date | None is a date.
             (kind,) = [arg for arg in typing.get_args(info.annotation) if arg is not type(None)] or [info.annotation]
             taken_by = flags[dest].workflows if dest in flags else ()
-            flags[dest] = Flag(field, dest, date.fromisoformat if kind is date else kind, (*taken_by, workflow.name))
+            flags[dest] = Flag(field, dest, _parser(kind), (*taken_by, workflow.name))
     return flags
+
+
+def _parser(kind: Any) -> Callable[[str], Any]:
+    """How a flag's text becomes its field's value: dates and times in ISO 8601, a list comma-separated."""
+    if kind is date:
+        return date.fromisoformat
+    if kind is datetime:
+        return datetime.fromisoformat
+    if typing.get_origin(kind) is list:
+        return lambda text: [item.strip() for item in text.split(",") if item.strip()]
+    return typing.cast(Callable[[str], Any], kind)
 
 
 INPUT_FLAGS = input_flags()
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m local.cli", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m local.cli", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--stack", help="a deployed stack, e.g. TenderSync (default: run on this machine)")
     parser.add_argument("--region", help="the stack's region (default: your AWS configuration's)")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -139,7 +152,7 @@ def execution_input(args: argparse.Namespace) -> dict[str, Any]:
 class Local:
     """This machine: the local engine on the synthesized template."""
 
-    def __init__(self, out: TextIO):
+    def __init__(self, out: TextIO) -> None:
         self.out = out
 
     def database_url(self) -> str:
@@ -156,7 +169,10 @@ class Local:
         print("\n".join(summary(execution, job)), file=self.out)
         print(f"execution:  {execution.arn}", file=self.out)
         if execution.status != "SUCCEEDED":
-            print(f"{args.workflow} failed: {(job or {}).get('error') or execution.cause or execution.error}", file=self.out)
+            print(
+                f"{args.workflow} failed: {(job or {}).get('error') or execution.cause or execution.error}",
+                file=self.out,
+            )
             return 1
         return 0
 
@@ -170,7 +186,7 @@ class Local:
 class Deployed:
     """A deployed stack, through boto3."""
 
-    def __init__(self, stack: str, region: str | None, out: TextIO):
+    def __init__(self, stack: str, region: str | None, out: TextIO) -> None:
         self.session = boto3.session.Session(region_name=region)
         self.out = out
         self.outputs = stack_outputs(self.session, stack)
@@ -220,7 +236,9 @@ def _template() -> dict[str, Any]:
 def save_history(execution_arn: str, history: list[dict[str, Any]]) -> Path:
     EXECUTIONS_DIR.mkdir(parents=True, exist_ok=True)
     path = EXECUTIONS_DIR / f"{execution_arn.rsplit(':', 1)[-1]}.json"
-    path.write_text(json.dumps(history, default=lambda value: value.isoformat() if isinstance(value, datetime) else str(value)))
+    path.write_text(
+        json.dumps(history, default=lambda value: value.isoformat() if isinstance(value, datetime) else str(value))
+    )
     return path
 
 
@@ -233,7 +251,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     if args.command == "timeline":
         print_timeline(where.history(args.execution_arn), out)
         return 0
-    with psycopg.connect(connection_string(where.database_url()), row_factory=dict_row) as conn:
+    with psycopg.connect(connection_string(where.database_url())) as conn:
         try:
             if args.command == "runs":
                 print_runs(conn, args.limit, args.workflow, out)

@@ -1,12 +1,14 @@
 """What the CLI's commands print: a timeline of states, runs from job_log, the sync state, an execution's change
 events; as plain-text tables."""
+
 from datetime import datetime
 from typing import Any, TextIO
 
 import psycopg
+from psycopg.rows import dict_row
+
 from tender_sync.changes import outbox
 from tender_sync.changes.events import DETAIL_TYPE
-
 
 RUNS_SQL = """
 SELECT id, workflow, status, window_from, window_to, fetched, enriched, enrichment_failed, upserted, started_at,
@@ -31,37 +33,63 @@ def timeline_rows(history: list[dict[str, Any]]) -> list[list[str]]:
             row, entered_at = open_rows[exited["name"]].pop()
             row[3], row[4] = _clock(at), f"{(at - entered_at).total_seconds():.3f} s"
         elif event["type"].endswith(("Failed", "TimedOut", "Aborted")):
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {}) or {}
+            details: dict[str, Any] = next((v for k, v in event.items() if k.endswith("EventDetails")), {}) or {}
             cause = " ".join(str(details.get("cause") or "").split())[:100]
-            rows.append([str(len(rows) + 1), f"{event['type']}: {details.get('error', '')} {cause}".strip(), _clock(at), "", ""])
+            rows.append(
+                [str(len(rows) + 1), f"{event['type']}: {details.get('error', '')} {cause}".strip(), _clock(at), "", ""]
+            )
     return rows
 
 
 def print_timeline(history: list[dict[str, Any]], out: TextIO) -> None:
     started = _timestamp(history[0]["timestamp"])
     ended = _timestamp(history[-1]["timestamp"])
-    print(f"{history[-1]['type']} after {(ended - started).total_seconds():.3f} s ({len(history)} history events)", file=out)
+    print(
+        f"{history[-1]['type']} after {(ended - started).total_seconds():.3f} s ({len(history)} history events)",
+        file=out,
+    )
     print(table(["#", "state", "entered", "exited", "duration"], timeline_rows(history)), file=out)
 
 
-def print_runs(conn: psycopg.Connection, limit: int, workflow: str | None, out: TextIO) -> None:
+def print_runs(conn: psycopg.Connection[Any], limit: int, workflow: str | None, out: TextIO) -> None:
     where, params = ("WHERE workflow = %s", [workflow]) if workflow else ("", [])
-    rows = conn.execute(RUNS_SQL.format(where=where), [*params, limit]).fetchall()
-    print(table(
-        ["id", "workflow", "status", "window", "fetched", "enriched", "failed", "upserted", "started (UTC)", "seconds",
-         "execution", "error"],
-        [
+    rows = conn.cursor(row_factory=dict_row).execute(RUNS_SQL.format(where=where), [*params, limit]).fetchall()
+    print(
+        table(
             [
-                row["id"], row["workflow"], row["status"],
-                f"{row['window_from']} .. {row['window_to']}" if row["window_from"] else "",
-                _number(row["fetched"]), _number(row["enriched"]), _number(row["enrichment_failed"]),
-                _number(row["upserted"]), f"{row['started_at']:%Y-%m-%d %H:%M:%S}",
-                f"{row['seconds']:.1f}" if row["seconds"] is not None else "",
-                (row["execution_id"] or "").rsplit(":", 1)[-1], _shorten(row["error"]),
-            ]
-            for row in rows
-        ],
-    ), file=out)
+                "id",
+                "workflow",
+                "status",
+                "window",
+                "fetched",
+                "enriched",
+                "failed",
+                "upserted",
+                "started (UTC)",
+                "seconds",
+                "execution",
+                "error",
+            ],
+            [
+                [
+                    row["id"],
+                    row["workflow"],
+                    row["status"],
+                    f"{row['window_from']} .. {row['window_to']}" if row["window_from"] else "",
+                    _number(row["fetched"]),
+                    _number(row["enriched"]),
+                    _number(row["enrichment_failed"]),
+                    _number(row["upserted"]),
+                    f"{row['started_at']:%Y-%m-%d %H:%M:%S}",
+                    f"{row['seconds']:.1f}" if row["seconds"] is not None else "",
+                    (row["execution_id"] or "").rsplit(":", 1)[-1],
+                    _shorten(row["error"]),
+                ]
+                for row in rows
+            ],
+        ),
+        file=out,
+    )
 
 
 # An execution's events, by its ARN or by its name (the ARN's last part).
@@ -72,8 +100,8 @@ SELECT * FROM change_events
 """
 
 
-def print_changes(conn: psycopg.Connection, execution: str, out: TextIO) -> None:
-    events = conn.execute(EVENTS_SQL, {"execution": execution}).fetchall()
+def print_changes(conn: psycopg.Connection[Any], execution: str, out: TextIO) -> None:
+    events = conn.cursor(row_factory=dict_row).execute(EVENTS_SQL, {"execution": execution}).fetchall()
     if not events:
         print(f"no changes recorded by execution {execution}", file=out)
     for event in events:
@@ -81,57 +109,78 @@ def print_changes(conn: psycopg.Connection, execution: str, out: TextIO) -> None
         sent = (
             f"sent {event['sent_at']:%Y-%m-%d %H:%M:%S} UTC"
             + ("" if event["sent_by"] == event["execution_id"] else f" by {event['sent_by'].rsplit(':', 1)[-1]}")
-            if event["sent_at"] else "not sent yet: a later run sends it"
+            if event["sent_at"]
+            else "not sent yet: a later run sends it"
         )
         print(f"{DETAIL_TYPE} {event['id']}\n  {event['workflow']}, {window}, {sent}", file=out)
-        print(table(
-            ["change", "ocid", "release date", "title", "buyer", "category", "province", "closes"],
+        print(
+            table(
+                ["change", "ocid", "release date", "title", "buyer", "category", "province", "closes"],
+                [
+                    [
+                        line.change,
+                        line.ocid,
+                        f"{line.releaseDate:%Y-%m-%d}",
+                        _shorten(line.title, 40),
+                        _shorten(line.buyer, 30),
+                        line.detailedCategory or "",
+                        line.province or "",
+                        f"{line.closeDate:%Y-%m-%d}" if line.closeDate else "",
+                    ]
+                    for line in outbox.lines(conn, event["id"])
+                ],
+            ),
+            file=out,
+        )
+
+
+def print_state(conn: psycopg.Connection[Any], out: TextIO) -> None:
+    cursor = conn.cursor(row_factory=dict_row)
+    states = cursor.execute("SELECT * FROM sync_state ORDER BY source").fetchall()
+    print(
+        table(
+            ["source", "cursor", "lease holder", "lease expires (UTC)", "updated (UTC)"],
             [
                 [
-                    line.change, line.ocid, f"{line.releaseDate:%Y-%m-%d}", _shorten(line.title, 40),
-                    _shorten(line.buyer, 30),
-                    line.detailedCategory or "", line.province or "",
-                    f"{line.closeDate:%Y-%m-%d}" if line.closeDate else "",
+                    row["source"],
+                    row["cursor"] or "",
+                    (row["lease_holder"] or "").rsplit(":", 1)[-1],
+                    f"{row['lease_expires_at']:%Y-%m-%d %H:%M:%S}" if row["lease_expires_at"] else "",
+                    f"{row['updated_at']:%Y-%m-%d %H:%M:%S}",
                 ]
-                for line in outbox.lines(conn, event["id"])
+                for row in states
             ],
-        ), file=out)
-
-
-def print_state(conn: psycopg.Connection, out: TextIO) -> None:
-    states = conn.execute("SELECT * FROM sync_state ORDER BY source").fetchall()
-    print(table(
-        ["source", "cursor", "lease holder", "lease expires (UTC)", "updated (UTC)"],
-        [
-            [
-                row["source"], row["cursor"] or "", (row["lease_holder"] or "").rsplit(":", 1)[-1],
-                f"{row['lease_expires_at']:%Y-%m-%d %H:%M:%S}" if row["lease_expires_at"] else "",
-                f"{row['updated_at']:%Y-%m-%d %H:%M:%S}",
-            ]
-            for row in states
-        ],
-    ), file=out)
-    backfills = conn.execute("SELECT * FROM backfill_progress ORDER BY updated_at DESC LIMIT 10").fetchall()
+        ),
+        file=out,
+    )
+    backfills = cursor.execute("SELECT * FROM backfill_progress ORDER BY updated_at DESC LIMIT 10").fetchall()
     if backfills:
         print("\nbackfills:", file=out)
-        print(table(
-            ["range", "window days", "done to", "completed (UTC)", "execution"],
-            [
+        print(
+            table(
+                ["range", "window days", "done to", "completed (UTC)", "execution"],
                 [
-                    f"{row['range_from']} .. {row['range_to']}", row["window_days"], row["done_to"],
-                    f"{row['completed_at']:%Y-%m-%d %H:%M:%S}" if row["completed_at"] else "not yet",
-                    row["execution_id"].rsplit(":", 1)[-1],
-                ]
-                for row in backfills
-            ],
-        ), file=out)
+                    [
+                        f"{row['range_from']} .. {row['range_to']}",
+                        row["window_days"],
+                        row["done_to"],
+                        f"{row['completed_at']:%Y-%m-%d %H:%M:%S}" if row["completed_at"] else "not yet",
+                        row["execution_id"].rsplit(":", 1)[-1],
+                    ]
+                    for row in backfills
+                ],
+            ),
+            file=out,
+        )
 
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:
     cells = [[str(value) for value in row] for row in rows]
-    widths = [max(len(text) for text in column) for column in zip(headers, *cells)]
+    widths = [max(len(text) for text in column) for column in zip(headers, *cells, strict=True)]
     lines = [headers, ["-" * width for width in widths], *cells]
-    return "\n".join("  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip() for line in lines)
+    return "\n".join(
+        "  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip() for line in lines
+    )
 
 
 def _timestamp(value: datetime | str) -> datetime:

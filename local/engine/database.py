@@ -1,5 +1,6 @@
 """The local PostgreSQL: DATABASE_URL when set, else an embedded server (pgserver) in a folder of ours; and fresh
 databases on it."""
+
 import os
 import uuid
 import warnings
@@ -24,10 +25,10 @@ def local_database_url(data_dir: Path = DEFAULT_DATA_DIR) -> str:
         return os.environ["DATABASE_URL"]
     with warnings.catch_warnings():  # pgserver's platformdirs warns when XDG_RUNTIME_DIR is unset
         warnings.simplefilter("ignore")
-        import pgserver
+        from pgserver.postgres_server import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    return pgserver.get_server(data_dir, cleanup_mode="stop").get_uri()
+    return get_server(data_dir, cleanup_mode="stop").get_uri()
 
 
 def migrated_database_url() -> str:

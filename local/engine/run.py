@@ -2,6 +2,7 @@
 run_workflow, the one way `make run` and the CLI run an execution here.
 
 Embedded PostgreSQL unless DATABASE_URL is set; the sample eTenders-compatible source unless URLs are given."""
+
 import argparse
 import contextlib
 import json
@@ -10,8 +11,8 @@ import sys
 from datetime import date
 from typing import Any, TextIO
 
-
 import psycopg
+from psycopg.rows import dict_row
 
 from infra.stack import synth_template
 from local.engine.database import migrated_database_url
@@ -27,8 +28,13 @@ STAGING_STEPS = ("FetchReleases", "FetchRelease")
 
 
 def run_workflow(
-    workflow: Workflow, execution_input: dict[str, Any], template: dict[str, Any], database_url: str,
-    ocds_url: str | None = None, portal_url: str | None = None, out: TextIO = sys.stdout,
+    workflow: Workflow[Any],
+    execution_input: dict[str, Any],
+    template: dict[str, Any],
+    database_url: str,
+    ocds_url: str | None = None,
+    portal_url: str | None = None,
+    out: TextIO = sys.stdout,
 ) -> tuple[Execution, dict[str, Any] | None]:
     """One execution of the workflow on this machine, on `database_url`, run to its end with each step printed
     as it goes; the sample source unless both source URLs are given. Returns the execution and its job_log row.
@@ -39,11 +45,11 @@ def run_workflow(
     failed state is not for a user: the summary says what failed, in one line."""
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     with contextlib.ExitStack() as stack:
-        sample_url = None
         if not (ocds_url and portal_url):
             sample_url = stack.enter_context(SampleSource()).url
             print(f"sample source: {sample_url}", file=out)
-        environment = function_environment(database_url, ocds_url or sample_url, portal_url or sample_url)
+            ocds_url, portal_url = ocds_url or sample_url, portal_url or sample_url
+        environment = function_environment(database_url, ocds_url, portal_url)
         local = stack.enter_context(LocalStack(template, environment))
         print(f"{workflow.name}:", file=out)
         progress = Progress(local, out=out)
@@ -56,7 +62,7 @@ def run_workflow(
 class Progress:
     """Prints each step as the execution enters it, and the enrichment Map's batches as they move."""
 
-    def __init__(self, local: LocalStack, out=sys.stdout):
+    def __init__(self, local: LocalStack, out: TextIO = sys.stdout) -> None:
         self.local, self.out = local, out
         self.in_map = False
         self.last_counts: tuple[int, int] | None = None
@@ -72,12 +78,16 @@ class Progress:
             print(
                 f"     {fetch.get('fetched', 0)} releases, {fetch.get('tenders', 0)} tenders, "
                 f"{fetch.get('quarantined', 0)} quarantined, {fetch.get('cleaned', 0)} cleaned",
-                file=self.out, flush=True,
+                file=self.out,
+                flush=True,
             )
         if exited and exited["name"] == "PlanLookups":
             lookups = json.loads(exited["output"]).get("lookups", {})
-            print(f"     {lookups.get('tenders', 0)} due a lookup, in {lookups.get('batches', 0)} batches",
-                  file=self.out, flush=True)
+            print(
+                f"     {lookups.get('tenders', 0)} due a lookup, in {lookups.get('batches', 0)} batches",
+                file=self.out,
+                flush=True,
+            )
 
     def on_poll(self, execution_arn: str) -> None:
         counts = self.local.map_run_counts(execution_arn) if self.in_map else None
@@ -91,11 +101,11 @@ def job_row(database_url: str, execution_arn: str) -> dict[str, Any] | None:
         # A first run refused at its first step has written nothing, not even the tables.
         if conn.execute("SELECT to_regclass('job_log')").fetchone() == (None,):
             return None
-        cursor = conn.execute(
-            "SELECT * FROM job_log WHERE execution_id = %s ORDER BY id DESC LIMIT 1", (execution_arn,)
+        return (
+            conn.cursor(row_factory=dict_row)
+            .execute("SELECT * FROM job_log WHERE execution_id = %s ORDER BY id DESC LIMIT 1", (execution_arn,))
+            .fetchone()
         )
-        row = cursor.fetchone()
-        return dict(zip([c.name for c in cursor.description], row)) if row else None
 
 
 def step_outputs(history: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -138,12 +148,16 @@ def summary(execution: Execution, job: dict[str, Any] | None) -> list[str]:
     staged = next((outputs[step].get("fetch") for step in STAGING_STEPS if step in outputs), None) or {}
     upsert = (outputs.get("UpsertTenders") or {}).get("upsert") or {}
     looked = (outputs.get("StoreLookups") or {}).get("looked") or {}
-    finished = job is not None and job["status"] == "SUCCESS"
-    counts = {name: job[name] or 0 for name in counts_of(None, None)} if finished else counts_of(staged, upsert)
+    finished_job = job if job is not None and job["status"] == "SUCCESS" else None
+    counts = (
+        {name: finished_job[name] or 0 for name in counts_of(None, None)}
+        if finished_job is not None
+        else counts_of(staged, upsert)
+    )
     lines = [f"status:     {job['status'] if job else execution.status} (execution {execution.status})"]
     if job and job["window_from"]:
         lines.append(f"window:     {job['window_from']} .. {job['window_to']} (to is exclusive)")
-    if not finished:
+    if finished_job is None:
         lines.append(f"steps:      {steps_run(execution.history)}")
     if job and job["status"] != "SKIPPED" and job["workflow"] != "cleanup":
         # A backfill's last upsert is only its last window's: its job row holds the totals, without the detail.
@@ -156,9 +170,12 @@ def summary(execution: Execution, job: dict[str, Any] | None) -> list[str]:
             + (f", {looked['still_due']} still due a lookup" if "still_due" in looked else ""),
             f"lookups:    {counts['lookups']} made, {counts['throttled']} throttled (429)"
             + (f", {job['lookups_per_second']} per second" if job and job.get("lookups_per_second") else ""),
-            f"upserted:   {counts['upserted']}" + (
+            f"upserted:   {counts['upserted']}"
+            + (
                 f" ({upsert.get('inserted', 0)} new, {upsert.get('updated', 0)} updated, "
-                f"{upsert.get('unchanged', 0)} unchanged)" if detailed else ""
+                f"{upsert.get('unchanged', 0)} unchanged)"
+                if detailed
+                else ""
             ),
         ]
     if job and job["status"] == "SUCCESS":

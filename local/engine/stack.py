@@ -1,5 +1,6 @@
 """Runs the synthesized state machines on this machine: moto's Step Functions interpreter (the one
 LocalStack uses), S3 and EventBridge in moto, and each Lambda task dispatched in-process to its real handler."""
+
 import importlib
 import json
 import os
@@ -15,6 +16,7 @@ from typing import Any
 from unittest import mock
 
 import boto3
+from aws_lambda_powertools.utilities.typing import lambda_context
 from moto import mock_aws
 from moto.awslambda.models import LambdaBackend
 
@@ -43,18 +45,24 @@ class Execution:
     events: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
 
-@dataclass
-class LambdaContext:
-    """The parts of the Lambda context object the handlers (and Powertools) read."""
+class LambdaContext(lambda_context.LambdaContext):
+    """The Lambda context object the handlers are typed to take, with the parts they (and Powertools) read."""
 
-    function_name: str
-    memory_limit_in_mb: int = 128
-    timeout_seconds: int = 3
-    invoked_function_arn: str = ""
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    started: float = field(default_factory=time.monotonic)
+    def __init__(
+        self,
+        function_name: str,
+        memory_limit_in_mb: int = 128,
+        timeout_seconds: int = 3,
+        invoked_function_arn: str = "",
+    ) -> None:
+        self._function_name = function_name
+        self._memory_limit_in_mb = memory_limit_in_mb
+        self._invoked_function_arn = invoked_function_arn
+        self._aws_request_id = str(uuid.uuid4())
+        self.timeout_seconds = timeout_seconds
+        self.started = time.monotonic()
 
-    def get_remaining_time_in_millis(self) -> int:
+    def get_remaining_time_in_millis(self) -> int:  # type: ignore[override]  # Powertools' is a static placeholder returning 0; a real one counts down from its start
         return max(0, int((self.started + self.timeout_seconds - time.monotonic()) * 1000))
 
 
@@ -68,13 +76,16 @@ class LocalStack:
         template: dict[str, Any],
         environment: dict[str, str],
         around_invoke: Callable[[str], AbstractContextManager[Any]] = lambda logical_id: nullcontext(),
-    ):
+    ) -> None:
         self.template = template
         self.environment_overrides = environment
         self.around_invoke = around_invoke
         self.functions = {lid: r for lid, r in template["Resources"].items() if r["Type"] == "AWS::Lambda::Function"}
         self.state_machines: dict[str, str] = {}
-        self._saved_environ: dict[str, str] = {}
+        # The variables the functions share, as set in os.environ while the stack is up; and os.environ's values
+        # from before (None: unset), to restore.
+        self.environment: dict[str, str] = {}
+        self._saved_environ: dict[str, str | None] = {}
         # What the Distributed Maps gather from their children (moto neither keeps nor limits it): each child's
         # last Task, by function, with the ResultPaths it ends a child with; and the bytes gathered since the last
         # start.
@@ -103,7 +114,8 @@ class LocalStack:
         self.sqs = boto3.client("sqs", region_name=REGION)
         self._published_queues = [
             self.create_bus(resource["Properties"]["Name"])
-            for resource in self.template["Resources"].values() if resource["Type"] == "AWS::Events::EventBus"
+            for resource in self.template["Resources"].values()
+            if resource["Type"] == "AWS::Events::EventBus"
         ]
         for logical_id, resource in self.template["Resources"].items():
             if resource["Type"] == "AWS::StepFunctions::StateMachine":
@@ -111,13 +123,14 @@ class LocalStack:
                 for function, result_path in map_child_ends(json.loads(deployed)).items():
                     self._child_ends.setdefault(function, set()).add(result_path)
                 self.state_machines[logical_id] = self.sfn.create_state_machine(
-                    name=logical_id, definition=local_definition(deployed),
+                    name=logical_id,
+                    definition=local_definition(deployed),
                     roleArn=f"arn:aws:iam::{ACCOUNT}:role/local",
                     type=resource["Properties"].get("StateMachineType", "STANDARD"),
                 )["stateMachineArn"]
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._invoke_patch.stop()
         self._aws.stop()
         for name, value in self._saved_environ.items():
@@ -129,7 +142,7 @@ class LocalStack:
     def _set_environment(self) -> None:
         """Every function shares one environment; the handlers run in this process, so it is ours too."""
         shared: dict[str, str] = {}
-        for logical_id, function in self.functions.items():
+        for function in self.functions.values():
             variables = resolve(self.template, function["Properties"].get("Environment", {}).get("Variables", {}))
             for name, value in variables.items():
                 if shared.setdefault(name, value) != value:
@@ -140,6 +153,7 @@ class LocalStack:
         for name, value in shared.items():
             self._saved_environ.setdefault(name, os.environ.get(name))
             os.environ[name] = value
+        self.environment = shared
 
     def create_bus(self, name: str) -> str:
         """The bus, and a rule sending everything put on it to a queue of its own: returns the queue's URL."""
@@ -163,19 +177,22 @@ class LocalStack:
             return [event for event in self._published if execution_arn in event.get("resources", [])]
 
     # -- Lambda dispatch -----------------------------------------------------------------
-    def _invoke(self, function_name, qualifier, body, headers, response_headers) -> bytes:
+    def _invoke(
+        self,
+        function_name: str,
+        qualifier: str | None,
+        body: str | bytes | None,
+        headers: Any,
+        response_headers: dict[str, str],
+        context: LambdaContext | None = None,
+    ) -> bytes:
         """moto's Lambda invoke, replaced: run the real handler here, and report an exception the
         way Lambda does (a function error whose payload names errorType and errorMessage)."""
         logical_id = function_name.split(":")[6] if function_name.startswith("arn:") else function_name
         properties = self.functions[logical_id]["Properties"]
         module_name, _, handler_name = properties["Handler"].rpartition(".")
         handler = getattr(importlib.import_module(module_name), handler_name)
-        context = LambdaContext(
-            function_name=logical_id,
-            memory_limit_in_mb=properties.get("MemorySize", 128),
-            timeout_seconds=properties.get("Timeout", 3),
-            invoked_function_arn=get_att(self.template, logical_id, "Arn"),
-        )
+        context = context or self.context(logical_id)
         event = json.loads(body) if body else {}
         try:
             with self._task(), self.around_invoke(logical_id):
@@ -194,6 +211,26 @@ class LocalStack:
         encoded = json.dumps(payload, default=str).encode()
         response_headers["Content-Length"] = str(len(encoded))
         return encoded
+
+    def context(self, logical_id: str) -> LambdaContext:
+        """A new invocation's context for the function: its memory and its timeout, counting down from now."""
+        properties = self.functions[logical_id]["Properties"]
+        return LambdaContext(
+            function_name=logical_id,
+            memory_limit_in_mb=properties.get("MemorySize", 128),
+            timeout_seconds=properties.get("Timeout", 3),
+            invoked_function_arn=get_att(self.template, logical_id, "Arn"),
+        )
+
+    def invoke(self, logical_id: str, event: Any, context: LambdaContext | None = None) -> tuple[Any, str | None]:
+        """Invoke a function here as an event source mapping invokes it (synchronously): its result and None, or
+        Lambda's error payload and the error's type. `context`: the invocation's own, for a caller that follows
+        (or cuts short) its time left."""
+        response_headers: dict[str, str] = {}
+        payload = json.loads(self._invoke(logical_id, None, json.dumps(event), {}, response_headers, context))
+        if response_headers.get("x-amz-function-error"):
+            return payload, str(payload.get("errorType"))
+        return payload, None
 
     @contextmanager
     def _task(self) -> Iterator[None]:
@@ -230,7 +267,9 @@ class LocalStack:
             self._gathered_bytes = 0
         # Named as the console names them; moto would otherwise name every execution "None".
         return self.sfn.start_execution(
-            stateMachineArn=self.state_machines[state_machine], name=str(uuid.uuid4()), input=json.dumps(execution_input)
+            stateMachineArn=self.state_machines[state_machine],
+            name=str(uuid.uuid4()),
+            input=json.dumps(execution_input),
         )["executionArn"]
 
     def wait(
@@ -308,7 +347,12 @@ def map_child_ends(document: dict[str, Any]) -> dict[str, str | None]:
     def visit(states: dict[str, Any], in_map: bool) -> None:
         for state in states.values():
             processor = state.get("ItemProcessor") or {}
-            if in_map and state.get("Type") == "Task" and state.get("End") and ":function:" in state.get("Resource", ""):
+            if (
+                in_map
+                and state.get("Type") == "Task"
+                and state.get("End")
+                and ":function:" in state.get("Resource", "")
+            ):
                 ends[state["Resource"].split(":")[6]] = state.get("ResultPath", "$")
             visit(processor.get("States", {}), in_map or bool(processor))
 

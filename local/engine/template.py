@@ -1,12 +1,18 @@
 """A synthesized template's values made local: Ref, Fn::GetAtt and Fn::Join resolved against the local
-resources (the functions by logical id, the one local bucket, the event buses by name, placeholder ARNs for the
-rest)."""
+resources (the functions, state machines and queues by logical id, the one local bucket, the event buses by name,
+placeholder ARNs for the rest)."""
+
 from typing import Any
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 LOCAL_BUCKET = "tender-sync-local-artifacts"
-PSEUDO_PARAMETERS = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::URLSuffix": "amazonaws.com"}
+PSEUDO_PARAMETERS = {
+    "AWS::Partition": "aws",
+    "AWS::Region": REGION,
+    "AWS::AccountId": ACCOUNT,
+    "AWS::URLSuffix": "amazonaws.com",
+}
 
 
 def ref(template: dict[str, Any], logical_id: str) -> str:
@@ -19,6 +25,11 @@ def ref(template: dict[str, Any], logical_id: str) -> str:
         return logical_id
     if kind == "AWS::Events::EventBus":
         return template["Resources"][logical_id]["Properties"]["Name"]
+    if kind == "AWS::StepFunctions::StateMachine":
+        # The local stack names each state machine by its logical id.
+        return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{logical_id}"
+    if kind == "AWS::SQS::Queue":
+        return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{logical_id}"
     return f"arn:aws:local:{REGION}:{ACCOUNT}:{logical_id}"
 
 
@@ -28,6 +39,8 @@ def get_att(template: dict[str, Any], logical_id: str, attribute: str) -> str:
         return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical_id}"
     if kind == "AWS::S3::Bucket" and attribute == "Arn":
         return f"arn:aws:s3:::{LOCAL_BUCKET}"
+    if kind == "AWS::SQS::Queue" and attribute in ("Arn", "QueueName"):
+        return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{logical_id}" if attribute == "Arn" else logical_id
     if kind == "AWS::EventSchemas::Schema" and attribute == "SchemaName":
         return template["Resources"][logical_id]["Properties"]["SchemaName"]
     if kind == "AWS::Events::EventBus" and attribute in ("Arn", "Name"):

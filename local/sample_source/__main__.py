@@ -1,10 +1,17 @@
 import argparse
 import threading
+from collections.abc import Callable
 from dataclasses import fields
 from datetime import date
+from typing import Any
 
 from local.sample_source.faults import FAULTS_ENVIRONMENT_PREFIX, Faults, parse_setting
 from local.sample_source.server import SampleSource
+
+
+def setting_parser(name: str) -> Callable[[str], Any]:
+    """The argparse type of a Faults setting's flag."""
+    return lambda text: parse_setting(name, text)
 
 
 def main() -> None:
@@ -24,7 +31,9 @@ def main() -> None:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default)
         else:
             parser.add_argument(
-                flag, type=lambda text, name=setting.name: parse_setting(name, text), default=default,
+                flag,
+                type=setting_parser(setting.name),
+                default=default,
                 help=f"default {','.join(default) if isinstance(default, tuple) else default} "
                 f"(or {FAULTS_ENVIRONMENT_PREFIX}{setting.name.upper()})",
             )

@@ -14,7 +14,9 @@ all drawn from one seed so a run can be repeated:
   they are: a NUL character in the description and deeper, a lone UTF-16 surrogate, an amount of "1e999999",
   an amount of NaN (all four stored cleaned), and a malformed ocid holding a path (quarantined).
 """
+
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -54,13 +56,13 @@ class Faults:
             raise ValueError("rate, broken and poisoned are shares, from 0 to 1")
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Faults":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Faults":
         """Faults from SAMPLE_FAULTS_SEED, _RATE, _KINDS (comma-separated), _BROKEN, _POISONED, _UNSTABLE_PAGING (1/0),
         _SLOW_SECONDS and _RETRY_AFTER; none set means no faults."""
-        environ = os.environ if environ is None else environ
+        variables = os.environ if environ is None else environ
         values = {}
         for setting in fields(cls):
-            text = environ.get(FAULTS_ENVIRONMENT_PREFIX + setting.name.upper())
+            text = variables.get(FAULTS_ENVIRONMENT_PREFIX + setting.name.upper())
             if text is not None:
                 values[setting.name] = parse_setting(setting.name, text)
         return cls(**values)

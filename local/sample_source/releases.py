@@ -9,10 +9,12 @@ Tender k (k = 0 .. count-1) comes from portal row k % 200 (rows sorted by id), i
   status "cancelled" when k % 20 == 10.
 Every release's times are South African wall-clock labelled Z, as eTenders publishes them.
 """
+
 import json
 import os
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from local.toolchain import ROOT
@@ -22,26 +24,32 @@ PORTAL_ROWS_FILE = "etenders-za/portal_PaginatedTenderOpportunities_2025-09-18.j
 OCID_PREFIX = "ocds-9t57fa"
 CYCLE_ID_OFFSET = 1_000_000
 
+# JSON as the portal and the OCDS API give it: a portal row (and a support document of one), a release (and a
+# document of one).
+PortalRow = dict[str, Any]
+Release = dict[str, Any]
+Document = dict[str, Any]
+
 
 def sample_data_dir() -> Path:
     """The real OCDS sample data kept in data/ocds/, unless OCDS_SAMPLE_DATA names another directory."""
     return Path(os.environ.get("OCDS_SAMPLE_DATA") or SAMPLE_DATA)
 
 
-def load_portal_rows() -> list[dict]:
+def load_portal_rows() -> list[PortalRow]:
     """The 200 real portal rows, sorted by id."""
     document = json.loads((sample_data_dir() / PORTAL_ROWS_FILE).read_text(encoding="utf-8"))
     return sorted(document["data"], key=lambda row: row["id"])
 
 
-def sample_tenders(start: date, days: int, count: int) -> tuple[list[dict], list[tuple[str, dict]]]:
+def sample_tenders(start: date, days: int, count: int) -> tuple[list[PortalRow], list[tuple[str, Release]]]:
     """The portal rows of `count` tenders, and (the day it is listed under, the release) for each of their
     releases, in order of day and ocid."""
     base_rows = load_portal_rows()
     # Built once per real row: quoting document URLs is most of the cost of 50,000 releases.
     base_documents = [[_document(document) for document in row.get("supportDocument") or []] for row in base_rows]
-    portal_rows: list[dict] = []
-    listed: list[tuple[str, dict]] = []
+    portal_rows: list[PortalRow] = []
+    listed: list[tuple[str, Release]] = []
     for k in range(count):
         cycle, base = divmod(k, len(base_rows))
         row = _synthetic_row(base_rows[base], cycle)
@@ -51,7 +59,7 @@ def sample_tenders(start: date, days: int, count: int) -> tuple[list[dict], list
     return portal_rows, listed
 
 
-def _synthetic_row(row: dict, cycle: int) -> dict:
+def _synthetic_row(row: PortalRow, cycle: int) -> PortalRow:
     if cycle == 0:
         return row
     tender_number = f"{row['tender_No']}/{cycle}"
@@ -63,7 +71,7 @@ def _synthetic_row(row: dict, cycle: int) -> dict:
     }
 
 
-def _releases_for(row: dict, documents: list[dict], k: int, day: date) -> list[tuple[str, dict]]:
+def _releases_for(row: PortalRow, documents: list[Document], k: int, day: date) -> list[tuple[str, Release]]:
     """(the day it is listed under, the release) for each release of tender k."""
     ocid = f"{OCID_PREFIX}-{row['id']}"
     first = _release(row, documents, ocid, day, new_shape=k % 2 == 0)
@@ -79,7 +87,7 @@ def _releases_for(row: dict, documents: list[dict], k: int, day: date) -> list[t
     return [(day.isoformat(), first), (update_day.isoformat(), update)]
 
 
-def _release(row: dict, documents: list[dict], ocid: str, day: date, new_shape: bool) -> dict:
+def _release(row: PortalRow, documents: list[Document], ocid: str, day: date, new_shape: bool) -> Release:
     department = {"id": str(row["departmentsID"]), "name": row["department"]}
     tender = {
         "id": str(row["id"]),
@@ -139,7 +147,7 @@ def _main_category(category: str) -> str:
     return "goods"
 
 
-def _document(document: dict) -> dict:
+def _document(document: dict[str, Any]) -> Document:
     blob_name = document["supportDocumentID"] + document["extension"]
     modified = document["dateModified"][:19] + "Z"
     return {

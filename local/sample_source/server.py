@@ -4,6 +4,7 @@ answering from the tenders of releases.py with the faults of faults.py.
 The source knows its ground truth (expected_tenders, broken, releases_listed_on) and counts the faults it
 injected by kind (fault_counts).
 """
+
 import bisect
 import json
 import random
@@ -13,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -29,7 +30,7 @@ from local.sample_source.faults import (
     STATUS_FAULTS,
     Faults,
 )
-from local.sample_source.releases import sample_tenders
+from local.sample_source.releases import Release, sample_tenders
 
 RELEASES_PATH = "/api/OCDSReleases"
 RELEASE_PATH_PREFIX = "/api/OCDSReleases/release/"
@@ -51,7 +52,7 @@ class SampleSource:
         portal_latency: float = 0.0,
         faults: Faults | None = None,
         max_page_size: int | None = None,
-    ):
+    ) -> None:
         """faults: None reads them from the environment (SAMPLE_FAULTS_*). Request faults follow `self.faults`
         as it is when each request arrives, so a test may change them between runs; data faults are made here.
         max_page_size: the most releases a listing page holds, whatever PageSize asks, as an API capping its
@@ -59,7 +60,7 @@ class SampleSource:
         self.portal_latency = portal_latency
         self.max_page_size = max_page_size
         self.faults = Faults.from_env() if faults is None else faults
-        self.url: str | None = None
+        self._url: str | None = None
         self._server: _Server | None = None
         self._lock = threading.Lock()
         self._requests_by_url: Counter[str] = Counter()
@@ -67,13 +68,13 @@ class SampleSource:
 
         self.portal_rows, listed = sample_tenders(start, days, count)
         # (kind, release) for every release broken on purpose: a correct sync quarantines exactly these.
-        self.broken: list[tuple[str, dict]] = self._break_releases([release for _, release in listed])
+        self.broken: list[tuple[str, Release]] = self._break_releases([release for _, release in listed])
         # (kind, release) for every release poisoned on purpose and stored cleaned by a correct sync.
-        self.poisoned: list[tuple[str, dict]] = self._poison_releases([release for _, release in listed])
+        self.poisoned: list[tuple[str, Release]] = self._poison_releases([release for _, release in listed])
         self.releases = [release for _, release in listed]
 
-        self._releases_by_day: dict[str, list[dict]] = {}
-        self._latest_by_ocid: dict[str, dict] = {}
+        self._releases_by_day: dict[str, list[Release]] = {}
+        self._latest_by_ocid: dict[str, Release] = {}
         for day, release in listed:
             self._releases_by_day.setdefault(day, []).append(release)
             if "ocid" in release:
@@ -81,7 +82,7 @@ class SampleSource:
         self._days = sorted(self._releases_by_day)
         self._tender_numbers = _SubstringIndex([row["tender_No"] for row in self.portal_rows])
 
-    def _break_releases(self, releases: list[dict]) -> list[tuple[str, dict]]:
+    def _break_releases(self, releases: list[Release]) -> list[tuple[str, Release]]:
         if not self.faults.broken:
             return []
         draw = random.Random(f"{self.faults.seed}:releases")
@@ -103,7 +104,7 @@ class SampleSource:
                 broken.append((kind, release))
         return broken
 
-    def _poison_releases(self, releases: list[dict]) -> list[tuple[str, dict]]:
+    def _poison_releases(self, releases: list[Release]) -> list[tuple[str, Release]]:
         if not self.faults.poisoned:
             return []
         draw = random.Random(f"{self.faults.seed}:poison")
@@ -116,7 +117,9 @@ class SampleSource:
             tender = release["tender"]
             if kind == "nul-text":
                 tender["description"] = tender["description"][:10] + "\x00" + tender["description"][10:]
-                tender["documents"] = [{**document, "title": document["title"] + "\x00"} for document in tender["documents"]]
+                tender["documents"] = [
+                    {**document, "title": document["title"] + "\x00"} for document in tender["documents"]
+                ]
             elif kind == "lone-surrogate":
                 tender["description"] += " \ud83d"
             elif kind == "huge-amount":
@@ -133,14 +136,14 @@ class SampleSource:
         return poisoned
 
     # -- ground truth --------------------------------------------------------------------------
-    def latest_by_ocid(self) -> dict[str, dict]:
+    def latest_by_ocid(self) -> dict[str, Release]:
         """The newest release of each ocid, as the detail endpoint serves it."""
         return dict(self._latest_by_ocid)
 
-    def expected_tenders(self) -> dict[str, dict]:
+    def expected_tenders(self) -> dict[str, Release]:
         """What a correct sync stores: per ocid, its newest release that was not broken on purpose."""
         broken = {id(release) for _, release in self.broken}
-        expected: dict[str, dict] = {}
+        expected: dict[str, Release] = {}
         for release in self.releases:
             if id(release) in broken:
                 continue
@@ -149,7 +152,7 @@ class SampleSource:
                 expected[release["ocid"]] = release
         return expected
 
-    def releases_listed_on(self, day: date) -> list[dict]:
+    def releases_listed_on(self, day: date) -> list[Release]:
         return list(self._releases_by_day.get(day.isoformat(), []))
 
     def fault_counts(self) -> dict[str, int]:
@@ -176,14 +179,21 @@ class SampleSource:
         with self._lock:
             self._injected[kind] += 1
 
+    @property
+    def url(self) -> str:
+        """Where it serves, once started (and still after it stops)."""
+        if self._url is None:
+            raise RuntimeError("the sample source has not been started")
+        return self._url
+
     def start(self, port: int = 0) -> str:
         self._server = _Server(port, self)
         # A short poll interval: stop() waits up to one for the serving loop to notice.
         threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sample-source", daemon=True
         ).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        return self.url
+        self._url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._url
 
     def stop(self) -> None:
         if self._server is not None:
@@ -270,7 +280,7 @@ class SampleSource:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int, source: SampleSource):
+    def __init__(self, port: int, source: SampleSource) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.source = source
 
@@ -296,7 +306,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         url = urlsplit(self.path)
         host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_address[1]}"
-        reply = source.reply(url.path, parse_qs(url.query), f"http://{host}", f"{source.faults.seed}:{self.path}:{number}")
+        reply = source.reply(
+            url.path, parse_qs(url.query), f"http://{host}", f"{source.faults.seed}:{self.path}:{number}"
+        )
         if fault == "error-body":
             reply = Reply(HTTPStatus.OK, ERROR_BODY)
         charset = "ISO-8859-1" if fault == "latin-1" else "utf-8"
@@ -325,10 +337,10 @@ class _SubstringIndex:
 
     SEPARATOR = "\x00"
 
-    def __init__(self, values: list[str]):
+    def __init__(self, values: list[str]) -> None:
         lowered = [value.lower() for value in values]
         self._text = self.SEPARATOR.join(lowered)
-        self._starts = []
+        self._starts: list[int] = []
         offset = 0
         for value in lowered:
             self._starts.append(offset)
@@ -371,11 +383,11 @@ def _param(query: dict[str, list[str]], name: str, default: str | None = None) -
     return default
 
 
-def _package(uri: str, releases: list[dict]) -> dict:
+def _package(uri: str, releases: list[Release]) -> dict[str, Any]:
     return {
         "uri": uri,
         "version": "1.1",
-        "publishedDate": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "publishedDate": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "publisher": {"name": "National Treasury (local sample)"},
         "releases": releases,
         "links": {},

@@ -1,11 +1,12 @@
 """What EventBridge does on AWS when an execution ends: the template's rules on Step Functions' status-change events,
 matched against each execution that ends here, each target's input transformer applied, and the message sent to
 its topic (the local one), printed and kept for the console."""
+
 import json
 import sys
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from local.engine.stack import LocalStack, QuotaExceeded, check_quotas
@@ -53,7 +54,9 @@ def check_literal(pattern: dict[str, Any], rule: str) -> None:
         if isinstance(expected, dict):
             check_literal(expected, rule)
         elif not isinstance(expected, list) or any(isinstance(value, (dict, list)) for value in expected):
-            raise ValueError(f"rule {rule}: the local stack matches lists of literal values only, not {key}: {expected}")
+            raise ValueError(
+                f"rule {rule}: the local stack matches lists of literal values only, not {key}: {expected}"
+            )
 
 
 def matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
@@ -87,7 +90,9 @@ class ExecutionWatcher:
     """Watches every execution of the stack's state machines; when one ends it prints it, checks its history
     against the Step Functions quotas, and raises the alerts the rules send."""
 
-    def __init__(self, local: LocalStack, resources: LocalResources, out: TextIO = sys.stdout, poll_seconds: float = 0.5):
+    def __init__(
+        self, local: LocalStack, resources: LocalResources, out: TextIO = sys.stdout, poll_seconds: float = 0.5
+    ) -> None:
         self.local, self.resources, self.out = local, resources, out
         self.rules = execution_rules(resources)
         self.poll_seconds = poll_seconds
@@ -115,15 +120,19 @@ class ExecutionWatcher:
 
     def _on_end(self, execution: dict[str, Any]) -> None:
         seconds = (execution["stopDate"] - execution["startDate"]).total_seconds()
-        print(f"{execution['stateMachineArn'].rsplit(':', 1)[-1]} {execution['name']}: {execution['status']} "
-              f"in {seconds:.1f} s", file=self.out, flush=True)
+        print(
+            f"{execution['stateMachineArn'].rsplit(':', 1)[-1]} {execution['name']}: {execution['status']} "
+            f"in {seconds:.1f} s",
+            file=self.out,
+            flush=True,
+        )
         try:
             check_quotas(self.local.history(execution["executionArn"]))
         except QuotaExceeded as exceeded:
             print(f"  on AWS this execution would fail: {exceeded}", file=self.out, flush=True)
         event = {
             **STATUS_CHANGE,
-            "time": execution["stopDate"].astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "time": execution["stopDate"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "detail": {key: execution[key] for key in ("executionArn", "stateMachineArn", "name", "status")},
         }
         for rule in self.rules:
@@ -133,5 +142,5 @@ class ExecutionWatcher:
                 message = transformed(target, event)
                 if target["Arn"] in self.resources.made.values() and ":sns:" in target["Arn"]:
                     self.resources.sns.publish(TopicArn=target["Arn"], Message=message)
-                self.alerts.append(Alert(datetime.now(timezone.utc), execution["executionArn"], execution["status"], message))
+                self.alerts.append(Alert(datetime.now(UTC), execution["executionArn"], execution["status"], message))
                 print(f"  alert ({rule.name}): {message}", file=self.out, flush=True)

@@ -1,6 +1,7 @@
 """The AWS-compatible endpoint of `make up`: moto's server on 127.0.0.1, in this process. moto keeps its backends
 per process, so the endpoint serves the very state machines, bucket and executions the LocalStack here runs: what
 the AWS CLI or boto3 does through it, the interpreter, the handlers and the console see."""
+
 import io
 import json
 import logging
@@ -23,7 +24,7 @@ class StepFunctionsAsOnAws:
     - GetExecutionHistory with reverseOrder: the events newest first. moto ignores reverseOrder (and pages
       nothing: every event comes in one answer, which clients take as the last page)."""
 
-    def __init__(self, app: Any):
+    def __init__(self, app: Any) -> None:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -53,14 +54,20 @@ class StepFunctionsAsOnAws:
 class Endpoint:
     """Binds its port when made (so a port in use fails before anything starts); serves once started."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int) -> None:
         try:
             self._socket = socket.create_server((HOST, port))
         except OSError as error:
-            raise SystemExit(f"--port {port}: cannot listen on {HOST}:{port} ({error.strerror}); choose another port")
+            raise SystemExit(
+                f"--port {port}: cannot listen on {HOST}:{port} ({error.strerror}); choose another port"
+            ) from None
         self._server = make_server(
-            HOST, port, StepFunctionsAsOnAws(DomainDispatcherApplication(create_backend_app)), threaded=True,
-            request_handler=MotoRequestHandler, fd=self._socket.fileno(),
+            HOST,
+            port,
+            StepFunctionsAsOnAws(DomainDispatcherApplication(create_backend_app)),
+            threaded=True,
+            request_handler=MotoRequestHandler,
+            fd=self._socket.fileno(),
         )
         self.url = f"http://{HOST}:{self._socket.getsockname()[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="aws-endpoint", daemon=True)

@@ -1,12 +1,15 @@
 """`make up`: the local stack, running until Ctrl-C. The synthesized state machines in moto's interpreter, each
 Lambda task dispatched in-process to its handler (as `make run` does), behind an AWS-compatible endpoint on
-127.0.0.1 (Step Functions, S3, CloudFormation's describe-stacks, the database secret); the schedules firing; the
-alerts the EventBridge rule would send; and a console page.
+127.0.0.1 (Step Functions, S3, CloudFormation's describe-stacks, the database secret, EventBridge and SQS); the
+schedules firing; the app events' rule, queue and consumer (local.up.queues); the alerts the EventBridge rule would
+send; and a console page.
 
 Embedded PostgreSQL unless DATABASE_URL is set; the sample eTenders-compatible source unless both source URLs are
 given. Executions live in memory and end with it; the database stays."""
+
 import argparse
 import contextlib
+import json
 import logging
 import multiprocessing
 import os
@@ -16,7 +19,6 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TextIO
 
-
 from local.engine.database import migrated_database_url
 from local.engine.stack import LocalStack, function_environment
 from local.engine.template import REGION
@@ -24,6 +26,7 @@ from local.sample_source.server import SampleSource
 from local.up.alerts import ExecutionWatcher
 from local.up.console.server import Console
 from local.up.endpoint import Endpoint
+from local.up.queues import Queues
 from local.up.resources import LocalResources
 from local.up.schedules import Scheduler
 
@@ -49,14 +52,37 @@ def seconds(text: str) -> float:
     return value
 
 
+def batching_window(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 300:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a batching window: a number of seconds from 0 to 300")
+    return value
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="make up", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="make up", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--port", type=port, default=DEFAULT_PORT, help=f"the AWS endpoint's port ({DEFAULT_PORT})")
-    parser.add_argument("--console-port", type=port, default=DEFAULT_CONSOLE_PORT,
-                        help=f"the console's port ({DEFAULT_CONSOLE_PORT})")
-    parser.add_argument("--schedule-every", type=seconds, metavar="SECONDS",
-                        help="fire every schedule every SECONDS instead of at its expression")
+    parser.add_argument(
+        "--console-port", type=port, default=DEFAULT_CONSOLE_PORT, help=f"the console's port ({DEFAULT_CONSOLE_PORT})"
+    )
+    parser.add_argument(
+        "--schedule-every",
+        type=seconds,
+        metavar="SECONDS",
+        help="fire every schedule every SECONDS instead of at its expression",
+    )
+    parser.add_argument(
+        "--batching-window",
+        type=batching_window,
+        metavar="SECONDS",
+        help="hand the app events' queue to its consumer after at most SECONDS (0: at once) instead of the "
+        "template's MaximumBatchingWindowInSeconds",
+    )
     parser.add_argument("--ocds-url", help="OCDS API base URL (default: the sample source)")
     parser.add_argument("--portal-url", help="eTenders portal base URL (default: the sample source)")
     args = parser.parse_args(argv)
@@ -83,16 +109,19 @@ def synthesized() -> tuple[dict[str, Any], str]:
 
 
 def _synthesize() -> tuple[dict[str, Any], str]:
-    from infra.stack import STACK_ID, synth_template
+    from infra.stack import build_stack, template_of
 
-    return synth_template(), STACK_ID
+    stack = build_stack()
+    return template_of(stack), stack.stack_name
 
 
 def stop_on_signals() -> None:
     """Ctrl-C (SIGINT) and SIGTERM stop it, everything it started stopped in order; SIGINT too when it was started
     where SIGINT is ignored (a shell's background job)."""
+
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
+
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, interrupt)
 
@@ -131,13 +160,15 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
             raise SystemExit(f"make up: {error}") from None
         console = Console(local, database_url, watcher, scheduler, args.console_port)
         stack.callback(console.stop)
+        queues = Queues(local, out, args.batching_window)
         endpoint.start()
         console.start()
         stack.enter_context(scheduler)
+        stack.enter_context(queues)
         environment = shell_environment(endpoint.url)
         lines = [
             "tender sync: the local stack is up (Ctrl-C stops it)",
-            f"endpoint:  {endpoint.url}  (Step Functions, S3, CloudFormation, Secrets Manager; stack {stack_name})",
+            f"endpoint:  {endpoint.url}  (Step Functions, S3, CloudFormation, Secrets Manager, EventBridge, SQS; stack {stack_name})",
             f"console:   {console.url}",
             f"source:    {ocds_url}" + ("  (the sample source)" if args.ocds_url is None else f", portal {portal_url}"),
             f"database:  {database}; its URL is the secret {resources.outputs['DatabaseSecretArn']}",
@@ -147,8 +178,18 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
         for schedule in scheduler.schedules:
             when = f"every {args.schedule_every:g} s" if args.schedule_every else schedule.expression
             next_time = scheduler.next_times[schedule.name]
-            lines.append(f"schedule:  {schedule.name} ({when}), next "
-                         + (f"{next_time:%Y-%m-%d %H:%M:%S} UTC" if next_time else "never (its time has passed)"))
+            lines.append(
+                f"schedule:  {schedule.name} ({when}), next "
+                + (f"{next_time:%Y-%m-%d %H:%M:%S} UTC" if next_time else "never (its time has passed)")
+            )
+        for name, bus, pattern, targets in queues.rules:
+            queue = ", ".join(target["Arn"].rsplit(":", 1)[-1] for target in targets)
+            lines.append(f"rule:      {name} on bus {bus}: {json.dumps(pattern)} -> queue {queue}")
+        lines.extend(
+            f"consumer:  {mapping.function} takes {mapping.queue} in batches of up to {mapping.batch_size}, "
+            f"after at most {mapping.window_seconds:g} s"
+            for mapping in queues.mappings
+        )
         print("\n".join(lines), file=out, flush=True)
         threading.Event().wait()
 

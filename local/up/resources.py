@@ -2,6 +2,7 @@
 the local database's URL, the alerts topic, and a CloudFormation stack named as the deployed one (`stack_name`) whose outputs are
 the template's, each naming its local resource. With them, `describe-stacks` answers as on AWS, and
 `make cli ARGS="--stack TenderSync runs"` finds the database through the secret as it does there."""
+
 import json
 import warnings
 from typing import Any
@@ -19,7 +20,7 @@ class LocalResources:
     """The local value of each resource `make up` makes, by logical id; the rest as local template resolution
     gives them."""
 
-    def __init__(self, local: LocalStack, stack_name: str, database_url: str):
+    def __init__(self, local: LocalStack, stack_name: str, database_url: str) -> None:
         self.template = local.template
         self.made: dict[str, str] = dict(local.state_machines)
         self.sns = boto3.client("sns", region_name=REGION)
@@ -34,10 +35,12 @@ class LocalResources:
             warnings.filterwarnings("ignore", message=".*WaitConditionHandle.*")
             boto3.client("cloudformation", region_name=REGION).create_stack(
                 StackName=stack_name,
-                TemplateBody=json.dumps({
-                    "Resources": NO_OP_RESOURCE,
-                    "Outputs": {key: {"Value": value} for key, value in self.outputs.items()},
-                }),
+                TemplateBody=json.dumps(
+                    {
+                        "Resources": NO_OP_RESOURCE,
+                        "Outputs": {key: {"Value": value} for key, value in self.outputs.items()},
+                    }
+                ),
             )
 
     def value(self, template_value: Any) -> Any:

@@ -2,13 +2,15 @@
 (rate, cron or at, in their time zone), starting their target state machine with the target's Input, its context
 attributes (<aws.scheduler.scheduled-time> and the rest) filled in. `every` makes each fire every so many seconds
 instead, for demos and tests."""
+
 import json
 import re
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
@@ -19,19 +21,23 @@ RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
 CRON = re.compile(r"cron\((.*)\)")
 AT = re.compile(r"at\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\)")
 UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
-MONTHS = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()
-WEEKDAYS = "SUN MON TUE WED THU FRI SAT".split()  # Scheduler's 1..7
+MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+WEEKDAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]  # Scheduler's 1..7
 # cron fields: name, lowest, highest, names for the values from `lowest`.
 CRON_FIELDS = [
-    ("minutes", 0, 59, []), ("hours", 0, 23, []), ("day-of-month", 1, 31, []),
-    ("month", 1, 12, MONTHS), ("day-of-week", 1, 7, WEEKDAYS), ("year", 1970, 2199, []),
+    ("minutes", 0, 59, []),
+    ("hours", 0, 23, []),
+    ("day-of-month", 1, 31, []),
+    ("month", 1, 12, MONTHS),
+    ("day-of-week", 1, 7, WEEKDAYS),
+    ("year", 1970, 2199, []),
 ]
 # How far ahead a cron expression is searched for its next time.
 CRON_HORIZON_DAYS = 5 * 366
 
 
 class Rate:
-    def __init__(self, seconds: int):
+    def __init__(self, seconds: int) -> None:
         self.seconds = seconds
 
     def next_after(self, moment: datetime, started: datetime) -> datetime | None:
@@ -41,7 +47,7 @@ class Rate:
 
 
 class At:
-    def __init__(self, moment: datetime):
+    def __init__(self, moment: datetime) -> None:
         self.moment = moment
 
     def next_after(self, moment: datetime, started: datetime) -> datetime | None:
@@ -52,7 +58,7 @@ class Cron:
     """Scheduler's six fields: minutes hours day-of-month month day-of-week year, with * ? , - / and L (the last
     day of the month; 6L the last Friday) and # (6#3, the third Friday). W is refused."""
 
-    def __init__(self, fields: list[str], zone: ZoneInfo, expression: str):
+    def __init__(self, fields: list[str], zone: ZoneInfo, expression: str) -> None:
         if len(fields) != 6:
             raise ValueError(f"{expression}: a cron expression has 6 fields, not {len(fields)}")
         self.zone, self.expression = zone, expression
@@ -67,7 +73,7 @@ class Cron:
         self.day_of_week = self._day_test(4, self.weekdays)
 
     def _values(self, index: int, field: str) -> set[int]:
-        name, lowest, highest, names = CRON_FIELDS[index]
+        name, lowest, highest, _names = CRON_FIELDS[index]
         values: set[int] = set()
         for part in field.split(","):
             match = re.fullmatch(r"(\*|\w+(?:-\w+)?)(?:/(\d+))?", part)
@@ -77,8 +83,8 @@ class Cron:
             if span == "*":
                 first, last = lowest, highest
             else:
-                first, _, last_text = span.partition("-")
-                first = self._number(first, index)
+                first_text, _, last_text = span.partition("-")
+                first = self._number(first_text, index)
                 last = self._number(last_text, index) if last_text else (highest if match.group(2) else first)
             if not lowest <= first <= last <= highest or step < 1:
                 raise ValueError(f"{self.expression}: {name} {part!r} is outside {lowest}-{highest}")
@@ -86,14 +92,17 @@ class Cron:
         return values
 
     def _number(self, text: str, index: int) -> int:
-        name, lowest, highest, names = CRON_FIELDS[index]
+        name, lowest, _highest, names = CRON_FIELDS[index]
         if text.upper() in names:
             return names.index(text.upper()) + lowest
         if not text.isdigit():
-            raise ValueError(f"{self.expression}: {name} {text!r} is not a number" + (f" or one of {' '.join(names)}" if names else ""))
+            raise ValueError(
+                f"{self.expression}: {name} {text!r} is not a number"
+                + (f" or one of {' '.join(names)}" if names else "")
+            )
         return int(text)
 
-    def _day_test(self, index: int, field: str):
+    def _day_test(self, index: int, field: str) -> Callable[[date], bool]:
         """A test of a day for the day-of-month (index 2) or day-of-week (index 4) field."""
         if field == "?":
             return lambda day: True
@@ -125,7 +134,7 @@ class Cron:
                 for minute in self.minute_values:
                     candidate = datetime(day.year, day.month, day.day, hour, minute, tzinfo=self.zone)
                     if candidate > moment:
-                        return candidate.astimezone(timezone.utc)
+                        return candidate.astimezone(UTC)
         return None
 
 
@@ -158,7 +167,7 @@ def parse_expression(expression: str, zone_name: str = "UTC") -> Rate | Cron | A
 
 def scheduled_time(moment: datetime) -> str:
     """<aws.scheduler.scheduled-time> as Scheduler gives it: UTC, to the second."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -209,10 +218,10 @@ def template_schedules(template: dict[str, Any]) -> list[Schedule]:
 class Scheduler:
     """Fires each schedule at its times (or every `every` seconds), until stopped."""
 
-    def __init__(self, local: LocalStack, every: float | None = None, out: TextIO = sys.stdout):
+    def __init__(self, local: LocalStack, every: float | None = None, out: TextIO = sys.stdout) -> None:
         self.local, self.every, self.out = local, every, out
         self.schedules = template_schedules(local.template)
-        self.started = datetime.now(timezone.utc)
+        self.started = datetime.now(UTC)
         self.next_times = {schedule.name: self._next(schedule, self.started) for schedule in self.schedules}
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="scheduler", daemon=True)
@@ -233,10 +242,10 @@ class Scheduler:
     def _run(self) -> None:
         while True:
             due = [moment for moment in self.next_times.values() if moment]
-            wait = (min(due) - datetime.now(timezone.utc)).total_seconds() if due else None
+            wait = (min(due) - datetime.now(UTC)).total_seconds() if due else None
             if self._stopped.wait(None if wait is None else max(0.0, wait)):
                 return
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             for schedule in self.schedules:
                 moment = self.next_times[schedule.name]
                 if moment and moment <= now:

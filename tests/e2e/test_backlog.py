@@ -1,6 +1,7 @@
 """Every tender enriched, eventually: a busy window synced again and again, as the schedule would, leaves no
 tender the portal lists without its category within ceil(lookups / cap) + 1 runs, and no run looks up a tender
 that is already enriched."""
+
 import json
 import math
 from datetime import date, timedelta
@@ -9,7 +10,10 @@ import pytest
 
 from local.engine.template import LOCAL_BUCKET
 from local.sample_source.server import SampleSource
-from tests.e2e.conftest import Sync, local_sync
+from tests.helpers import not_none
+from tests.helpers.local_stack import Sync, local_sync
+
+pytestmark = pytest.mark.slow
 
 TENDERS, CAP = 3_000, 300  # cdk.json's maxEnrichment
 
@@ -24,13 +28,15 @@ def test_a_busy_window_is_enriched_within_its_lookups_over_the_cap_plus_one_runs
             runs, looked_up_twice, enriched_when_looked_up = 0, set(), set()
             looked_up: set[str] = set()
             while True:
-                enriched = {r["ocid"] for r in sync.query("SELECT ocid FROM tenders WHERE enrichment_status = 'enriched'")}
+                enriched = {
+                    r["ocid"] for r in sync.query("SELECT ocid FROM tenders WHERE enrichment_status = 'enriched'")
+                }
                 if len(enriched) == TENDERS or runs > 10:
                     break
                 execution = sync.run(**window)
                 runs += 1
                 assert execution.status == "SUCCEEDED", execution.cause
-                plan = execution.output["lookups"]
+                plan = not_none(execution.output)["lookups"]
                 batches = json.loads(local.s3.get_object(Bucket=LOCAL_BUCKET, Key=plan["itemsKey"])["Body"].read())
                 ocids = {tender["ocid"] for batch in batches for tender in batch["tenders"]}
                 assert len(ocids) == plan["tenders"] <= CAP

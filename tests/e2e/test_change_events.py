@@ -1,9 +1,12 @@
 """Change events: each stored window that changed something puts one Tenders Changed event on the bus (in moto),
 whose changes object lists exactly the tenders it inserted, updated or enriched; a failure to send never fails
 the run, and a later run sends what is late."""
+
 import json
+from typing import Any
 
 import jsonschema
+import pytest
 
 from local.engine.stack import Execution, LocalStack
 from local.sample_source.faults import Faults
@@ -11,7 +14,9 @@ from local.sample_source.server import SampleSource
 from local.schemas import SCHEMAS_DIR
 from tender_sync.changes.events import DETAIL_TYPE, EVENT_SOURCE
 from tender_sync.workflows import ENRICH_TODAY, SINGLE_TENDER
-from tests.e2e.conftest import Sync
+from tests.helpers.local_stack import Sync
+
+pytestmark = pytest.mark.slow
 
 CHANGE_SCHEMA = json.loads((SCHEMAS_DIR / "tender-change.json").read_text())
 # The sample releases newer versions, dated 2025-09-03, of tenders first released on 2025-09-01.
@@ -20,7 +25,7 @@ LATER_WINDOW = {"from": "2025-09-02", "to": "2025-09-09"}
 LINE_FIELDS = {"ocid", "change", "releaseDate", "title", "buyer", "detailedCategory", "province", "closeDate"}
 
 
-def changes_listed(local: LocalStack, event: dict) -> dict[str, str]:
+def changes_listed(local: LocalStack, event: dict[str, Any]) -> dict[str, str]:
     """The event (checked against its schema by conftest, as every event published here is), and its changes
     object read back: ocid -> change. Each line is checked against its schema, and holds the line's fields and
     nothing else (no contact fields)."""
@@ -44,7 +49,7 @@ def releases(sync: Sync) -> dict[str, str]:
     return {row["ocid"]: row["release_id"] for row in sync.query("SELECT ocid, release_id FROM tenders")}
 
 
-def job(sync: Sync, execution: Execution) -> dict:
+def job(sync: Sync, execution: Execution) -> dict[str, Any]:
     [row] = sync.query("SELECT * FROM job_log WHERE execution_id = %s", execution.arn)
     return row
 
@@ -59,7 +64,7 @@ def test_a_sync_announces_exactly_the_tenders_it_inserted_or_updated(sync: Sync)
     [first_event] = first.events
     assert changes_listed(sync.local, first_event) == dict.fromkeys(after_first, "new")
     [second_event] = second.events
-    new = {ocid: "new" for ocid in after_second.keys() - after_first.keys()}
+    new = dict.fromkeys(after_second.keys() - after_first.keys(), "new")
     updated = {ocid: "updated" for ocid in after_first if after_second[ocid] != after_first[ocid]}
     assert new and updated
     assert changes_listed(sync.local, second_event) == {**new, **updated}
@@ -103,7 +108,9 @@ def test_a_window_in_which_only_enrichments_arrived_lists_them_as_enriched(templ
             assert failed
             [event] = second.events
             assert changes_listed(local, event) == dict.fromkeys(failed, "enriched")
-            lines = local.s3.get_object(Bucket=event["detail"]["changes"]["bucket"], Key=event["detail"]["changes"]["key"])
+            lines = local.s3.get_object(
+                Bucket=event["detail"]["changes"]["bucket"], Key=event["detail"]["changes"]["key"]
+            )
             assert all(json.loads(line)["detailedCategory"] for line in lines["Body"].read().splitlines())
 
 
@@ -147,7 +154,9 @@ def test_an_event_that_could_not_be_sent_is_sent_by_the_next_run(sync: Sync):
     assert later.status == "SUCCEEDED"
     late, own = later.events
     assert late["detail"]["executionId"] == unsent.arn and own["detail"]["executionId"] == later.arn
-    first_window = {row["ocid"] for row in sync.query("SELECT ocid FROM tenders WHERE release_date < %s", LATER_WINDOW["from"])}
+    first_window = {
+        row["ocid"] for row in sync.query("SELECT ocid FROM tenders WHERE release_date < %s", LATER_WINDOW["from"])
+    }
     assert set(changes_listed(sync.local, late)) >= first_window
     [sent] = sync.query("SELECT sent_by FROM change_events WHERE execution_id = %s", unsent.arn)
     assert sent["sent_by"] == later.arn

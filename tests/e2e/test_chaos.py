@@ -1,6 +1,7 @@
 """Chaos: many sync executions, two at a time, against a source failing in every way it can and a database
 that drops connections; then the database against the source's ground truth. Bounded: it stops once the
 cursor has passed the source's last day, or after MAX_EXECUTIONS."""
+
 import json
 import random
 from collections import Counter
@@ -9,11 +10,13 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 
 from local.bench.database_proxy import DatabaseProxy
-from local.engine.stack import LocalStack
+from local.engine.stack import Execution, LocalStack
 from local.sample_source.faults import DATA_FAULTS, REQUEST_FAULTS, Faults
 from local.sample_source.server import SampleSource
 from tender_sync.workflows import SYNC
-from tests.e2e.conftest import Sync
+from tests.helpers.local_stack import Sync
+
+pytestmark = pytest.mark.slow
 
 SEED = 20250901
 FAULTS = Faults(seed=SEED, rate=0.4, broken=0.05, unstable_paging=True, slow_seconds=1.5, retry_after=1)
@@ -35,7 +38,9 @@ def database_fault(number: int) -> str | None:
 
 def stored_its_window(execution) -> bool:
     """Whether the execution got past the step that stores the window and moves the cursor."""
-    exited = {event["stateExitedEventDetails"]["name"] for event in execution.history if "stateExitedEventDetails" in event}
+    exited = {
+        event["stateExitedEventDetails"]["name"] for event in execution.history if "stateExitedEventDetails" in event
+    }
     return bool(exited & {"UpsertTenders", "FinishJob"})
 
 
@@ -49,12 +54,14 @@ def test_chaos_leaves_the_database_exactly_as_the_source(template, database_url)
     last_day = max(date.fromisoformat(r["id"][-10:]) for r in source.releases)
     with source, DatabaseProxy(database_url, database_fault) as proxy:
         environment = {
-            "DATABASE_URL": proxy.url, "OCDS_BASE_URL": source.url, "PORTAL_BASE_URL": source.url,
+            "DATABASE_URL": proxy.url,
+            "OCDS_BASE_URL": source.url,
+            "PORTAL_BASE_URL": source.url,
             "SOURCE_TIMEOUT_SECONDS": "0.5",
         }
         with LocalStack(template, environment) as local:
             sync = Sync(local, template, database_url)
-            executions = []
+            executions: list[Execution] = []
             while len(executions) < MAX_EXECUTIONS:
                 started = [local.start(SYNC.state_machine_id(template), {"triggeredBy": "chaos"}) for _ in range(2)]
                 executions += [local.wait(arn) for arn in started]
@@ -73,26 +80,50 @@ def test_chaos_leaves_the_database_exactly_as_the_source(template, database_url)
 
     # The listing of every stored window, release for release: fewer is loss, more is duplication.
     listed_per_job = [
-        (job["fetched"], sum(len(source.releases_listed_on(job["window_from"] + timedelta(days=n)))
-                             for n in range((job["window_to"] - job["window_from"]).days)))
-        for job in jobs if job["status"] == "SUCCESS"
+        (
+            job["fetched"],
+            sum(
+                len(source.releases_listed_on(job["window_from"] + timedelta(days=n)))
+                for n in range((job["window_to"] - job["window_from"]).days)
+            ),
+        )
+        for job in jobs
+        if job["status"] == "SUCCESS"
     ]
     missing = set(expected) - set(tenders)
     stale = {o for o, row in tenders.items() if o in expected and row["release_id"] != expected[o]["id"]}
     altered = {o for o, row in tenders.items() if o in expected and o not in stale and row["raw"] != expected[o]}
     unknown = set(tenders) - set(expected)
-    lost = (len(missing) + len(stale) + len(altered) + len(broken - set(quarantined))
-            + sum(max(0, listed - fetched) for fetched, listed in listed_per_job))
-    duplicates = (tender_rows - len(tenders) + sum(n - 1 for n in quarantined.values()) + len(unknown)
-                  + len(set(quarantined) - broken) + sum(max(0, fetched - listed) for fetched, listed in listed_per_job))
+    lost = (
+        len(missing)
+        + len(stale)
+        + len(altered)
+        + len(broken - set(quarantined))
+        + sum(max(0, listed - fetched) for fetched, listed in listed_per_job)
+    )
+    duplicates = (
+        tender_rows
+        - len(tenders)
+        + sum(n - 1 for n in quarantined.values())
+        + len(unknown)
+        + len(set(quarantined) - broken)
+        + sum(max(0, fetched - listed) for fetched, listed in listed_per_job)
+    )
     # A run may store its window and still fail after (FinishJob out of attempts): the window counts as stored.
     stored_by = {execution.arn for execution in executions if stored_its_window(execution)}
-    covered = {job["window_from"] + timedelta(days=n) for job in jobs if job["execution_id"] in stored_by
-               for n in range((job["window_to"] - job["window_from"]).days)}
+    covered = {
+        job["window_from"] + timedelta(days=n)
+        for job in jobs
+        if job["execution_id"] in stored_by
+        for n in range((job["window_to"] - job["window_from"]).days)
+    }
     final_cursor = sync.query("SELECT cursor FROM sync_state")[0]["cursor"]
     first_day = min(job["window_from"] for job in jobs if job["window_from"])
-    gaps = [first_day + timedelta(days=n) for n in range((final_cursor - first_day).days)
-            if first_day + timedelta(days=n) not in covered]
+    gaps = [
+        first_day + timedelta(days=n)
+        for n in range((final_cursor - first_day).days)
+        if first_day + timedelta(days=n) not in covered
+    ]
     statuses = Counter(job["status"] for job in jobs)
     enrichment = Counter(row["enrichment_status"] for row in tenders.values())
 

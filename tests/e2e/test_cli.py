@@ -1,4 +1,5 @@
 """`python -m local.cli`, run in-process: each command on this machine, and against a stack (AWS in moto)."""
+
 import json
 from datetime import date
 
@@ -8,7 +9,7 @@ import pytest
 from moto import mock_aws
 
 from local.cli import commands as cli
-from tests.e2e.test_recovery import expected_tenders
+from tests.helpers.local_stack import expected_tenders
 
 
 @pytest.fixture
@@ -28,6 +29,7 @@ def local_cli(database_url, sample_source, tmp_path, monkeypatch, capsys):
     return run
 
 
+@pytest.mark.slow
 def test_start_runs_a_workflow_to_the_end_and_runs_state_and_timeline_show_it(local_cli, database_url, sample_source):
     code, started = local_cli("start", "backfill", "--from", "2025-09-01", "--to", "2025-09-15", "--window-days", "7")
 
@@ -35,14 +37,14 @@ def test_start_runs_a_workflow_to_the_end_and_runs_state_and_timeline_show_it(lo
     assert "status:     SUCCESS (execution SUCCEEDED)" in started
     assert "window:     2025-09-01 .. 2025-09-15" in started
     with psycopg.connect(database_url) as conn:
-        stored = dict(conn.execute("SELECT ocid, release_id FROM tenders").fetchall())
+        stored: dict[str, str] = dict(conn.execute("SELECT ocid, release_id FROM tenders").fetchall())
     expected = expected_tenders(sample_source, (date(2025, 9, 1), date(2025, 9, 15)))
     assert expected and stored == {ocid: release["id"] for ocid, release in expected.items()}
     arn = next(line.split()[-1] for line in started.splitlines() if line.startswith("execution:"))
 
     code, runs = local_cli("runs")
     assert code == 0
-    header, rule, row = runs.splitlines()
+    header, _rule, row = runs.splitlines()
     assert header.split()[:4] == ["id", "workflow", "status", "window"]
     assert row.split()[:6] == ["1", "backfill", "SUCCESS", "2025-09-01", "..", "2025-09-15"]
     assert arn.rsplit(":", 1)[-1] in row
@@ -58,8 +60,19 @@ def test_start_runs_a_workflow_to_the_end_and_runs_state_and_timeline_show_it(lo
     assert lines[0].startswith("ExecutionSucceeded after ")
     steps = [line.split()[1] for line in lines[3:]]
     window = [
-        "FetchReleases", "UpsertTenders", "PlanLookups", "AnythingToLookUp?", "LookUpTenders", "StoreLookups",
-        "PrepareChanges", "AnythingToAnnounce?", "PublishChanges", "RecordPublished", "NextWindow", "WindowsLeft?",
+        "FetchReleases",
+        "UpsertTenders",
+        "PlanLookups",
+        "AnythingToLookUp?",
+        "WaitForPortal",
+        "LookUpTenders",
+        "StoreLookups",
+        "PrepareChanges",
+        "AnythingToAnnounce?",
+        "PublishChanges",
+        "RecordPublished",
+        "NextWindow",
+        "WindowsLeft?",
     ]
     assert steps == ["StartBackfill", "WindowsLeft?", *window, *window, "FinishJob", "BackfillSucceeded"]
     assert all(line.split()[-1] == "s" for line in lines[3:-1])  # each step that ended shows its duration
@@ -76,16 +89,21 @@ def test_start_runs_a_workflow_to_the_end_and_runs_state_and_timeline_show_it(lo
     assert (code, nothing.strip()) == (0, "no changes recorded by execution no-such-execution")
 
 
+@pytest.mark.slow
 def test_start_takes_the_input_as_json(local_cli):
     code, output = local_cli("start", "sync", "--input", json.dumps({"from": "2025-09-01", "to": "2025-09-03"}))
     assert code == 0, output
     assert "window:     2025-09-01 .. 2025-09-03" in output
 
 
+@pytest.mark.slow
 def test_a_rejected_input_prints_its_reason_and_fails(local_cli):
     code, output = local_cli("start", "single-tender", "--ocid", "134030")
     assert code == 1
-    assert "single-tender failed: InvalidInput: invalid single-tender input: ocid: Value error, ocid '134030' is not prefix-publisher-id shaped" in output
+    assert (
+        "single-tender failed: InvalidInput: invalid single-tender input: ocid: Value error, ocid '134030' is not prefix-publisher-id shaped"
+        in output
+    )
 
     code, runs = local_cli("runs")
     assert runs.splitlines()[2:] == []  # nothing written
@@ -103,6 +121,7 @@ def test_timeline_of_an_unknown_local_execution_says_where_it_looked(local_cli):
         local_cli("timeline", "arn:aws:states:us-east-1:123456789012:execution:Sync:nowhere")
 
 
+@pytest.mark.slow
 def test_against_a_stack_it_starts_by_the_outputs_and_reads_the_database_through_the_secret(
     database_url, monkeypatch, capsys
 ):
@@ -112,25 +131,47 @@ def test_against_a_stack_it_starts_by_the_outputs_and_reads_the_database_through
         sfn = boto3.client("stepfunctions", region_name="af-south-1")
         definition = json.dumps({"StartAt": "Pass", "States": {"Pass": {"Type": "Pass", "End": True}}})
         outputs = {
-            output: sfn.create_state_machine(name=output, definition=definition, roleArn="arn:aws:iam::123456789012:role/r")[
-                "stateMachineArn"]
+            output: sfn.create_state_machine(
+                name=output, definition=definition, roleArn="arn:aws:iam::123456789012:role/r"
+            )["stateMachineArn"]
             for output in cli.WORKFLOWS.values()
         }
         secrets = boto3.client("secretsmanager", region_name="af-south-1")
         outputs["DatabaseSecretArn"] = secrets.create_secret(Name="db", SecretString=database_url)["ARN"]
         monkeypatch.setattr(cli, "stack_outputs", lambda session, stack: outputs if stack == "TenderSync" else {})
 
-        assert cli.main(["--stack", "TenderSync", "--region", "af-south-1", "start", "backfill",
-                         "--from", "2025-09-01", "--to", "2025-09-08"]) == 0
+        assert (
+            cli.main(
+                [
+                    "--stack",
+                    "TenderSync",
+                    "--region",
+                    "af-south-1",
+                    "start",
+                    "backfill",
+                    "--from",
+                    "2025-09-01",
+                    "--to",
+                    "2025-09-08",
+                ]
+            )
+            == 0
+        )
         arn = capsys.readouterr().out.split()[-1]
         [execution] = sfn.list_executions(stateMachineArn=outputs["BackfillStateMachineArn"])["executions"]
         assert execution["executionArn"] == arn
-        assert json.loads(sfn.describe_execution(executionArn=arn)["input"]) == {"from": "2025-09-01", "to": "2025-09-08"}
+        assert json.loads(sfn.describe_execution(executionArn=arn)["input"]) == {
+            "from": "2025-09-01",
+            "to": "2025-09-08",
+        }
 
         assert cli.main(["--stack", "TenderSync", "--region", "af-south-1", "timeline", arn]) == 0
         rows = capsys.readouterr().out.splitlines()[3:]
-        entered = [e["stateEnteredEventDetails"]["name"] for e in sfn.get_execution_history(executionArn=arn)["events"]
-                   if "stateEnteredEventDetails" in e]
+        entered = [
+            e["stateEnteredEventDetails"]["name"]
+            for e in sfn.get_execution_history(executionArn=arn)["events"]
+            if "stateEnteredEventDetails" in e
+        ]
         assert entered and [row.split("  ")[1].strip() for row in rows] == entered
 
         assert cli.main(["--stack", "TenderSync", "--region", "af-south-1", "state"]) == 0

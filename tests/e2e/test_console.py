@@ -1,6 +1,7 @@
 """The console of `make up` in a real browser: Debian's headless Chromium, driven by Selenium through Debian's
 chromedriver (never a browser or driver downloaded by a tool). Where Chromium is missing the test is skipped,
 saying so; under CI (CI=true) it fails instead."""
+
 import os
 import shutil
 from collections.abc import Iterator
@@ -10,20 +11,23 @@ import psycopg
 import pytest
 
 from local.engine.database import fresh_database
-from tests.e2e.local_up import RunningUp, running_up
+from tests.helpers.local_up import RunningUp, running_up
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 MISSING = [path for path in (CHROMIUM, CHROMEDRIVER) if not shutil.which(path)]
 
-pytestmark = pytest.mark.xdist_group("up")
+# Chromium, and `make up` in a process of its own, running whole executions; in one worker with test_up.py's.
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("up")]
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if MISSING:
-        message = (f"the console's browser test needs Debian's chromium and chromium-driver; missing: "
-                   f"{', '.join(MISSING)} (apt-get install chromium chromium-driver)")
+        message = (
+            f"the console's browser test needs Debian's chromium and chromium-driver; missing: "
+            f"{', '.join(MISSING)} (apt-get install chromium chromium-driver)"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
@@ -32,8 +36,13 @@ def browser() -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1400,1200"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1200",
+    ):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     yield driver
@@ -46,7 +55,7 @@ def up(server_url: str) -> Iterator[RunningUp]:
         yield running
 
 
-def query(up: RunningUp, sql: str) -> list[tuple]:
+def query(up: RunningUp, sql: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(up.database_url) as conn:
         return conn.execute(sql).fetchall()
 
@@ -54,8 +63,10 @@ def query(up: RunningUp, sql: str) -> list[tuple]:
 def outcomes(browser) -> dict[str, str]:
     from selenium.webdriver.common.by import By
 
-    return {g.get_attribute("data-state"): g.get_attribute("data-outcome")
-            for g in browser.find_elements(By.CSS_SELECTOR, "svg.graph g.state")}
+    return {
+        g.get_attribute("data-state"): g.get_attribute("data-outcome")
+        for g in browser.find_elements(By.CSS_SELECTOR, "svg.graph g.state")
+    }
 
 
 def test_a_sync_started_from_its_form_turns_its_graph_green(browser, up):
@@ -78,9 +89,22 @@ def test_a_sync_started_from_its_form_turns_its_graph_green(browser, up):
     )
     assert browser.find_elements(By.CSS_SELECTOR, "meta[http-equiv=refresh]") == []
     seen = outcomes(browser)
-    path = ["StartJob", "LeaseHeld?", "FetchReleases", "UpsertTenders", "PlanLookups", "AnythingToLookUp?",
-            "LookUpTenders", "StoreLookups", "PrepareChanges", "AnythingToAnnounce?", "PublishChanges",
-            "RecordPublished", "FinishJob", "SyncSucceeded"]
+    path = [
+        "StartJob",
+        "LeaseHeld?",
+        "FetchReleases",
+        "UpsertTenders",
+        "PlanLookups",
+        "AnythingToLookUp?",
+        "LookUpTenders",
+        "StoreLookups",
+        "PrepareChanges",
+        "AnythingToAnnounce?",
+        "PublishChanges",
+        "RecordPublished",
+        "FinishJob",
+        "SyncSucceeded",
+    ]
     assert {state: seen[state] for state in path} == dict.fromkeys(path, "succeeded")
     assert {seen["FailJob"], seen["SyncFailed"], seen["SkippedAnotherRunActive"]} == {"not-reached"}
     map_counts = browser.find_element(By.CSS_SELECTOR, "table.map-runs tbody tr").text
@@ -93,8 +117,13 @@ def test_a_sync_started_from_its_form_turns_its_graph_green(browser, up):
     execution_page = browser.page_source
     browser.get(up.console)
     overview = browser.page_source
-    contacts = {value for row in query(up, "SELECT details->'contactPerson' FROM tenders") if row[0]
-                for value in row[0].values() if value}
+    contacts = {
+        value
+        for row in query(up, "SELECT details->'contactPerson' FROM tenders")
+        if row[0]
+        for value in row[0].values()
+        if value
+    }
     assert contacts, "the sample's tenders carry contact fields"
     assert [value for value in contacts if value in execution_page or value in overview] == []
     executions = browser.find_element(By.CSS_SELECTOR, "table.executions").text
@@ -114,11 +143,20 @@ def test_a_bad_form_value_is_refused_with_the_first_steps_reason(browser, up):
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
     # The answer to the form's POST is a page of its own: wait until the browser shows it.
-    error = WebDriverWait(
-        browser, 10, poll_frequency=0.2, ignored_exceptions=[NoSuchElementException, StaleElementReferenceException]
-    ).until(lambda b: b.find_element(By.CSS_SELECTOR, "#start-enrich-today .error")).text
-    assert error == "InvalidInput: invalid enrich-today input: maxEnrichment: Input should be greater than or equal to 1"
-    assert browser.find_element(By.CSS_SELECTOR, "#start-enrich-today input[name=maxEnrichment]").get_attribute("value") == "0"
+    error = (
+        WebDriverWait(
+            browser, 10, poll_frequency=0.2, ignored_exceptions=[NoSuchElementException, StaleElementReferenceException]
+        )
+        .until(lambda b: b.find_element(By.CSS_SELECTOR, "#start-enrich-today .error"))
+        .text
+    )
+    assert (
+        error == "InvalidInput: invalid enrich-today input: maxEnrichment: Input should be greater than or equal to 1"
+    )
+    assert (
+        browser.find_element(By.CSS_SELECTOR, "#start-enrich-today input[name=maxEnrichment]").get_attribute("value")
+        == "0"
+    )
     enrich_today = up.client("stepfunctions").list_state_machines()["stateMachines"]
     (machine,) = [m["stateMachineArn"] for m in enrich_today if "EnrichToday" in m["name"]]
     assert up.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"] == []

@@ -1,19 +1,21 @@
 """What error text may carry, end to end: a database error reaches the execution history, the logs, job_log and
 the quarantine as its SQLSTATE and primary message only (never PostgreSQL's DETAIL or CONTEXT, which quote row
 data), and no error names any part of the database URL."""
+
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import psycopg
 import pytest
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 from local.engine.stack import LocalStack
-from tender_sync.storage import database
 from tender_sync.errors import DatabaseUnavailable, InvalidDatabaseUrl, describe_failure
-from tests.e2e.conftest import Sync
+from tender_sync.storage import database
+from tests.helpers import not_none
+from tests.helpers.local_stack import Sync
 
 # The sample data's contact person values (tender details, from the feed or the portal).
 CONTACT_VALUE = re.compile(r"contact\d+@example\.gov\.za|000-000-\d{4}|Contact Person \d+")
@@ -34,19 +36,21 @@ URL_PARTS = ("tender_owner", "hunter2", "s3cr3t", "db-7f3a", "tenders_prod")
 
 
 @pytest.fixture
-def logs(caplog) -> Iterator:
+def logs(caplog) -> Callable[[], str]:
     """Everything logged, as the functions' JSON lines. Caught as records, at the root: the functions' own handler
     writes to the stdout of whichever test first imported them."""
     caplog.set_level(logging.INFO)
     # The functions log as "tender-sync", whose level the first stack that imported them set.
     caplog.set_level(logging.INFO, logger="tender-sync")
     formatter = LambdaPowertoolsFormatter()
-    yield lambda: "\n".join(formatter.format(record) for record in caplog.records)
+    return lambda: "\n".join(formatter.format(record) for record in caplog.records)
 
 
 def local_sync(template, database_url: str, sample_source) -> Sync:
     environment = {
-        "DATABASE_URL": database_url, "OCDS_BASE_URL": sample_source.url, "PORTAL_BASE_URL": sample_source.url,
+        "DATABASE_URL": database_url,
+        "OCDS_BASE_URL": sample_source.url,
+        "PORTAL_BASE_URL": sample_source.url,
         "POWERTOOLS_LOG_LEVEL": "INFO",
     }
     return Sync(LocalStack(template, environment), template, database_url)
@@ -70,6 +74,7 @@ def assert_no_row_data(*texts: str) -> None:
         assert "DETAIL" not in text and "CONTEXT" not in text
 
 
+@pytest.mark.slow
 def test_rows_the_database_refuses_are_quarantined_with_one_line(template, database_url, sample_source, logs):
     refuse_contacts(database_url, errcode="check_violation")
     sync = local_sync(template, database_url, sample_source)
@@ -82,8 +87,8 @@ def test_rows_the_database_refuses_are_quarantined_with_one_line(template, datab
     # portal's lookups of the older shape's tenders are stored after, by StoreLookups).
     stored = sync.query("SELECT raw->'tender'->'contactPerson'->>'email' AS email FROM tenders")
     assert reasons and set(reasons) == {"23514: refused"}
-    assert execution.output["upsert"]["quarantined"] == len(reasons)
-    assert len(stored) + len(reasons) == execution.output["fetch"]["tenders"]
+    assert not_none(execution.output)["upsert"]["quarantined"] == len(reasons)
+    assert len(stored) + len(reasons) == not_none(execution.output)["fetch"]["tenders"]
     assert not [row for row in stored if (row["email"] or "").startswith("contact1")]
     [job] = sync.query("SELECT status, error FROM job_log")
     assert job == {"status": "SUCCESS", "error": None}
@@ -92,6 +97,7 @@ def test_rows_the_database_refuses_are_quarantined_with_one_line(template, datab
     assert_no_row_data(json.dumps(execution.history, default=str), logged, *reasons)
 
 
+@pytest.mark.slow
 def test_a_database_error_fails_the_run_with_its_sqlstate_and_primary_message_only(
     template, database_url, sample_source, logs
 ):
@@ -111,6 +117,7 @@ def test_a_database_error_fails_the_run_with_its_sqlstate_and_primary_message_on
     assert_no_row_data(json.dumps(execution.history, default=str), logged)
 
 
+@pytest.mark.slow
 def test_a_malformed_database_url_fails_the_run_naming_no_part_of_it(template, sample_source, logs):
     sync = local_sync(template, MALFORMED_URL, sample_source)
     with sync.local:
@@ -118,7 +125,7 @@ def test_a_malformed_database_url_fails_the_run_naming_no_part_of_it(template, s
 
     # StartJob cannot connect, nor can FailJob record it: the run fails with FailJob's error, not retried.
     assert (execution.status, execution.error) == ("FAILED", "InvalidDatabaseUrl")
-    assert "the database URL is malformed: percent-encode special characters such as @" in execution.cause
+    assert "the database URL is malformed: percent-encode special characters such as @" in not_none(execution.cause)
     failed = [e["lambdaFunctionFailedEventDetails"] for e in execution.history if e["type"] == "LambdaFunctionFailed"]
     assert [f["error"] for f in failed] == ["InvalidDatabaseUrl", "InvalidDatabaseUrl"]
     everything = json.dumps(execution.history, default=str) + logs()
@@ -134,10 +141,13 @@ def test_a_password_with_an_unescaped_at_or_slash_is_refused_before_connecting(u
     assert not [part for part in URL_PARTS if part in str(raised.value)]
 
 
-@pytest.mark.parametrize("host, reason", [
-    ("127.0.0.1:1", "Connection refused"),
-    ("db-7f3a.invalid", "failed to resolve host …"),
-])
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [
+        ("127.0.0.1:1", "Connection refused"),
+        ("db-7f3a.invalid", "failed to resolve host …"),
+    ],
+)
 def test_a_connection_failure_names_no_part_of_the_url(monkeypatch, host, reason):
     monkeypatch.setenv("DATABASE_URL", f"postgresql://tender_owner:hunter2@{host}/tenders_prod?sslmode=disable")
     monkeypatch.delenv("DATABASE_PROXY_ENDPOINT", raising=False)

@@ -1,5 +1,6 @@
 """`make run` (local.engine.run.main) as a user meets it: a refused window and a failed run each end non-zero with a
 plain summary and a one-line reason, never the interpreter's internals."""
+
 from datetime import timedelta
 
 import psycopg
@@ -7,6 +8,8 @@ import pytest
 
 from local.engine import run
 from tender_sync.storage.cursor import source_today
+
+pytestmark = pytest.mark.slow
 
 INTERPRETER_INTERNALS = ("FailureEventException", "Traceback", "stackTrace", "errorType")
 
@@ -38,7 +41,8 @@ def test_a_window_reaching_into_the_future_is_refused_and_the_cursor_stays(make_
     assert code == 1
     assert err.strip().splitlines() == [
         f"sync failed: InvalidInput: invalid sync input: input: Value error, 'to' ({far}) is in the future: "
-        f"at most {source_today() + timedelta(days=1)} (the day after today in South Africa, exclusive)"]
+        f"at most {source_today() + timedelta(days=1)} (the day after today in South Africa, exclusive)"
+    ]
     assert not any(word in out + err for word in INTERPRETER_INTERNALS)
     assert cursor(database_url) == []
 
@@ -56,7 +60,8 @@ def test_a_failed_run_says_what_its_steps_did_and_why_in_one_line(make_run, data
     lines = dict(line.split(":", 1) for line in out.splitlines() if line[:1].isalpha() and ":" in line)
     assert lines["status"].strip() == "FAILED (execution FAILED)"
     assert lines["steps"].strip() == (
-        "StartJob, LeaseHeld?, FetchReleases, UpsertTenders (failed), FailJob, SyncFailed")
+        "StartJob, LeaseHeld?, FetchReleases, UpsertTenders (failed), FailJob, SyncFailed"
+    )
     assert lines["fetched"].strip() == "56 releases, 0 quarantined"
     assert "tenders are read-only today" in lines["reason"]
     assert err.strip().splitlines()[-1] == f"sync failed: {lines['reason'].strip()}"

@@ -1,7 +1,9 @@
 """AWS's Distributed Map limits, checked locally where moto is lenient: what a Map gathers from its children
 (256 KiB without a ResultWriter, uncaught on AWS), and a child that fails outright (tolerated, as on AWS)."""
+
 import copy
 import json
+from typing import Any
 
 import pytest
 
@@ -9,12 +11,14 @@ from local.engine.stack import QuotaExceeded, map_child_ends
 from local.engine.template import definition
 from local.sample_source.server import SampleSource
 from tender_sync.workflows import SYNC
-from tests.e2e.conftest import Sync, local_sync
+from tests.helpers.local_stack import Sync, local_sync
+
+pytestmark = pytest.mark.slow
 
 PADDING = "x" * 3000
 
 
-def with_children_echoing_their_input(template: dict) -> dict:
+def with_children_echoing_their_input(template: dict[str, Any]) -> dict[str, Any]:
     """The template as it was before this stack's children output nothing: each child's output its input (here
     padded to 3 KB an item), one tender a batch."""
     echoing = copy.deepcopy(template)

@@ -1,5 +1,6 @@
 """The operators' workflows, synthesized by the CDK and run end to end on this machine: enrich-today, backfill,
 single tender and cleanup, each checked in the database afterwards; and a bad input to each, rejected."""
+
 import json
 import threading
 import time
@@ -15,11 +16,14 @@ import pytest
 
 from local.engine.stack import Execution, LocalStack
 from local.sample_source.server import SampleSource
+from tender_sync.models.inputs import MAX_BACKFILL_WINDOWS
 from tender_sync.source.publishers import SAST as SOUTH_AFRICA
 from tender_sync.storage.cursor import source_today
 from tender_sync.workflows import WORKFLOWS
-from tests.e2e.conftest import Sync, local_sync
-from tests.e2e.test_recovery import expected_tenders
+from tests.helpers import not_none
+from tests.helpers.local_stack import Sync, expected_tenders, local_sync
+
+pytestmark = pytest.mark.slow
 
 SEPTEMBER = (date(2025, 9, 1), date(2025, 10, 1))
 TABLES = ("tenders", "job_log", "sync_state", "quarantine", "backfill_progress")
@@ -65,7 +69,9 @@ def step_inputs(execution: Execution, state: str) -> list[dict[str, Any]]:
 
 
 def windows_fetched(execution: Execution) -> list[tuple[str, str]]:
-    return [(step["job"]["window"]["from"], step["job"]["window"]["to"]) for step in step_inputs(execution, "FetchReleases")]
+    return [
+        (step["job"]["window"]["from"], step["job"]["window"]["to"]) for step in step_inputs(execution, "FetchReleases")
+    ]
 
 
 def release_day(row: dict[str, Any]) -> date:
@@ -85,8 +91,11 @@ def test_backfill_stores_each_window_in_order_and_moves_the_cursor_only_forwards
 
     assert execution.status == "SUCCEEDED", execution.cause
     assert windows_fetched(execution) == [
-        ("2025-09-01", "2025-09-08"), ("2025-09-08", "2025-09-15"), ("2025-09-15", "2025-09-22"),
-        ("2025-09-22", "2025-09-29"), ("2025-09-29", "2025-10-01"),
+        ("2025-09-01", "2025-09-08"),
+        ("2025-09-08", "2025-09-15"),
+        ("2025-09-15", "2025-09-22"),
+        ("2025-09-22", "2025-09-29"),
+        ("2025-09-29", "2025-10-01"),
     ]
     expected = expected_tenders(sample_source, SEPTEMBER)
     tenders = {row["ocid"]: row for row in operations.query("SELECT * FROM tenders")}
@@ -100,9 +109,10 @@ def test_backfill_stores_each_window_in_order_and_moves_the_cursor_only_forwards
     # A fresh database: each window leaves no gap after the cursor (the first starts at firstRunFrom).
     [state] = operations.query("SELECT * FROM sync_state")
     assert state["cursor"] == SEPTEMBER[1] and state["lease_holder"] is None
-    # Step Functions' history quota: about 55 events a window (400 windows, the most a backfill takes, stay
+    # Step Functions' history quota: about 58 events a window (400 windows, the most a backfill takes, stay
     # below 25,000).
-    assert len(execution.history) < 56 * len(windows_fetched(execution))
+    assert len(execution.history) < 60 * len(windows_fetched(execution))
+    assert 60 * MAX_BACKFILL_WINDOWS < 25_000
 
 
 def test_backfill_behind_the_cursor_leaves_it_and_one_reaching_past_it_moves_it(operations: Operations, sample_source):
@@ -136,7 +146,11 @@ class ListingGate(ThreadingHTTPServer):
                     status, body, content_type = 400, b'{"error": "closed"}', "application/json"
                 else:
                     response = httpx.get(target + self.path)
-                    status, body, content_type = response.status_code, response.content, response.headers["content-type"]
+                    status, body, content_type = (
+                        response.status_code,
+                        response.content,
+                        response.headers["content-type"],
+                    )
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
@@ -165,7 +179,7 @@ def test_a_failed_backfill_rerun_finishes_the_windows_that_remain(template, data
         gate.shutdown()
 
     assert failed.status == "FAILED"
-    assert failed.cause.startswith("SourceRejected:")
+    assert not_none(failed.cause).startswith("SourceRejected:")
     [progress] = progress_after_failure
     assert progress["done_to"] == date(2025, 9, 8) and progress["completed_at"] is None
 
@@ -191,12 +205,18 @@ def test_enrich_today_looks_up_todays_failed_tenders_up_to_the_cap(template, dat
     with SampleSource(start=today - timedelta(days=2), days=3, count=60) as source:
         # A sync while the portal is gone: the tenders of the older shape are stored with a failed enrichment.
         with operations_on(template, database_url, source.url, f"{source.url}/gone") as operations:
-            synced = operations.execute("sync", {
-                "triggeredBy": "test",
-                "from": (today - timedelta(days=2)).isoformat(), "to": (today + timedelta(days=1)).isoformat(),
-            })
+            synced = operations.execute(
+                "sync",
+                {
+                    "triggeredBy": "test",
+                    "from": (today - timedelta(days=2)).isoformat(),
+                    "to": (today + timedelta(days=1)).isoformat(),
+                },
+            )
             assert synced.status == "SUCCEEDED", synced.cause
-        failed = operations.query("SELECT ocid, release_date FROM tenders WHERE enrichment_status = 'failed' ORDER BY ocid")
+        failed = operations.query(
+            "SELECT ocid, release_date FROM tenders WHERE enrichment_status = 'failed' ORDER BY ocid"
+        )
         today_failed = [row["ocid"] for row in failed if release_day(row) == today]
         yesterday_failed = {row["ocid"] for row in failed if release_day(row) != today}
         assert len(today_failed) > 3 and yesterday_failed
@@ -205,7 +225,8 @@ def test_enrich_today_looks_up_todays_failed_tenders_up_to_the_cap(template, dat
         with operations_on(template, database_url, source.url, source.url) as operations:
             capped = operations.execute("enrich-today", {"maxEnrichment": 3, "adminUserId": "admin-7"})
             enriched_by_capped = {
-                row["ocid"] for row in operations.query("SELECT ocid FROM tenders WHERE enrichment_status = 'enriched'")}
+                row["ocid"] for row in operations.query("SELECT ocid FROM tenders WHERE enrichment_status = 'enriched'")
+            }
             rest = operations.execute("enrich-today", {"maxEnrichment": 500})
 
     assert capped.status == "SUCCEEDED", capped.cause
@@ -218,7 +239,9 @@ def test_enrich_today_looks_up_todays_failed_tenders_up_to_the_cap(template, dat
     later = len(today_failed) - 3
     jobs = operations.query("SELECT * FROM job_log WHERE workflow = 'enrich-today' ORDER BY id")
     assert [(j["status"], j["fetched"], j["enriched"], j["upserted"]) for j in jobs] == [
-        ("SUCCESS", 0, 3, 0), ("SUCCESS", 0, later, 0)]
+        ("SUCCESS", 0, 3, 0),
+        ("SUCCESS", 0, later, 0),
+    ]
     assert jobs[0]["triggered_by"] == "admin admin-7" and jobs[0]["window_from"] == today
     assert operations.query("SELECT * FROM sync_state") == state_before  # the cursor never moves
     # FinishJob's metrics, as the EMF lines Lambda would send to CloudWatch.
@@ -234,7 +257,9 @@ def test_enrich_today_looks_up_todays_failed_tenders_up_to_the_cap(template, dat
 def test_single_tender_fetches_enriches_and_stores_one_tender(operations: Operations, sample_source):
     latest = sample_source.latest_by_ocid()
     # A tender of the older shape, with an update: the newest release, and the portal for its category.
-    ocid = next(o for o, release in latest.items() if "category" not in release["tender"] and release["id"] != f"{o}-2025-09-01")
+    ocid = next(
+        o for o, release in latest.items() if "category" not in release["tender"] and release["id"] != f"{o}-2025-09-01"
+    )
 
     execution = operations.execute("single-tender", {"ocid": ocid})
 
@@ -244,7 +269,12 @@ def test_single_tender_fetches_enriches_and_stores_one_tender(operations: Operat
     assert tender["enrichment_status"] == "enriched" and tender["detailed_category"]
     [job] = operations.query("SELECT * FROM job_log")
     assert (job["workflow"], job["status"], job["fetched"], job["enriched"], job["upserted"]) == (
-        "single-tender", "SUCCESS", 1, 1, 1)
+        "single-tender",
+        "SUCCESS",
+        1,
+        1,
+        1,
+    )
     assert operations.query("SELECT * FROM sync_state") == []
 
 
@@ -269,7 +299,10 @@ def wait_for(condition, seconds: float = 20.0) -> None:
 
 
 def test_cleanup_fails_jobs_whose_execution_ended_and_frees_their_lease(template, database_url):
-    with SampleSource(portal_latency=0.5) as source, operations_on(template, database_url, source.url, source.url) as ops:
+    with (
+        SampleSource(portal_latency=0.5) as source,
+        operations_on(template, database_url, source.url, source.url) as ops,
+    ):
         # A sync stopped from outside while it looks tenders up: it never reaches FailJob.
         aborted = ops.start("sync", {"triggeredBy": "test"})
         # Stopped once its Map runs (slow lookups): stopped inside a Task, moto's interpreter may let that Task
@@ -280,10 +313,13 @@ def test_cleanup_fails_jobs_whose_execution_ended_and_frees_their_lease(template
         # A row whose execution Step Functions no longer knows, and one whose id is not an execution ARN at all.
         gone = aborted.rsplit(":", 1)[0] + ":gone"
         for execution_id in (gone, "not-an-arn"):
-            ops.query("INSERT INTO job_log (workflow, status, execution_id) VALUES ('sync', 'RUNNING', %s) RETURNING id",
-                      execution_id)
-        # And a backfill still running (no lease: it runs beside the rest) while cleanup runs.
-        running = ops.start("backfill", {"from": "2025-09-01", "to": "2025-09-08"})
+            ops.query(
+                "INSERT INTO job_log (workflow, status, execution_id) VALUES ('sync', 'RUNNING', %s) RETURNING id",
+                execution_id,
+            )
+        # And a backfill still running (no lease: it runs beside the rest) while cleanup runs: of the next week,
+        # whose tenders the aborted sync has not claimed (it waits for the portal while the sync's range lasts).
+        running = ops.start("backfill", {"from": "2025-09-08", "to": "2025-09-15"})
         wait_for(lambda: ops.query("SELECT 1 FROM job_log WHERE execution_id = %s", running))
 
         cleanup = ops.execute("cleanup", {"triggeredBy": "test"})
@@ -292,8 +328,11 @@ def test_cleanup_fails_jobs_whose_execution_ended_and_frees_their_lease(template
 
     assert cleanup.status == "SUCCEEDED", cleanup.cause
     # The sync stored its window before its lookups: its job is a SUCCESS, only its lease was left held.
-    assert cleanup.output["cleanup"]["jobsFailed"] == [gone]
-    assert cleanup.output["cleanup"]["leasesFreed"] == [aborted]
+    assert not_none(cleanup.output)["cleanup"]["jobsFailed"] == [gone]
+    assert not_none(cleanup.output)["cleanup"]["leasesFreed"] == [aborted]
+    # The tenders the aborted sync had claimed for its lookups are free for the next run.
+    assert not_none(cleanup.output)["cleanup"]["claimsReleased"] == [aborted]
+    assert ops.query("SELECT count(*) AS n FROM lookup_claims WHERE execution_id = %s", aborted)[0]["n"] == 0
     assert still_running == "RUNNING"
     jobs = {row["execution_id"]: row for row in ops.query("SELECT * FROM job_log")}
     assert (jobs[aborted]["status"], jobs[aborted]["error"]) == ("SUCCESS", None)
@@ -317,21 +356,26 @@ def test_cleanup_fails_jobs_whose_execution_ended_and_frees_their_lease(template
         ("backfill", {"from": "2025-09-31", "to": "2025-10-01"}, "from: Input should be a valid date"),
         ("backfill", {"from": "2025-09-10", "to": "2025-09-01"}, "'from' (2025-09-10) must be before 'to'"),
         ("backfill", {"from": "2015-01-01", "to": "2025-01-01", "windowDays": 1}, "at most 400 per backfill"),
-        ("backfill", {"from": "2025-09-01", "to": "2025-09-08", "windowDays": 0}, "windowDays: Input should be greater"),
+        (
+            "backfill",
+            {"from": "2025-09-01", "to": "2025-09-08", "windowDays": 0},
+            "windowDays: Input should be greater",
+        ),
         ("single-tender", {"ocid": "134030"}, "ocid '134030' is not prefix-publisher-id shaped"),
         ("cleanup", {"force": True}, "force: Extra inputs are not permitted"),
     ],
 )
 def test_a_bad_input_fails_at_the_first_step_with_its_reason_and_writes_nothing(
-    operations: Operations, workflow: str, execution_input: dict, reason: str
+    operations: Operations, workflow: str, execution_input: dict[str, Any], reason: str
 ):
     before = operations.snapshot()
 
     execution = operations.execute(workflow, execution_input)
 
     assert execution.status == "FAILED"
-    assert execution.cause.startswith(f"InvalidInput: invalid {workflow} input: ") and reason in execution.cause
-    assert "\n" not in execution.cause
+    cause = not_none(execution.cause)
+    assert cause.startswith(f"InvalidInput: invalid {workflow} input: ") and reason in cause
+    assert "\n" not in cause
     entered = [e["stateEnteredEventDetails"]["name"] for e in execution.history if "stateEnteredEventDetails" in e]
     assert entered[1:] == ["FailJob", entered[-1]] and entered[-1].endswith("Failed")
     assert operations.snapshot() == before
@@ -340,7 +384,8 @@ def test_a_bad_input_fails_at_the_first_step_with_its_reason_and_writes_nothing(
 def test_a_backfill_into_the_future_is_refused(operations: Operations):
     tomorrow = source_today() + timedelta(days=1)
     execution = operations.execute(
-        "backfill", {"from": tomorrow.isoformat(), "to": (tomorrow + timedelta(days=1)).isoformat()})
+        "backfill", {"from": tomorrow.isoformat(), "to": (tomorrow + timedelta(days=1)).isoformat()}
+    )
     assert execution.status == "FAILED"
-    assert f"'to' ({tomorrow + timedelta(days=1)}) is in the future: at most {tomorrow}" in execution.cause
+    assert f"'to' ({tomorrow + timedelta(days=1)}) is in the future: at most {tomorrow}" in not_none(execution.cause)
     assert operations.query("SELECT * FROM job_log") == []

@@ -1,13 +1,17 @@
 """Nothing from the source blocks a window: a sync whose window holds releases with values PostgreSQL refuses
 as they are, among 300 good ones, stores every good tender, stores each poisoned one cleaned or quarantines it,
 and moves the cursor."""
+
 from datetime import date
 
 import pytest
 
 from local.sample_source.faults import Faults
 from local.sample_source.server import SampleSource
-from tests.e2e.conftest import Sync, local_sync
+from tests.helpers import not_none
+from tests.helpers.local_stack import Sync, local_sync
+
+pytestmark = pytest.mark.slow
 
 WINDOW = (date(2025, 9, 1), date(2025, 9, 10))  # 7 days of tenders, and their updates 2 days later
 # 280 tenders publish 308 releases over 7 days; about one in 20 is poisoned, each kind in turn.
@@ -64,9 +68,12 @@ def test_a_window_with_poisoned_releases_is_stored_whole(sync: Sync, poisoned_so
 
     [job] = sync.query("SELECT * FROM job_log")
     assert (job["status"], job["fetched"], job["quarantined"]) == (
-        "SUCCESS", len(poisoned_source.releases), len(quarantined_on_purpose))
+        "SUCCESS",
+        len(poisoned_source.releases),
+        len(quarantined_on_purpose),
+    )
     assert sync.query("SELECT cursor FROM sync_state")[0]["cursor"] == WINDOW[1]
-    fetch = execution.output["fetch"]
+    fetch = not_none(execution.output)["fetch"]
     # An amount out of the column's range is valid JSON: normalization stores it empty, nothing is cleaned.
     assert fetch["cleaned"] == sum(kind != "huge-amount" for kind, _ in poisoned_source.poisoned)
     # No S3 key was made from a malformed ocid.

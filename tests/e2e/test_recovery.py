@@ -1,17 +1,23 @@
 """Recovery, end to end: a database that goes away, a source that fails, a run that crashed holding the
 lease, lookups that fail. Each time the data comes out exactly right, without repeating stored work."""
+
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from typing import Any
 
 import psycopg
+import pytest
 
 from local.bench.database_proxy import DatabaseProxy
 from local.engine.stack import LocalStack
 from local.sample_source.faults import Faults
 from local.sample_source.server import SampleSource
-from tests.e2e.conftest import Sync
+from tests.helpers import not_none
+from tests.helpers.local_stack import Sync, expected_tenders
+
+pytestmark = pytest.mark.slow
 
 FIRST_WINDOW = (date(2025, 9, 1), date(2025, 9, 8))  # cdk.json: firstRunFrom 2025-09-01, windowDays 7, overlapDays 1
 SECOND_WINDOW = (date(2025, 9, 7), date(2025, 9, 14))
@@ -26,18 +32,7 @@ def sync_through_proxy(template, database_url: str, source_url: str, fault_for) 
             yield Sync(local, template, database_url)
 
 
-def expected_tenders(source: SampleSource, *windows: tuple[date, date]) -> dict[str, dict]:
-    """ocid -> the newest release of it dated inside any of the windows."""
-    newest: dict[str, dict] = {}
-    for release in source.releases:
-        day = date.fromisoformat(release["date"][:10])
-        if any(start <= day < end for start, end in windows):
-            if release["ocid"] not in newest or release["date"] > newest[release["ocid"]]["date"]:
-                newest[release["ocid"]] = release
-    return newest
-
-
-def stored(sync: Sync) -> dict[str, dict]:
+def stored(sync: Sync) -> dict[str, dict[str, Any]]:
     return {row["ocid"]: row for row in sync.query("SELECT * FROM tenders")}
 
 
@@ -59,7 +54,8 @@ def test_a_database_cut_off_mid_transaction_costs_retries_not_data(template, dat
     expected = expected_tenders(sample_source, FIRST_WINDOW)
     tenders = stored(sync)
     assert {ocid: row["release_id"] for ocid, row in tenders.items()} == {
-        ocid: release["id"] for ocid, release in expected.items()}
+        ocid: release["id"] for ocid, release in expected.items()
+    }
     [job] = sync.query("SELECT * FROM job_log")
     assert (job["status"], job["upserted"]) == ("SUCCESS", len(expected))
     assert sync.query("SELECT cursor FROM sync_state")[0]["cursor"] == FIRST_WINDOW[1]
@@ -91,15 +87,20 @@ def test_a_run_failed_by_the_database_is_completed_by_the_next_without_repeating
     jobs = sync.query("SELECT status, window_from, window_to, error FROM job_log ORDER BY id")
     assert [job["status"] for job in jobs] == ["SUCCESS", "FAILED", "SUCCESS"]
     assert jobs[1]["error"].startswith("DatabaseUnavailable: cannot connect to the database")
-    assert (jobs[1]["window_from"], jobs[1]["window_to"]) == (jobs[2]["window_from"], jobs[2]["window_to"]) == SECOND_WINDOW
+    assert (
+        (jobs[1]["window_from"], jobs[1]["window_to"])
+        == (jobs[2]["window_from"], jobs[2]["window_to"])
+        == SECOND_WINDOW
+    )
     expected = expected_tenders(sample_source, FIRST_WINDOW, SECOND_WINDOW)
     tenders = stored(sync)
     assert {ocid: row["release_id"] for ocid, row in tenders.items()} == {
-        ocid: release["id"] for ocid, release in expected.items()}
+        ocid: release["id"] for ocid, release in expected.items()
+    }
     # Nothing stored before was written again unless a newer release of it came in.
     rewritten = {ocid for ocid, row in after_first.items() if tenders[ocid] != row}
     assert rewritten == {ocid for ocid, row in after_first.items() if row["release_id"] != expected[ocid]["id"]}
-    upsert = rerun.output["upsert"]
+    upsert = not_none(rerun.output)["upsert"]
     assert upsert["inserted"] == len(set(tenders) - set(after_first))
     assert upsert["updated"] == len(rewritten)
     assert sync.query("SELECT cursor FROM sync_state")[0]["cursor"] == SECOND_WINDOW[1]
@@ -132,13 +133,15 @@ def test_a_crashed_runs_lease_blocks_until_it_expires_then_is_taken_over(sync: S
         conn.execute("DELETE FROM job_log")
         conn.execute(
             "INSERT INTO job_log (workflow, status, window_from, window_to, execution_id) "
-            "VALUES ('sync', 'RUNNING', '2025-09-07', '2025-09-14', %s)", (dead,))
+            "VALUES ('sync', 'RUNNING', '2025-09-07', '2025-09-14', %s)",
+            (dead,),
+        )
         conn.execute("UPDATE sync_state SET lease_holder = %s, lease_expires_at = now() + interval '1 hour'", (dead,))
 
     blocked = sync.run()
 
-    assert blocked.status == "SUCCEEDED" and blocked.output["job"]["skipped"]
-    assert dead in blocked.output["job"]["reason"]
+    assert blocked.status == "SUCCEEDED" and not_none(blocked.output)["job"]["skipped"]
+    assert dead in not_none(blocked.output)["job"]["reason"]
     with psycopg.connect(sync.database_url) as conn:
         conn.execute("UPDATE sync_state SET lease_expires_at = now() - interval '1 second'")
 
@@ -172,11 +175,10 @@ def test_a_lookup_failing_after_its_retries_is_stored_with_its_error_and_the_nex
             second = sync.run(**window)
 
     assert first.status == too_soon.status == second.status == "SUCCEEDED"
-    assert failed and len(failed) == first.output["looked"]["enrichment_failed"]
-    assert too_soon.output["lookups"]["tenders"] == 0
+    assert failed and len(failed) == not_none(first.output)["looked"]["enrichment_failed"]
+    assert not_none(too_soon.output)["lookups"]["tenders"] == 0
     for tender in failed:
-        assert tender["enrichment_error"].startswith(
-            "BadSourceData: GET /Home/PaginatedTenderOpportunities?")
+        assert tender["enrichment_error"].startswith("BadSourceData: GET /Home/PaginatedTenderOpportunities?")
         assert "portal search answered without a data list (attempt 4 of 4)" in tender["enrichment_error"]
         assert tender["detailed_category"] is None
     refilled = {row["ocid"]: row for row in sync.query("SELECT * FROM tenders")}
@@ -184,8 +186,8 @@ def test_a_lookup_failing_after_its_retries_is_stored_with_its_error_and_the_nex
         row = refilled[tender["ocid"]]
         assert (row["enrichment_status"], row["enrichment_error"]) == ("enriched", None)
         assert row["detailed_category"] and isinstance(row["enriched_at"], datetime)
-    assert second.output["looked"]["enriched"] == len(failed)
-    assert second.output["upsert"]["updated"] == 0  # the window itself had not changed
+    assert not_none(second.output)["looked"]["enriched"] == len(failed)
+    assert not_none(second.output)["upsert"]["updated"] == 0  # the window itself had not changed
 
 
 def test_a_stored_window_stays_a_success_when_finishing_fails(template, database_url, sample_source, capfd):
@@ -199,7 +201,7 @@ def test_a_stored_window_stays_a_success_when_finishing_fails(template, database
 
     assert execution.status == "FAILED"
     assert failed_attempts(execution, "DatabaseUnavailable") == 4
-    assert "after the window was stored" in execution.cause
+    assert "after the window was stored" in not_none(execution.cause)
     expected = expected_tenders(sample_source, FIRST_WINDOW)
     assert {o: r["release_id"] for o, r in stored(sync).items()} == {o: r["id"] for o, r in expected.items()}
     [job] = sync.query("SELECT * FROM job_log")

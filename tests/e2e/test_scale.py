@@ -1,19 +1,24 @@
 """A window of thousands of tenders through the synthesized state machine: within the Step Functions
 quotas, every tender stored, and never more than two database connections. (The 10,000-tender runs,
 and the timings, are `make bench`'s.)"""
+
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 
 from local.bench.connection_peak import ConnectionPeak
 from local.engine.stack import MAX_HISTORY_EVENTS, MAX_PAYLOAD_BYTES
 from local.sample_source.server import SampleSource
-from tests.e2e.conftest import Sync, local_sync
+from tests.helpers import not_none
+from tests.helpers.local_stack import Sync, local_sync
+
+pytestmark = pytest.mark.slow
 
 TENDERS = 2_000
 
 
-def largest_payload(history: list[dict]) -> int:
+def largest_payload(history: list[dict[str, Any]]) -> int:
     """The largest state input or output in the history, in bytes."""
     return max(
         len(str(details.get(key) or "").encode())
@@ -36,7 +41,7 @@ def test_a_window_of_thousands_of_tenders_stays_within_the_quotas_on_two_connect
 
     # Execution came back from the runner, so its quota checks passed; the history says so too.
     assert execution.status == "SUCCEEDED", execution.cause
-    lookups = execution.output["lookups"]["tenders"]
+    lookups = not_none(execution.output)["lookups"]["tenders"]
     assert lookups == TENDERS // 2  # every tender of the older release shape was looked up
     assert len(execution.history) < MAX_HISTORY_EVENTS
     assert len(execution.history) < lookups  # the Map's items run outside the execution's history

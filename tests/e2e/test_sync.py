@@ -1,11 +1,16 @@
 """The sync state machine, synthesized by the CDK, run end to end: sample source -> S3 -> PostgreSQL."""
-from datetime import date, datetime
 
+from datetime import date, datetime
+from typing import Any
+
+import pytest
 
 from infra.stack import synth_template
 from local.sample_source.server import SampleSource
-from tests.e2e.conftest import Sync, local_sync
-from tests.e2e.test_recovery import expected_tenders
+from tests.helpers import not_none
+from tests.helpers.local_stack import Sync, expected_tenders, local_sync
+
+pytestmark = pytest.mark.slow
 
 FIRST_WINDOW = (date(2025, 9, 1), date(2025, 9, 8))  # cdk.json: firstRunFrom 2025-09-01, windowDays 7
 
@@ -32,32 +37,52 @@ def south_african(wall_clock: str | None) -> str | None:
     return None if wall_clock is None else wall_clock.removesuffix("Z") + "+02:00"
 
 
-def details(delivery, conditions, is_session, compulsory, briefing_date, venue, name, email, telephone) -> dict:
+def details(
+    delivery, conditions, is_session, compulsory, briefing_date, venue, name, email, telephone
+) -> dict[str, Any]:
     return {
         "deliveryLocation": as_published(delivery),
         "specialConditions": as_published(conditions),
         "briefingSession": {
-            "isSession": is_session, "compulsory": compulsory, "date": south_african(briefing_date),
+            "isSession": is_session,
+            "compulsory": compulsory,
+            "date": south_african(briefing_date),
             "venue": as_published(venue),
         },
         "contactPerson": {
-            "name": as_published(name), "email": as_published(email), "telephoneNumber": as_published(telephone),
+            "name": as_published(name),
+            "email": as_published(email),
+            "telephoneNumber": as_published(telephone),
         },
     }
 
 
-def portal_row_details(row: dict) -> dict:
+def portal_row_details(row: dict[str, Any]) -> dict[str, Any]:
     return details(
-        row["delivery"], row["conditions"], row["briefingSession"], row["briefingCompulsory"],
-        row["compulsory_briefing_session"], row["briefingVenue"], row["contactPerson"], row["email"], row["telephone"],
+        row["delivery"],
+        row["conditions"],
+        row["briefingSession"],
+        row["briefingCompulsory"],
+        row["compulsory_briefing_session"],
+        row["briefingVenue"],
+        row["contactPerson"],
+        row["email"],
+        row["telephone"],
     )
 
 
-def release_details(tender: dict) -> dict:
+def release_details(tender: dict[str, Any]) -> dict[str, Any]:
     briefing, contact = tender["briefingSession"], tender["contactPerson"]
     return details(
-        tender["deliveryLocation"], tender["specialConditions"], briefing["isSession"], briefing["compulsory"],
-        briefing["date"], briefing["venue"], contact["name"], contact["email"], contact["telephoneNumber"],
+        tender["deliveryLocation"],
+        tender["specialConditions"],
+        briefing["isSession"],
+        briefing["compulsory"],
+        briefing["date"],
+        briefing["venue"],
+        contact["name"],
+        contact["email"],
+        contact["telephoneNumber"],
     )
 
 
@@ -112,7 +137,7 @@ def test_second_run_works_the_next_window_and_leaves_unchanged_rows_alone(sync: 
     execution = sync.run()
 
     assert execution.status == "SUCCEEDED", execution.cause
-    first, second = sync.query("SELECT * FROM job_log ORDER BY id")
+    _first, second = sync.query("SELECT * FROM job_log ORDER BY id")
     assert (second["window_from"], second["window_to"]) == (date(2025, 9, 7), date(2025, 9, 14))
     after = {t["ocid"]: t for t in sync.query("SELECT * FROM tenders")}
     assert set(after) == set(before) | ocids_between(sample_source, date(2025, 9, 7), date(2025, 9, 14))
@@ -132,7 +157,7 @@ def test_same_window_twice_leaves_the_same_rows(sync: Sync, sample_source):
     expected = ocids_between(sample_source, *FIRST_WINDOW)
     assert expected and {t["ocid"] for t in before} == expected
     execution = sync.run(**window)
-    assert execution.output["upsert"]["upserted"] == 0
+    assert not_none(execution.output)["upsert"]["upserted"] == 0
     assert sync.query("SELECT * FROM tenders ORDER BY ocid") == before
 
 
@@ -158,7 +183,8 @@ def test_invalid_input_fails_with_a_reason_naming_the_field_and_writes_nothing(s
     execution = sync.run(maxEnrichment=-1)
 
     assert execution.status == "FAILED"
-    assert execution.cause.startswith("InvalidInput:") and "maxEnrichment" in execution.cause
+    cause = not_none(execution.cause)
+    assert cause.startswith("InvalidInput:") and "maxEnrichment" in cause
     assert (sync.query("SELECT * FROM job_log"), sync.query("SELECT * FROM sync_state")) == before
 
 
@@ -198,8 +224,17 @@ def test_an_empty_window_finishes_and_moves_the_cursor(database_url, sample_sour
 
     assert execution.status == "SUCCEEDED", execution.cause
     assert [e["stateEnteredEventDetails"]["name"] for e in execution.history if "stateEnteredEventDetails" in e] == [
-        "StartJob", "LeaseHeld?", "FetchReleases", "UpsertTenders", "PlanLookups", "AnythingToLookUp?",
-        "PrepareChanges", "AnythingToAnnounce?", "FinishJob", "SyncSucceeded"]
+        "StartJob",
+        "LeaseHeld?",
+        "FetchReleases",
+        "UpsertTenders",
+        "PlanLookups",
+        "AnythingToLookUp?",
+        "PrepareChanges",
+        "AnythingToAnnounce?",
+        "FinishJob",
+        "SyncSucceeded",
+    ]
     [job] = sync.query("SELECT * FROM job_log")
     assert (job["status"], job["fetched"], job["upserted"]) == ("SUCCESS", 0, 0)
     assert sync.query("SELECT cursor FROM sync_state")[0]["cursor"] == date(2025, 12, 8)

@@ -1,5 +1,7 @@
-"""`make up`, driven as the README drives the deployed stack: the real AWS CLI (a subprocess) and boto3 against its
-endpoint, the README's inputs, then the database; its schedules firing at a short rate; its alerts."""
+"""`make up`, driven as the docs drive the deployed stack: the real AWS CLI (a subprocess) and boto3 against its
+endpoint, the inputs of docs/local-development.md's CLI table, then the database; its schedules firing at a short
+rate; its alerts."""
+
 import json
 import re
 import signal
@@ -7,8 +9,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -16,12 +19,12 @@ import pytest
 from local.engine.database import fresh_database
 from local.toolchain import ROOT
 from tender_sync.workflows import WORKFLOWS
-from tests.e2e.local_up import RunningUp, running_up
+from tests.helpers.local_up import RunningUp, running_up
 
 # The AWS CLI installed beside this Python (requirements.txt).
 AWS = str(Path(sys.executable).parent / "aws")
-# The README's inputs (its CLI table and Deploy section), by workflow.
-README_INPUTS = {
+# The inputs of the CLI table in docs/local-development.md ("The CLI": each AWS CLI start-execution), by workflow.
+DOCUMENTED_INPUTS = {
     "sync": {"from": "2025-09-01", "to": "2025-09-08", "triggeredBy": "cli"},
     "enrich-today": {"maxEnrichment": 200, "adminUserId": "u-17"},
     "backfill": {"from": "2025-01-01", "to": "2025-07-01", "windowDays": 7},
@@ -29,7 +32,8 @@ README_INPUTS = {
     "cleanup": {"triggeredBy": "cli"},
 }
 
-pytestmark = pytest.mark.xdist_group("up")
+# `make up` in a process of its own, running whole executions; in one worker with test_console.py's.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("up")]
 
 
 @pytest.fixture(scope="module")
@@ -53,30 +57,52 @@ def aws(up: RunningUp, *args: str) -> str:
 
 
 def stack_output(up: RunningUp, key: str) -> str:
-    """The README's describe-stacks command."""
-    return aws(up, "cloudformation", "describe-stacks", "--stack-name", "TenderSync",
-               "--query", f"Stacks[0].Outputs[?OutputKey=='{key}'].OutputValue", "--output", "text")
+    """The describe-stacks command of the README ("Start it") and docs/local-development.md ("The CLI")."""
+    return aws(
+        up,
+        "cloudformation",
+        "describe-stacks",
+        "--stack-name",
+        "TenderSync",
+        "--query",
+        f"Stacks[0].Outputs[?OutputKey=='{key}'].OutputValue",
+        "--output",
+        "text",
+    )
 
 
 def start(up: RunningUp, workflow: str) -> str:
     arn = stack_output(up, WORKFLOWS[workflow].stack_output)
-    return json.loads(aws(up, "stepfunctions", "start-execution", "--state-machine-arn", arn,
-                          "--input", json.dumps(README_INPUTS[workflow])))["executionArn"]
+    return json.loads(
+        aws(
+            up,
+            "stepfunctions",
+            "start-execution",
+            "--state-machine-arn",
+            arn,
+            "--input",
+            json.dumps(DOCUMENTED_INPUTS[workflow]),
+        )
+    )["executionArn"]
 
 
-def query(database_url: str, sql: str, *params) -> list[tuple]:
+def query(database_url: str, sql: str, *params) -> list[tuple[Any, ...]]:
     with psycopg.connect(database_url) as conn:
         return conn.execute(sql, params).fetchall()
 
 
 def test_describe_stacks_names_the_local_state_machines(up):
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in
-               up.client("cloudformation").describe_stacks(StackName="TenderSync")["Stacks"][0]["Outputs"]}
+    outputs = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in up.client("cloudformation").describe_stacks(StackName="TenderSync")["Stacks"][0]["Outputs"]
+    }
     machines = {m["stateMachineArn"] for m in up.client("stepfunctions").list_state_machines()["stateMachines"]}
 
     assert {outputs[workflow.stack_output] for workflow in WORKFLOWS.values()} == machines
     assert stack_output(up, "SyncStateMachineArn") == outputs["SyncStateMachineArn"]
-    assert up.client("s3").head_bucket(Bucket=outputs["ArtifactsBucketName"])["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert (
+        up.client("s3").head_bucket(Bucket=outputs["ArtifactsBucketName"])["ResponseMetadata"]["HTTPStatusCode"] == 200
+    )
     assert up.client("sns").get_topic_attributes(TopicArn=outputs["AlertsTopicArn"])["Attributes"]["TopicArn"]
 
 
@@ -84,32 +110,66 @@ def test_a_sync_started_with_the_aws_cli_runs_and_is_stored(up, module_database_
     execution = start(up, "sync")
     description = up.wait_for_end(execution)
 
-    assert aws(up, "stepfunctions", "describe-execution", "--execution-arn", execution,
-               "--query", "status", "--output", "text") == "SUCCEEDED", description
-    history = json.loads(aws(up, "stepfunctions", "get-execution-history", "--execution-arn", execution,
-                             "--reverse-order", "--max-items", "20"))["events"]
+    assert (
+        aws(
+            up,
+            "stepfunctions",
+            "describe-execution",
+            "--execution-arn",
+            execution,
+            "--query",
+            "status",
+            "--output",
+            "text",
+        )
+        == "SUCCEEDED"
+    ), description
+    history = json.loads(
+        aws(
+            up,
+            "stepfunctions",
+            "get-execution-history",
+            "--execution-arn",
+            execution,
+            "--reverse-order",
+            "--max-items",
+            "20",
+        )
+    )["events"]
     assert len(history) == 20 and history[0]["type"] == "ExecutionSucceeded" and history[0]["id"] > history[-1]["id"]
-    listed = json.loads(aws(up, "stepfunctions", "list-executions", "--state-machine-arn",
-                            stack_output(up, "SyncStateMachineArn")))["executions"]
+    listed = json.loads(
+        aws(up, "stepfunctions", "list-executions", "--state-machine-arn", stack_output(up, "SyncStateMachineArn"))
+    )["executions"]
     assert [e["status"] for e in listed if e["executionArn"] == execution] == ["SUCCEEDED"]
     map_run = json.loads(aws(up, "stepfunctions", "list-map-runs", "--execution-arn", execution))["mapRuns"][0]
-    counts = json.loads(aws(up, "stepfunctions", "describe-map-run", "--map-run-arn", map_run["mapRunArn"]))["itemCounts"]
+    counts = json.loads(aws(up, "stepfunctions", "describe-map-run", "--map-run-arn", map_run["mapRunArn"]))[
+        "itemCounts"
+    ]
     assert counts["total"] > 0 and counts["succeeded"] == counts["total"]
 
-    (job,) = query(module_database_url, "SELECT status, fetched, triggered_by, window_from::text, window_to::text "
-                   "FROM job_log WHERE execution_id = %s", execution)
+    (job,) = query(
+        module_database_url,
+        "SELECT status, fetched, triggered_by, window_from::text, window_to::text FROM job_log WHERE execution_id = %s",
+        execution,
+    )
     assert job == ("SUCCESS", 56, "cli", "2025-09-01", "2025-09-08")
     assert query(module_database_url, "SELECT count(*) FROM tenders") == [(49,)]
     assert query(module_database_url, "SELECT count(*) FROM tenders WHERE enrichment_status = 'enriched'") == [(49,)]
 
     # make cli against the stack finds the database through the stack's secret, with nothing but the endpoint set.
-    runs = subprocess.run([sys.executable, "-m", "local.cli", "--stack", "TenderSync", "runs", "--limit", "5"],
-                          cwd=ROOT, env=up.shell_environment(), capture_output=True, text=True, timeout=120)
+    runs = subprocess.run(
+        [sys.executable, "-m", "local.cli", "--stack", "TenderSync", "runs", "--limit", "5"],
+        cwd=ROOT,
+        env=up.shell_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert runs.returncode == 0, runs.stderr
     assert execution.rsplit(":", 1)[-1] in runs.stdout and "SUCCESS" in runs.stdout
 
 
-def stopped_backfill(up: RunningUp) -> tuple[str, dict]:
+def stopped_backfill(up: RunningUp) -> tuple[str, dict[str, Any]]:
     """A backfill (26 windows) stopped as soon as it works its first. moto's interpreter, stopped at the instant it
     evaluates a task's resource, can end the execution FAILED ("'dict' object has no attribute 'region'") where
     AWS ends it ABORTED: that race of moto's is tried again, twice at most."""
@@ -117,8 +177,10 @@ def stopped_backfill(up: RunningUp) -> tuple[str, dict]:
         backfill = start(up, "backfill")
         sfn = up.client("stepfunctions")
         deadline = time.monotonic() + 30
-        while not any(event.get("stateEnteredEventDetails", {}).get("name") == "FetchReleases"
-                      for event in sfn.get_execution_history(executionArn=backfill)["events"]):
+        while not any(
+            event.get("stateEnteredEventDetails", {}).get("name") == "FetchReleases"
+            for event in sfn.get_execution_history(executionArn=backfill)["events"]
+        ):
             assert time.monotonic() < deadline, "the backfill never reached FetchReleases"
             time.sleep(0.05)
         aws(up, "stepfunctions", "stop-execution", "--execution-arn", backfill)
@@ -128,7 +190,7 @@ def stopped_backfill(up: RunningUp) -> tuple[str, dict]:
     return backfill, ended
 
 
-def test_each_workflow_starts_with_the_readmes_input_and_a_stopped_one_raises_the_alert(up, module_database_url):
+def test_each_workflow_starts_with_its_documented_input_and_a_stopped_one_raises_the_alert(up, module_database_url):
     backfill, ended = stopped_backfill(up)
     assert ended["status"] == "ABORTED", ended
     alert = up.wait_for(rf"alert .*{backfill.rsplit(':', 1)[-1]}", 10)
@@ -163,15 +225,17 @@ def test_schedules_fire_with_their_inputs_at_a_short_rate(server_url):
         up.wait_for(r"^CleanupSchedule\w* \(rate\(1 day\)\) started", 5)
         up.wait_for(r"^SyncWorkflow\w* \S+: SUCCEEDED", 90)
         sfn = up.client("stepfunctions")
-        sync_arn = {o["OutputKey"]: o["OutputValue"] for o in up.client("cloudformation").describe_stacks(
-            StackName="TenderSync")["Stacks"][0]["Outputs"]}["SyncStateMachineArn"]
+        sync_arn = {
+            o["OutputKey"]: o["OutputValue"]
+            for o in up.client("cloudformation").describe_stacks(StackName="TenderSync")["Stacks"][0]["Outputs"]
+        }["SyncStateMachineArn"]
         executions = sfn.list_executions(stateMachineArn=sync_arn)["executions"]
         first = json.loads(sfn.describe_execution(executionArn=executions[-1]["executionArn"])["input"])
 
         assert first.keys() == {"maxEnrichment", "triggeredBy", "scheduledTime"}
         assert (first["maxEnrichment"], first["triggeredBy"]) == (300, "schedule")
-        scheduled = datetime.strptime(first["scheduledTime"], "%Y-%m-%dT%H:%M:%SZ")
-        assert abs((executions[-1]["startDate"].astimezone(timezone.utc).replace(tzinfo=None) - scheduled).total_seconds()) < 3
+        scheduled = datetime.strptime(first["scheduledTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        assert abs((executions[-1]["startDate"] - scheduled).total_seconds()) < 3
         triggers = {row[0] for row in query(database_url, "SELECT triggered_by FROM job_log WHERE workflow = 'sync'")}
         assert triggers == {"schedule"}
         assert query(database_url, "SELECT count(*) FROM job_log WHERE workflow = 'cleanup'")[0][0] >= 1
@@ -185,14 +249,19 @@ def test_ctrl_c_stops_the_executions_still_running_and_everything_it_started(ser
         assert up.process.returncode == 0, "\n".join(up.lines)
         up.wait_for(r"^stopped; the database keeps its data", 5)
         # The backfill was stopped, its job left for cleanup (as on AWS), the database kept.
-        assert query(database_url, "SELECT workflow FROM job_log WHERE execution_id = %s", backfill) in ([], [("backfill",)])
+        assert query(database_url, "SELECT workflow FROM job_log WHERE execution_id = %s", backfill) in (
+            [],
+            [("backfill",)],
+        )
 
 
 def test_a_bad_port_or_a_port_in_use_is_refused_naming_it(up):
-    bad = subprocess.run([sys.executable, "-m", "local.up", "--port", "70000"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "local.up", "--port", "70000"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert bad.returncode == 2 and "'70000' is not a port" in bad.stderr
     port = up.endpoint.rsplit(":", 1)[-1]
-    taken = subprocess.run([sys.executable, "-m", "local.up", "--port", port], cwd=ROOT, capture_output=True,
-                           text=True, timeout=60)
+    taken = subprocess.run(
+        [sys.executable, "-m", "local.up", "--port", port], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert taken.returncode == 1 and f"--port {port}: cannot listen on 127.0.0.1:{port}" in taken.stderr

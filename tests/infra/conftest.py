@@ -1,38 +1,12 @@
-import json
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
-from unittest import mock
 
-import httpx
-import psycopg
 import pytest
 from aws_cdk.assertions import Template
 
 from infra.stack import build_stack, synth_template
-from local.engine.database import fresh_database
-from local.engine.stack import LocalStack
-from local.engine.template import definition
-from tender_sync.storage import migrations
-from tender_sync.workflows import BACKFILL, CLEANUP, ENRICH_TODAY, SINGLE_TENDER, SYNC
-
-# Every optional setting at once: an imported secret, x86, a VPC, an RDS Proxy and the changes queue.
-OVERRIDES = {
-    "mapMaxConcurrency": 25,
-    "databaseSecretArn": "arn:aws:secretsmanager:af-south-1:123456789012:secret:tender-sync/database-AbCdEf",
-    "lambdaArchitecture": "x86_64",
-    "vpcId": "vpc-0a1b2c3d4e5f60718",
-    "subnetIds": ["subnet-0a1b2c3d4e5f60718", "subnet-0a1b2c3d4e5f60719"],
-    "securityGroupId": "sg-0a1b2c3d4e5f60718",
-    "databaseProxyEndpoint": "tender-sync.proxy-c0ffee.af-south-1.rds.amazonaws.com",
-    "changesQueue": True,
-}
-# The deployable variants the checks run on: cdk.json as it is, and with every option set.
-CONTEXTS = {"defaults": {}, "every-option": OVERRIDES}
+from tests.helpers.recorded_run import RecordedRun, recording_a_run
+from tests.helpers.stack import CONTEXTS, OVERRIDES, Synthesis, synthesize
 
 
 def pytest_configure(config):
@@ -52,7 +26,7 @@ def template_dict() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def overrides() -> dict:
+def overrides() -> dict[str, Any]:
     return OVERRIDES
 
 
@@ -62,211 +36,14 @@ def overridden_template() -> Template:
     return Template.from_stack(build_stack(OVERRIDES))
 
 
-@dataclass
-class Synthesis:
-    """One `cdk synth` with the cdk-nag checks: the template and CDK's validation report."""
-
-    context: dict[str, Any]
-    template: dict[str, Any]
-    report: dict[str, Any]
-    acknowledgments: dict[tuple[str, str], str]  # (construct path, rule id) -> reason
-
-
 @pytest.fixture(scope="module", params=sorted(CONTEXTS))
 def synthesis(request) -> Synthesis:
     """Synthesis fails here on an unacknowledged finding, as `cdk synth` does."""
-    from aws_cdk import Validations
-
-    stack = build_stack(CONTEXTS[request.param], checks=True)
-    assembly = stack.node.root.synth()
-    acknowledgments = {
-        (construct.node.path, rule): reason
-        for construct in stack.node.find_all()
-        for entry in construct.node.metadata
-        if entry.type == Validations.ACKNOWLEDGED_RULES_METADATA_KEY
-        for rule, reason in entry.data.items()
-    }
-    return Synthesis(
-        context=CONTEXTS[request.param],
-        template=assembly.get_stack_artifact(stack.artifact_id).template,
-        report=json.loads((Path(assembly.directory) / "validation-report.json").read_text()),
-        acknowledgments=acknowledgments,
-    )
-
-
-def rendered_definitions(template: dict[str, Any]) -> dict[str, str]:
-    """Each state machine's DefinitionString as plain JSON, its Fn::Join/Ref/GetAtt replaced by placeholder
-    names and ARNs (the local runner's), by logical id."""
-    return {
-        logical_id: definition(template, logical_id)
-        for logical_id, resource in template["Resources"].items()
-        if resource["Type"] == "AWS::StepFunctions::StateMachine"
-    }
-
-
-@dataclass
-class S3Call:
-    function: str  # logical id of the function whose handler made the call
-    operation: str
-    params: dict[str, Any]
-
-
-@dataclass
-class Invocation:
-    function: str  # logical id
-    output: Any  # what the handler returned (for a handler error, Lambda's {errorType, errorMessage, ...})
-    workflow_run: int  # 0: the sync; then the other workflows' runs, in order
-
-
-@dataclass
-class RecordedRun:
-    """One whole sync run on this machine, then one run of each other workflow, with every S3 request each
-    function's handler made.
-
-    Every URL inside the source's releases and portal rows (document links and the like) points at
-    `elsewhere`, a second server on this machine that counts the requests it gets."""
-
-    template: dict[str, Any]
-    output: dict[str, Any]
-    other_outputs: list[dict[str, Any]]  # enrich-today's, the backfill's, the single tender's and the cleanup's
-    s3_calls: list[S3Call]
-    other_s3_calls: list[S3Call]  # those of the other workflows' runs, after the sync
-    invocations: list[Invocation]  # every Lambda invocation of all those runs, in order
-    listing_body: str  # a listing page as the source served it
-    elsewhere_url: str
-    elsewhere_requests: list[str]
-
-
-class _Elsewhere(ThreadingHTTPServer):
-    """An HTTP server no source URL names: it records each request's path."""
-
-    def __init__(self) -> None:
-        self.requests: list[str] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.requests.append(self.path)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server_address[1]}"
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-
-def _point_urls_at(value: Any, url: str) -> Any:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            value[key] = _point_urls_at(item, url)
-    elif isinstance(value, list):
-        value[:] = [_point_urls_at(item, url) for item in value]
-    elif isinstance(value, str) and value.startswith(("http://", "https://")):
-        return f"{url}/{value.split('://', 1)[1]}"
-    return value
+    return synthesize(CONTEXTS[request.param])
 
 
 @pytest.fixture(scope="session")
 def recorded_run(server_url: str) -> Iterator[RecordedRun]:
-    from botocore.client import BaseClient
-
-    from local.sample_source.server import SampleSource
-
-    template = synth_template()
-    # The state machine runs one function at a time, but for the Map's LookUpBatch children: so each
-    # S3 call (whatever client and thread made it) belongs to the one function running.
-    running: dict[str, int] = {}
-    lock = threading.Lock()
-    calls: list[S3Call] = []
-    invocations: list[Invocation] = []
-    workflow_run = [0]
-    make_api_call = BaseClient._make_api_call
-    invoke = LocalStack._invoke
-
-    def recording_invoke(local, function_name, qualifier, body, headers, response_headers):
-        encoded = invoke(local, function_name, qualifier, body, headers, response_headers)
-        logical_id = function_name.split(":")[6] if function_name.startswith("arn:") else function_name
-        with lock:
-            invocations.append(Invocation(logical_id, json.loads(encoded), workflow_run[0]))
-        return encoded
-
-    def recording_api_call(client, operation, params):
-        if client.meta.service_model.service_name == "s3":
-            with lock:
-                assert len(running) <= 1, f"functions running at once: {running}"
-                function = next(iter(running), None)
-            if function:
-                calls.append(S3Call(function, operation, dict(params)))
-        return make_api_call(client, operation, params)
-
-    @contextmanager
-    def counted_as_running(function: str) -> Iterator[None]:
-        with lock:
-            running[function] = running.get(function, 0) + 1
-        try:
-            yield
-        finally:
-            with lock:
-                running[function] -= 1
-                if not running[function]:
-                    del running[function]
-
-    elsewhere = _Elsewhere()
-    try:
-        with (
-            fresh_database(server_url) as database_url,
-            SampleSource() as source,
-            mock.patch.object(BaseClient, "_make_api_call", recording_api_call),
-            mock.patch.object(LocalStack, "_invoke", recording_invoke),
-        ):
-            with psycopg.connect(database_url) as conn:
-                migrations.migrate(conn)
-            _point_urls_at(source.releases, elsewhere.url)
-            _point_urls_at(source.portal_rows, elsewhere.url)
-            listing_body = httpx.get(
-                f"{source.url}/api/OCDSReleases", params={"PageNumber": 1, "PageSize": 5, "dateFrom": "2025-09-01", "dateTo": "2025-09-30"}
-            ).text
-            environment = {"DATABASE_URL": database_url, "OCDS_BASE_URL": source.url, "PORTAL_BASE_URL": source.url}
-            with LocalStack(template, environment, around_invoke=counted_as_running) as local:
-                execution = local.execute(SYNC.state_machine_id(template), {"triggeredBy": "test"})
-                sync_calls = len(calls)
-                # A tender of the older shape (the portal has its category), whose last lookup failed and is due
-                # again: its single-tender run looks it up in the portal.
-                ocid = next(r["ocid"] for r in source.releases if "category" not in r["tender"])
-                others = []
-                for workflow, execution_input in (
-                    (ENRICH_TODAY, {"maxEnrichment": 5}),
-                    (BACKFILL, {"from": "2025-09-08", "to": "2025-09-10", "windowDays": 1}),
-                    (SINGLE_TENDER, {"ocid": ocid}),
-                    (CLEANUP, {}),
-                ):
-                    if workflow is SINGLE_TENDER:
-                        with psycopg.connect(database_url, autocommit=True) as conn:
-                            assert conn.execute(
-                                """UPDATE tenders SET enrichment_status = 'failed', enrichment_error = 'an earlier lookup failed',
-                                          enrichment_attempts = 1, enrichment_due_at = now() - interval '1 minute'
-                                    WHERE ocid = %s""",
-                                (ocid,),
-                            ).rowcount == 1
-                    workflow_run[0] += 1
-                    others.append(local.execute(workflow.state_machine_id(template), execution_input))
-        assert execution.status == "SUCCEEDED", execution.cause
-        assert [other.status for other in others] == ["SUCCEEDED"] * len(others), [o.cause for o in others]
-        assert others[2].output["looked"]["lookups"] == 1  # the single tender's
-        yield RecordedRun(
-            template=template,
-            output=execution.output,
-            other_outputs=[other.output for other in others],
-            s3_calls=calls[:sync_calls],
-            other_s3_calls=calls[sync_calls:],
-            invocations=invocations,
-            listing_body=listing_body,
-            elsewhere_url=elsewhere.url,
-            elsewhere_requests=elsewhere.requests,
-        )
-    finally:
-        elsewhere.shutdown()
+    """One whole sync, then one run of each other workflow, recorded (tests/helpers/recorded_run.py)."""
+    with recording_a_run(server_url) as run:
+        yield run

@@ -1,16 +1,20 @@
 """The checks AWS engineers run on a template: cdk-nag (AwsSolutions), cfn-lint and asl-validator.
 
-Each runs on the stack as cdk.json configures it and with every option set (tests/infra/conftest.py)."""
+Each runs on the stack as cdk.json configures it and with every option set (CONTEXTS, tests/helpers/stack.py)."""
+
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cfnlint.api import ManualArgs, lint
 
 from tender_sync.workflows import SYNC
-from tests.infra.conftest import CONTEXTS, Synthesis, rendered_definitions
+from tests.helpers.stack import CONTEXTS, Synthesis, rendered_definitions
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 # cfn-lint warnings we accept, with the reason. Errors are never accepted.
@@ -36,13 +40,16 @@ def test_the_checks_see_the_stack_with_and_without_the_changes_queue(synthesis: 
     """Every check here runs on both templates: the changes queue, its dead-letter queue and their rule are in the
     every-option one only."""
     assert {name: context.get("changesQueue", False) for name, context in CONTEXTS.items()} == {
-        "defaults": False, "every-option": True}
+        "defaults": False,
+        "every-option": True,
+    }
     kinds = [resource["Type"] for resource in synthesis.template["Resources"].values()]
     with_queue = synthesis.context.get("changesQueue", False)
-    assert kinds.count("AWS::SQS::Queue") == (2 if with_queue else 0)
-    assert kinds.count("AWS::SQS::QueuePolicy") == (2 if with_queue else 0)
-    # The alerts' rule, on the default bus, is always there.
-    assert kinds.count("AWS::Events::Rule") == (2 if with_queue else 1)
+    # The app's events' queue, its two dead-letter queues and their rule are always there (test_app_events.py);
+    # so is the alerts' rule, on the default bus.
+    assert kinds.count("AWS::SQS::Queue") == (5 if with_queue else 3)
+    assert kinds.count("AWS::SQS::QueuePolicy") == (5 if with_queue else 3)
+    assert kinds.count("AWS::Events::Rule") == (3 if with_queue else 2)
 
 
 def test_every_acknowledgment_has_a_reason_and_matches_a_finding(synthesis: Synthesis):
@@ -59,24 +66,27 @@ def test_every_acknowledgment_has_a_reason_and_matches_a_finding(synthesis: Synt
 
 
 def test_a_new_finding_fails_synthesis():
+    from aws_cdk import App
     from aws_cdk import aws_s3 as s3
 
     from infra.stack import build_stack
 
     stack = build_stack(checks=True)
     s3.Bucket(stack, "Unreviewed")
+    app = stack.node.root
+    assert isinstance(app, App)
     with pytest.raises(RuntimeError, match="AwsSolutions-S10"):
-        stack.node.root.synth()
+        app.synth()
 
 
 # cfn-lint
 
 
-def _cfn_lint(template: dict) -> list:
+def _cfn_lint(template: dict[str, Any]) -> list[Any]:
     return lint(json.dumps(template), config=ManualArgs(regions=["us-east-1", "af-south-1"]))
 
 
-def _with_rendered_definitions(template: dict) -> dict:
+def _with_rendered_definitions(template: dict[str, Any]) -> dict[str, Any]:
     """cfn-lint checks a state machine's definition only when it is plain JSON, not an Fn::Join."""
     copy = json.loads(json.dumps(template))
     for logical_id, definition in rendered_definitions(template).items():
@@ -107,12 +117,16 @@ def test_cfn_lint_does_check_state_machine_definitions(synthesis: Synthesis):
 # asl-validator
 
 
-def _asl_validator(tmp_path, definition: str) -> subprocess.CompletedProcess:
+def _asl_validator(tmp_path, definition: str) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "definition.asl.json"
     path.write_text(definition)
     return subprocess.run(
         [sys.executable, "-m", "local.node_tools", "npx", "--no-install", "asl-validator", "--json-path", str(path)],
-        capture_output=True, text=True, timeout=120, check=False, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
     )
 
 

@@ -1,6 +1,8 @@
 """The operators' state machines, the cleanup schedule and its function's access, and the alerts: asserted in the
 synthesized template, property by property."""
+
 import json
+from typing import Any
 
 import pytest
 from aws_cdk import App
@@ -8,40 +10,38 @@ from aws_cdk.assertions import Capture, Match, Template
 
 from infra.config import StackConfig
 from infra.stack import build_stack
-from tests.infra.test_sync_stack import (
-    STATE_MACHINE_OUTPUTS,
-    TRANSIENT_ERRORS,
-    function_ids,
-    render_definition,
-    state_machine_id,
-)
+from tests.helpers.stack import RETRY, STATE_MACHINE_OUTPUTS, function_ids, render_definition, state_machine_id
 
-RETRY = [{
-    "ErrorEquals": TRANSIENT_ERRORS, "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 2, "MaxDelaySeconds": 30,
-    "JitterStrategy": "FULL",
-}]
 CATCH = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "FailJob"}]
 # Each workflow: its output, its job_log name, the name its end states carry, and its top-level tasks that FailJob
 # catches (all but PrepareChanges and RecordPublished, whose failure never fails a run: test_change_events.py).
 WORKFLOWS = {
     "EnrichTodayStateMachineArn": (
-        "enrich-today", "EnrichToday", ["StartEnrichToday", "PlanLookups", "StoreLookups", "FinishJob"]),
+        "enrich-today",
+        "EnrichToday",
+        ["StartEnrichToday", "PlanLookups", "StoreLookups", "FinishJob"],
+    ),
     "BackfillStateMachineArn": (
-        "backfill", "Backfill",
-        ["StartBackfill", "FetchReleases", "UpsertTenders", "PlanLookups", "StoreLookups", "NextWindow", "FinishJob"]),
+        "backfill",
+        "Backfill",
+        ["StartBackfill", "FetchReleases", "UpsertTenders", "PlanLookups", "StoreLookups", "NextWindow", "FinishJob"],
+    ),
     "SingleTenderStateMachineArn": (
-        "single-tender", "SingleTender",
-        ["StartSingleTender", "FetchRelease", "UpsertTenders", "PlanLookups", "StoreLookups", "FinishJob"]),
+        "single-tender",
+        "SingleTender",
+        ["StartSingleTender", "FetchRelease", "UpsertTenders", "PlanLookups", "StoreLookups", "FinishJob"],
+    ),
     "CleanupStateMachineArn": ("cleanup", "Cleanup", ["CleanupJobs"]),
 }
 ENRICHING = ["EnrichTodayStateMachineArn", "BackfillStateMachineArn", "SingleTenderStateMachineArn"]
 
 
 @pytest.fixture(scope="module")
-def definitions(template: Template) -> dict[str, dict]:
+def definitions(template: Template) -> dict[str, dict[str, Any]]:
     return {output: render_definition(template, output) for output in STATE_MACHINE_OUTPUTS}
 
 
+@pytest.mark.slow
 def test_each_workflow_is_its_own_standard_traced_logged_state_machine_named_by_an_output(template: Template):
     machines = template.find_resources("AWS::StepFunctions::StateMachine")
     assert {state_machine_id(template, output) for output in STATE_MACHINE_OUTPUTS} == set(machines)
@@ -53,8 +53,9 @@ def test_each_workflow_is_its_own_standard_traced_logged_state_machine_named_by_
         assert properties["LoggingConfiguration"]["IncludeExecutionData"] is False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("output", list(WORKFLOWS))
-def test_the_job_tasks_retry_transient_errors_and_are_caught_by_fail_job(definitions: dict, output: str):
+def test_the_job_tasks_retry_transient_errors_and_are_caught_by_fail_job(definitions: dict[str, Any], output: str):
     workflow, name, tasks = WORKFLOWS[output]
     states = definitions[output]["States"]
     assert "QueryLanguage" not in json.dumps(definitions[output])  # JSONPath only
@@ -68,17 +69,18 @@ def test_the_job_tasks_retry_transient_errors_and_are_caught_by_fail_job(definit
     assert states[f"{name}Failed"] == {"Type": "Fail", "Error": f"{name}Failed", "CausePath": "$.failJob.error"}
 
 
-def _but_next(state: dict) -> dict:
+def _but_next(state: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in state.items() if k != "Next"}
 
 
-def _but_next_and_catch(state: dict) -> dict:
+def _but_next_and_catch(state: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in state.items() if k not in ("Next", "Catch")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("output", ENRICHING)
-def test_the_workflows_share_the_syncs_lookups_and_announcement(definitions: dict, output: str):
-    """PlanLookups -> AnythingToLookUp? -> LookUpTenders -> StoreLookups -> PrepareChanges -> AnythingToAnnounce? ->
+def test_the_workflows_share_the_syncs_lookups_and_announcement(definitions: dict[str, Any], output: str):
+    """PlanLookups -> AnythingToLookUp? -> WaitForPortal -> LookUpTenders -> StoreLookups -> PrepareChanges -> AnythingToAnnounce? ->
     PublishChanges -> RecordPublished, as the sync has them, then the workflow's own next step: FinishJob, or
     NextWindow for a backfill (the announcement's steps: test_change_events.py)."""
     sync, states = definitions["SyncStateMachineArn"]["States"], definitions[output]["States"]
@@ -87,7 +89,7 @@ def test_the_workflows_share_the_syncs_lookups_and_announcement(definitions: dic
     assert states["AnythingToLookUp?"] == {
         "Type": "Choice",
         "Choices": [{"Variable": "$.lookups.tenders", "NumericEquals": 0, "Next": "PrepareChanges"}],
-        "Default": "LookUpTenders",
+        "Default": "WaitForPortal",
     }
     assert states["LookUpTenders"] == {**sync["LookUpTenders"], "Next": "StoreLookups", "Catch": CATCH}
     assert states["StoreLookups"] == {**sync["StoreLookups"], "Next": "PrepareChanges"}
@@ -99,13 +101,25 @@ def test_the_workflows_share_the_syncs_lookups_and_announcement(definitions: dic
         assert states["UpsertTenders"] == {**sync["UpsertTenders"], "Next": "PlanLookups"}
 
 
-def test_enrich_today_opens_its_job_then_looks_up_todays_tenders(template: Template, definitions: dict):
+@pytest.mark.slow
+def test_enrich_today_opens_its_job_then_looks_up_todays_tenders(template: Template, definitions: dict[str, Any]):
     definition = definitions["EnrichTodayStateMachineArn"]
     states = definition["States"]
     assert definition["StartAt"] == "StartEnrichToday"
     assert set(states) == {
-        "StartEnrichToday", "PlanLookups", "AnythingToLookUp?", "LookUpTenders", "StoreLookups", "PrepareChanges",
-        "AnythingToAnnounce?", "PublishChanges", "RecordPublished", "FinishJob", "EnrichTodaySucceeded", "FailJob",
+        "StartEnrichToday",
+        "PlanLookups",
+        "AnythingToLookUp?",
+        "WaitForPortal",
+        "LookUpTenders",
+        "StoreLookups",
+        "PrepareChanges",
+        "AnythingToAnnounce?",
+        "PublishChanges",
+        "RecordPublished",
+        "FinishJob",
+        "EnrichTodaySucceeded",
+        "FailJob",
         "EnrichTodayFailed",
     }
     assert states["StartEnrichToday"]["Resource"] == "${GetAtt:" + function_ids(template)["StartEnrichToday"] + ".Arn}"
@@ -119,7 +133,8 @@ def test_enrich_today_opens_its_job_then_looks_up_todays_tenders(template: Templ
     assert definition["TimeoutSeconds"] == 3600
 
 
-def test_backfill_loops_over_its_windows_one_at_a_time(template: Template, definitions: dict):
+@pytest.mark.slow
+def test_backfill_loops_over_its_windows_one_at_a_time(template: Template, definitions: dict[str, Any]):
     definition = definitions["BackfillStateMachineArn"]
     states = definition["States"]
     assert definition["StartAt"] == "StartBackfill"
@@ -129,9 +144,24 @@ def test_backfill_loops_over_its_windows_one_at_a_time(template: Template, defin
     assert states["WindowsLeft?"]["Default"] == "FetchReleases"
     # Each window stored first, then the backlog's lookups, then its changes announced, then the next window.
     assert set(states) == {
-        "StartBackfill", "WindowsLeft?", "FetchReleases", "UpsertTenders", "PlanLookups", "AnythingToLookUp?",
-        "LookUpTenders", "StoreLookups", "PrepareChanges", "AnythingToAnnounce?", "PublishChanges", "RecordPublished",
-        "NextWindow", "FinishJob", "BackfillSucceeded", "FailJob", "BackfillFailed",
+        "StartBackfill",
+        "WindowsLeft?",
+        "FetchReleases",
+        "UpsertTenders",
+        "PlanLookups",
+        "AnythingToLookUp?",
+        "WaitForPortal",
+        "LookUpTenders",
+        "StoreLookups",
+        "PrepareChanges",
+        "AnythingToAnnounce?",
+        "PublishChanges",
+        "RecordPublished",
+        "NextWindow",
+        "FinishJob",
+        "BackfillSucceeded",
+        "FailJob",
+        "BackfillFailed",
     }
     assert states["FetchReleases"]["Next"] == "UpsertTenders"
     assert states["UpsertTenders"]["Next"] == "PlanLookups"
@@ -149,7 +179,8 @@ def test_backfill_loops_over_its_windows_one_at_a_time(template: Template, defin
     assert states["FetchReleases"]["Resource"] == sync["Resource"]
 
 
-def test_single_tender_fetches_and_stores_its_release_then_looks_it_up(template: Template, definitions: dict):
+@pytest.mark.slow
+def test_single_tender_fetches_and_stores_its_release_then_looks_it_up(template: Template, definitions: dict[str, Any]):
     definition = definitions["SingleTenderStateMachineArn"]
     states = definition["States"]
     assert definition["StartAt"] == "StartSingleTender"
@@ -159,9 +190,22 @@ def test_single_tender_fetches_and_stores_its_release_then_looks_it_up(template:
     assert states["FetchRelease"]["ResultPath"] == "$.fetch"
     assert states["FetchRelease"]["Next"] == "UpsertTenders"
     assert set(states) == {
-        "StartSingleTender", "FetchRelease", "UpsertTenders", "PlanLookups", "AnythingToLookUp?", "LookUpTenders",
-        "StoreLookups", "PrepareChanges", "AnythingToAnnounce?", "PublishChanges", "RecordPublished", "FinishJob",
-        "SingleTenderSucceeded", "FailJob", "SingleTenderFailed",
+        "StartSingleTender",
+        "FetchRelease",
+        "UpsertTenders",
+        "PlanLookups",
+        "AnythingToLookUp?",
+        "WaitForPortal",
+        "LookUpTenders",
+        "StoreLookups",
+        "PrepareChanges",
+        "AnythingToAnnounce?",
+        "PublishChanges",
+        "RecordPublished",
+        "FinishJob",
+        "SingleTenderSucceeded",
+        "FailJob",
+        "SingleTenderFailed",
     }
     assert states["UpsertTenders"]["Next"] == "PlanLookups"
     assert states["StoreLookups"]["Next"] == "PrepareChanges"
@@ -170,13 +214,15 @@ def test_single_tender_fetches_and_stores_its_release_then_looks_it_up(template:
     assert definition["TimeoutSeconds"] == 15 * 60
 
 
-def test_cleanup_is_one_task(definitions: dict):
+@pytest.mark.slow
+def test_cleanup_is_one_task(definitions: dict[str, Any]):
     definition = definitions["CleanupStateMachineArn"]
     assert definition["StartAt"] == "CleanupJobs"
     assert set(definition["States"]) == {"CleanupJobs", "CleanupSucceeded", "FailJob", "CleanupFailed"}
     assert definition["States"]["CleanupJobs"]["Next"] == "CleanupSucceeded"
 
 
+@pytest.mark.slow
 def test_cleanup_runs_daily_on_its_own_schedule(template: Template):
     payload = Capture()
     template.has_resource_properties(
@@ -187,10 +233,14 @@ def test_cleanup_runs_daily_on_its_own_schedule(template: Template):
             "Target": {"Arn": {"Ref": state_machine_id(template, "CleanupStateMachineArn")}, "Input": payload},
         },
     )
-    assert json.loads(payload.as_string()) == {"triggeredBy": "schedule", "scheduledTime": "<aws.scheduler.scheduled-time>"}
+    assert json.loads(payload.as_string()) == {
+        "triggeredBy": "schedule",
+        "scheduledTime": "<aws.scheduler.scheduled-time>",
+    }
     template.resource_count_is("AWS::Scheduler::Schedule", 2)
 
 
+@pytest.mark.slow
 def test_only_cleanup_may_describe_executions_and_only_the_job_workflows(template: Template):
     policies = template.find_resources("AWS::IAM::Policy")
     describing = [
@@ -199,17 +249,26 @@ def test_only_cleanup_may_describe_executions_and_only_the_job_workflows(templat
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
         if statement["Action"] == "states:DescribeExecution"
     ]
-    cleanup_role = template.to_json()["Resources"][function_ids(template)["CleanupJobs"]]["Properties"]["Role"]["Fn::GetAtt"][0]
-    [(roles, resources)] = [(r, res) for r, res in describing if {"Ref": cleanup_role} in r]
-    described = {part["Fn::GetAtt"][0] for resource in resources for part in resource["Fn::Join"][1] if isinstance(part, dict)
-                 and "Fn::GetAtt" in part}
-    assert described == {state_machine_id(template, output) for output in STATE_MACHINE_OUTPUTS if output != "CleanupStateMachineArn"}
+    cleanup_role = template.to_json()["Resources"][function_ids(template)["CleanupJobs"]]["Properties"]["Role"][
+        "Fn::GetAtt"
+    ][0]
+    [(_roles, resources)] = [(r, res) for r, res in describing if {"Ref": cleanup_role} in r]
+    described = {
+        part["Fn::GetAtt"][0]
+        for resource in resources
+        for part in resource["Fn::Join"][1]
+        if isinstance(part, dict) and "Fn::GetAtt" in part
+    }
+    assert described == {
+        state_machine_id(template, output) for output in STATE_MACHINE_OUTPUTS if output != "CleanupStateMachineArn"
+    }
     assert all(resource["Fn::Join"][1][-1] == ":*" for resource in resources)
 
 
 # Alerts
 
 
+@pytest.mark.slow
 def test_alerts_go_to_an_encrypted_ssl_only_topic(template: Template):
     key = Capture()
     template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [key, "Arn"]}})
@@ -219,12 +278,26 @@ def test_alerts_go_to_an_encrypted_ssl_only_topic(template: Template):
     assert {"events.amazonaws.com", "cloudwatch.amazonaws.com"} <= services
     template.has_resource_properties(
         "AWS::SNS::TopicPolicy",
-        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like(
-            {"Effect": "Deny", "Action": "sns:Publish", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})])}},
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Action": "sns:Publish",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
     )
     template.resource_count_is("AWS::SNS::Subscription", 0)  # cdk.json's alertEmail is empty
 
 
+@pytest.mark.slow
 def test_an_alert_email_from_context_subscribes_to_the_topic():
     template = Template.from_stack(build_stack({"alertEmail": "ops@example.org"}))
     template.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ops@example.org"})
@@ -235,6 +308,7 @@ def test_a_bad_alert_email_is_refused():
         StackConfig.from_context(App(context={"alertEmail": "ops at example"}).node)
 
 
+@pytest.mark.slow
 def test_executions_that_end_badly_notify_the_topic(template: Template):
     topic = next(iter(template.find_resources("AWS::SNS::Topic")))
     rule = Capture()
@@ -246,14 +320,22 @@ def test_executions_that_end_badly_notify_the_topic(template: Template):
     assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
     assert pattern["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
     assert pattern["detail"]["stateMachineArn"] == [
-        {"Ref": state_machine_id(template, output)} for output in STATE_MACHINE_OUTPUTS]
+        {"Ref": state_machine_id(template, output)} for output in STATE_MACHINE_OUTPUTS
+    ]
 
 
+@pytest.mark.slow
 def test_alarms_on_failed_executions_the_enrichment_failure_rate_and_late_change_events_notify_the_topic(
     template: Template,
 ):
     topic = next(iter(template.find_resources("AWS::SNS::Topic")))
-    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    # The others (the database not configured, the app's events' dead-letter queues) are asserted with their
+    # features: test_real_accounts.py, test_app_events.py.
+    alarms = {
+        logical_id: alarm
+        for logical_id, alarm in template.find_resources("AWS::CloudWatch::Alarm").items()
+        if not logical_id.startswith(("AppEvents", "MonitoringDatabaseNotConfigured"))
+    }
     assert len(alarms) == 3
     by_metric = {}
     for alarm in alarms.values():
@@ -264,12 +346,15 @@ def test_alarms_on_failed_executions_the_enrichment_failure_rate_and_late_change
 
     failed, stats = by_metric[frozenset({"ExecutionsFailed"})]
     assert {s["Dimensions"][0]["Value"]["Ref"] for s in stats} == {
-        state_machine_id(template, output) for output in STATE_MACHINE_OUTPUTS}
+        state_machine_id(template, output) for output in STATE_MACHINE_OUTPUTS
+    }
     assert (failed["Threshold"], failed["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
 
     rate, stats = by_metric[frozenset({"enriched", "enrichment_failed"})]
-    assert all(s["Namespace"] == "TenderSync" and s["Dimensions"] == [{"Name": "service", "Value": "tender-sync"}]
-               for s in stats)
+    assert all(
+        s["Namespace"] == "TenderSync" and s["Dimensions"] == [{"Name": "service", "Value": "tender-sync"}]
+        for s in stats
+    )
     [expression] = [m["Expression"] for m in rate["Metrics"] if "Expression" in m]
     assert expression == "IF(enriched + failed > 0, 100 * failed / (enriched + failed), 0)"
     assert (rate["Threshold"], rate["ComparisonOperator"]) == (20, "GreaterThanThreshold")
@@ -278,20 +363,41 @@ def test_alarms_on_failed_executions_the_enrichment_failure_rate_and_late_change
     late, stats = by_metric[frozenset({"events_late"})]
     [metric] = late["Metrics"]
     assert metric["MetricStat"] == {
-        "Metric": {"MetricName": "events_late", "Namespace": "TenderSync", "Dimensions": [{"Name": "service", "Value": "tender-sync"}]},
+        "Metric": {
+            "MetricName": "events_late",
+            "Namespace": "TenderSync",
+            "Dimensions": [{"Name": "service", "Value": "tender-sync"}],
+        },
         "Period": 3600,
         "Stat": "Maximum",
     }
-    assert (late["Threshold"], late["ComparisonOperator"], late["EvaluationPeriods"]) == (1, "GreaterThanOrEqualToThreshold", 1)
+    assert (late["Threshold"], late["ComparisonOperator"], late["EvaluationPeriods"]) == (
+        1,
+        "GreaterThanOrEqualToThreshold",
+        1,
+    )
     assert late["TreatMissingData"] == "notBreaching"
 
 
+@pytest.mark.slow
 def test_the_dashboard_shows_runs_durations_and_tender_counts(template: Template):
     (dashboard,) = template.find_resources("AWS::CloudWatch::Dashboard").values()
-    body = "".join(part if isinstance(part, str) else "<ref>" for part in dashboard["Properties"]["DashboardBody"]["Fn::Join"][1])
+    body = "".join(
+        part if isinstance(part, str) else "<ref>" for part in dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
+    )
     for title in ("Runs started", "Runs failed", "Run duration", "Job duration", "Tenders", "Alarms"):
         assert f'"title":"{title}' in body
-    for metric in ("ExecutionsStarted", "ExecutionsFailed", "ExecutionTime",
-                   "fetched", "enriched", "enrichment_failed", "upserted", "quarantined", "changes_published", "duration"):
+    for metric in (
+        "ExecutionsStarted",
+        "ExecutionsFailed",
+        "ExecutionTime",
+        "fetched",
+        "enriched",
+        "enrichment_failed",
+        "upserted",
+        "quarantined",
+        "changes_published",
+        "duration",
+    ):
         assert f'"{metric}"' in body
     template.has_output("DashboardName", {"Value": {"Ref": Match.any_value()}})

@@ -1,10 +1,12 @@
 """Security: least-privilege IAM (in the template, and against what a real run does), the database URL only
 from Secrets Manager, TLS to the database, the optional VPC and RDS Proxy, and no request beyond the sources."""
+
 import fnmatch
 import json
 import socket
 import struct
 import threading
+from typing import Any
 
 import psycopg
 import pytest
@@ -12,10 +14,10 @@ from aws_cdk.assertions import Template
 
 from infra.functions import VPC_NETWORK_INTERFACE_ACTIONS
 from local.engine.template import resolve
-from tender_sync.storage import database
 from tender_sync.errors import DatabaseUnavailable
-from tests.infra.conftest import RecordedRun
-from tests.infra.test_sync_stack import DATABASE_FUNCTIONS, function_ids
+from tender_sync.storage import database
+from tests.helpers.recorded_run import RecordedRun
+from tests.helpers.stack import DATABASE_FUNCTIONS, function_ids, our_functions, single_resource
 
 LOGS = ("logs:CreateLogStream", "logs:PutLogEvents")
 XRAY = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
@@ -47,11 +49,11 @@ def _render(value):
     return value
 
 
-def _as_tuple(value) -> tuple:
+def _as_tuple(value) -> tuple[Any, ...]:
     return tuple(sorted(value)) if isinstance(value, list) else (value,)
 
 
-def _permissions(template: dict, role_id: str) -> set[tuple]:
+def _permissions(template: dict[str, Any], role_id: str) -> set[tuple[Any, ...]]:
     """Every (actions, resources, condition) a role's policies grant."""
     granted = set()
     for resource in template["Resources"].values():
@@ -69,35 +71,50 @@ def _permissions(template: dict, role_id: str) -> set[tuple]:
     return granted
 
 
-def _role_of(template: dict, function_id: str) -> str:
+def _role_of(template: dict[str, Any], function_id: str) -> str:
     return template["Resources"][function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
 
 
-def _single(template: dict, kind: str) -> str:
-    (logical_id,) = [k for k, r in template["Resources"].items() if r["Type"] == kind]
-    return logical_id
-
-
 @pytest.fixture(scope="module")
-def template_json(template: Template) -> dict:
-    return template.to_json()
+def template_json(template: Template) -> dict[str, Any]:
+    return dict(template.to_json())
 
 
-def test_each_function_gets_only_what_it_uses(template: Template, template_json: dict):
-    bucket = f"<{_single(template_json, 'AWS::S3::Bucket')}.Arn>"
-    secret = f"<{_single(template_json, 'AWS::SecretsManager::Secret')}>"
+@pytest.mark.slow
+def test_each_function_gets_only_what_it_uses(template: Template, template_json: dict[str, Any]):
+    bucket = f"<{single_resource(template_json, 'AWS::S3::Bucket')}.Arn>"
+    secret, owner_secret = (
+        f"<{logical_id}>"
+        for logical_id, resource in template_json["Resources"].items()
+        if resource["Type"] == "AWS::SecretsManager::Secret"
+    )
     none = "null"
     staging = (("s3:AbortMultipartUpload", "s3:PutObject"), (f"{bucket}/runs/*",), none)
     reads_runs = (("s3:GetObject",), (f"{bucket}/runs/*",), none)
+    (app_events_queue,) = [
+        logical_id
+        for logical_id, resource in template_json["Resources"].items()
+        if resource["Type"] == "AWS::SQS::Queue" and logical_id.startswith("AppEventsQueue")
+    ]
     job_state_machines = [
         template_json["Outputs"][output]["Value"]["Ref"]
-        for output in ("SyncStateMachineArn", "EnrichTodayStateMachineArn", "BackfillStateMachineArn", "SingleTenderStateMachineArn")
+        for output in (
+            "SyncStateMachineArn",
+            "EnrichTodayStateMachineArn",
+            "BackfillStateMachineArn",
+            "SingleTenderStateMachineArn",
+        )
     ]
-    expected = {
+    expected: dict[str, set[tuple[Any, ...]]] = {
         "StartJob": {(SECRET, (secret,), none)},
         "FetchReleases": {staging},
-        # Reads the run's tenders.jsonl and quarantine.jsonl; lists nothing.
-        "UpsertTenders": {reads_runs, (SECRET, (secret,), none)},
+        # Reads the run's tenders.jsonl and quarantine.jsonl. It lists nothing, but may: S3 then answers an
+        # artifact expired before a late redrive with NoSuchKey, not AccessDenied.
+        "UpsertTenders": {
+            reads_runs,
+            (("s3:ListBucket",), (bucket,), json.dumps({"StringLike": {"s3:prefix": ["runs/*"]}})),
+            (SECRET, (secret,), none),
+        },
         # Writes the Map's items (lookups.json), nothing else.
         "PlanLookups": {(("s3:PutObject",), (f"{bucket}/runs/*",), none), (SECRET, (secret,), none)},
         # Writes its batch's one result; never touches the database.
@@ -128,10 +145,41 @@ def test_each_function_gets_only_what_it_uses(template: Template, template_json:
             (SECRET, (secret,), none),
             (
                 ("states:DescribeExecution",),
-                tuple(sorted(
-                    f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<{machine}.Name>:*"
-                    for machine in job_state_machines
-                )),
+                tuple(
+                    sorted(
+                        f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<{machine}.Name>:*"
+                        for machine in job_state_machines
+                    )
+                ),
+                none,
+            ),
+        },
+        # The migrations at deploy: the owner's secret, and no other.
+        "MigrateSchema": {(SECRET, (owner_secret,), none)},
+        # The app's events: its queue, the four state machines they start, and their executions
+        # (test_app_events.py has the details).
+        "StartRequested": {
+            (SECRET, (secret,), none),
+            (
+                (
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes",
+                    "sqs:GetQueueUrl",
+                    "sqs:ReceiveMessage",
+                ),
+                (f"<{app_events_queue}.Arn>",),
+                none,
+            ),
+            *(((("states:StartExecution",), (f"<{machine}>",), none)) for machine in job_state_machines),
+            (
+                ("states:DescribeExecution",),
+                tuple(
+                    sorted(
+                        f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:<{machine}.Name>:*"
+                        for machine in job_state_machines
+                    )
+                ),
                 none,
             ),
         },
@@ -140,10 +188,13 @@ def test_each_function_gets_only_what_it_uses(template: Template, template_json:
         properties = template_json["Resources"][function_id]["Properties"]
         log_group = f"<{properties['LoggingConfig']['LogGroup']['Ref']}.Arn>"
         own_logs_and_traces = {(LOGS, (log_group,), none), (XRAY, ("*",), none)}
-        assert _permissions(template_json, _role_of(template_json, function_id)) == expected[name] | own_logs_and_traces, name
+        assert (
+            _permissions(template_json, _role_of(template_json, function_id)) == expected[name] | own_logs_and_traces
+        ), name
 
 
-def test_no_function_role_has_a_managed_policy_or_another_principal(template: Template, template_json: dict):
+@pytest.mark.slow
+def test_no_function_role_has_a_managed_policy_or_another_principal(template: Template, template_json: dict[str, Any]):
     for function_id in function_ids(template).values():
         role = template_json["Resources"][_role_of(template_json, function_id)]["Properties"]
         assert "ManagedPolicyArns" not in role
@@ -152,15 +203,19 @@ def test_no_function_role_has_a_managed_policy_or_another_principal(template: Te
         ]
 
 
+@pytest.mark.slow
 def test_a_real_run_needs_every_s3_grant_and_nothing_more(recorded_run: RecordedRun):
     """Each S3 request a handler made in a whole local sync, and in a run of each other workflow, is allowed by
     its function's role; each S3 action a role is granted was used by its function (AbortMultipartUpload only
     runs on a failure)."""
     template = recorded_run.template
-    grants: dict[str, list[tuple[str, str, dict | None]]] = {}
+    grants: dict[str, list[tuple[str, str, dict[str, Any] | None]]] = {}
     for function_id in (k for k, r in template["Resources"].items() if r["Type"] == "AWS::Lambda::Function"):
         for resource in template["Resources"].values():
-            if resource["Type"] != "AWS::IAM::Policy" or {"Ref": _role_of(template, function_id)} not in resource["Properties"]["Roles"]:
+            if (
+                resource["Type"] != "AWS::IAM::Policy"
+                or {"Ref": _role_of(template, function_id)} not in resource["Properties"]["Roles"]
+            ):
                 continue
             for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
                 for action in _as_tuple(statement["Action"]):
@@ -187,36 +242,40 @@ def test_a_real_run_needs_every_s3_grant_and_nothing_more(recorded_run: Recorded
         assert allowed(call.function, action, arn, call.params.get("Prefix")), f"{call.function} {call.operation} {arn}"
         used.add((call.function, action))
     granted = {(function_id, action) for function_id, items in grants.items() for action, _, _ in items}
-    assert granted - used == {(fid, "s3:AbortMultipartUpload") for fid, action in granted if action == "s3:AbortMultipartUpload"}
+    # Unused on a run that goes well: aborting a multipart upload, and UpsertTenders' listing (which only makes S3
+    # answer an expired artifact with NoSuchKey rather than AccessDenied).
+    upsert_tenders = function_ids(Template.from_json(template))["UpsertTenders"]
+    assert granted - used == {
+        (fid, "s3:AbortMultipartUpload") for fid, action in granted if action == "s3:AbortMultipartUpload"
+    } | {(upsert_tenders, "s3:ListBucket")}
 
 
-def test_the_database_url_comes_only_from_the_secret(template_json: dict, overridden_template: Template):
-    for current in (template_json, overridden_template.to_json()):
-        for resource in current["Resources"].values():
-            if resource["Type"] == "AWS::Lambda::Function":
-                variables = resource["Properties"]["Environment"]["Variables"]
-                assert "DATABASE_URL" not in variables
-                assert not any("postgres" in json.dumps(value) for value in variables.values())
-    database = {function_ids(Template.from_json(template_json))[name] for name in DATABASE_FUNCTIONS}
-    for logical_id, resource in template_json["Resources"].items():
-        if resource["Type"] == "AWS::Lambda::Function":
-            assert ("DATABASE_SECRET_ARN" in resource["Properties"]["Environment"]["Variables"]) == (logical_id in database)
+@pytest.mark.slow
+def test_the_database_url_comes_only_from_the_secret(template: Template, overridden_template: Template):
+    for current in (template, overridden_template):
+        for resource in our_functions(current).values():
+            variables = resource["Properties"]["Environment"]["Variables"]
+            assert "DATABASE_URL" not in variables
+            assert not any("postgres" in json.dumps(value) for value in variables.values())
+    database = {function_ids(template)[name] for name in DATABASE_FUNCTIONS}
+    for logical_id, resource in our_functions(template).items():
+        assert ("DATABASE_SECRET_ARN" in resource["Properties"]["Environment"]["Variables"]) == (logical_id in database)
 
 
-def test_the_database_functions_run_in_the_given_vpc(overridden_template: Template, overrides: dict):
-    template_json = overridden_template.to_json()
+@pytest.mark.slow
+def test_the_database_functions_run_in_the_given_vpc(overridden_template: Template, overrides: dict[str, Any]):
+    template_json = dict(overridden_template.to_json())
     ids = function_ids(overridden_template)
     for name, function_id in ids.items():
         function = template_json["Resources"][function_id]
-        if name in DATABASE_FUNCTIONS:
+        # MigrateSchema connects to the database too, as the owner.
+        if name in DATABASE_FUNCTIONS | {"MigrateSchema"}:
             assert function["Properties"]["VpcConfig"] == {
                 "SubnetIds": overrides["subnetIds"],
                 "SecurityGroupIds": [overrides["securityGroupId"]],
             }
             # Lambda checks the network interface permissions when it creates the function.
-            network_policy = next(
-                policy_id for policy_id in function["DependsOn"] if "NetworkInterfaces" in policy_id
-            )
+            network_policy = next(policy_id for policy_id in function["DependsOn"] if "NetworkInterfaces" in policy_id)
             statements = template_json["Resources"][network_policy]["Properties"]["PolicyDocument"]["Statement"]
             assert statements == [{"Action": VPC_NETWORK_INTERFACE_ACTIONS, "Effect": "Allow", "Resource": "*"}]
             assert template_json["Resources"][network_policy]["Properties"]["Roles"] == [
@@ -224,11 +283,17 @@ def test_the_database_functions_run_in_the_given_vpc(overridden_template: Templa
             ]
         else:
             assert "VpcConfig" not in function["Properties"], name
-    overridden_template.has_output("DatabaseFunctionsNetwork", {"Value": f"{overrides['vpcId']}: subnets "
-                                   f"{', '.join(overrides['subnetIds'])}; security group {overrides['securityGroupId']}"})
+    overridden_template.has_output(
+        "DatabaseFunctionsNetwork",
+        {
+            "Value": f"{overrides['vpcId']}: subnets "
+            f"{', '.join(overrides['subnetIds'])}; security group {overrides['securityGroupId']}"
+        },
+    )
 
 
-def test_no_vpc_unless_given(template_json: dict):
+@pytest.mark.slow
+def test_no_vpc_unless_given(template_json: dict[str, Any]):
     for resource in template_json["Resources"].values():
         if resource["Type"] == "AWS::Lambda::Function":
             assert "VpcConfig" not in resource["Properties"]
@@ -238,11 +303,14 @@ def test_no_vpc_unless_given(template_json: dict):
     ("context", "message"),
     [
         ({"vpcId": "vpc-0a1b2c3d4e5f60718"}, "go together"),
-        ({"vpcId": "vpc-0a1b2c3d", "subnetIds": "subnet-0a1b2c3d", "securityGroupId": "default"}, "'securityGroupId' must name ids"),
+        (
+            {"vpcId": "vpc-0a1b2c3d", "subnetIds": "subnet-0a1b2c3d", "securityGroupId": "default"},
+            "'securityGroupId' must name ids",
+        ),
         ({"vpcId": "vpc-0a1b2c3d", "subnetIds": 7, "securityGroupId": "sg-0a1b2c3d"}, "'subnetIds' must be a list"),
     ],
 )
-def test_vpc_context_is_checked(context: dict, message: str):
+def test_vpc_context_is_checked(context: dict[str, Any], message: str):
     from aws_cdk import App
 
     from infra.config import StackConfig
@@ -256,11 +324,18 @@ def test_subnets_can_be_given_on_the_command_line():
 
     from infra.config import StackConfig
 
-    context = {"vpcId": "vpc-0a1b2c3d", "subnetIds": "subnet-0a1b2c3d, subnet-0a1b2c3e", "securityGroupId": "sg-0a1b2c3d"}
+    context = {
+        "vpcId": "vpc-0a1b2c3d",
+        "subnetIds": "subnet-0a1b2c3d, subnet-0a1b2c3e",
+        "securityGroupId": "sg-0a1b2c3d",
+    }
     assert StackConfig.from_context(App(context=context).node).subnet_ids == ("subnet-0a1b2c3d", "subnet-0a1b2c3e")
 
 
-def test_an_rds_proxy_endpoint_reaches_every_database_function(overridden_template: Template, overrides: dict):
+@pytest.mark.slow
+def test_an_rds_proxy_endpoint_reaches_every_database_function(
+    overridden_template: Template, overrides: dict[str, Any]
+):
     functions = overridden_template.find_resources("AWS::Lambda::Function")
     for name, logical_id in function_ids(overridden_template).items():
         variables = functions[logical_id]["Properties"]["Environment"]["Variables"]
@@ -268,23 +343,40 @@ def test_an_rds_proxy_endpoint_reaches_every_database_function(overridden_templa
         assert variables.get("DATABASE_PROXY_ENDPOINT") == expected, name
 
 
-# TLS to the database (tender_sync.db.connection_string)
+# TLS to the database (tender_sync.storage.database.connection_string)
 
 
 def test_tls_is_required_unless_the_url_says_otherwise(monkeypatch):
     monkeypatch.delenv("DATABASE_PROXY_ENDPOINT", raising=False)
     options = psycopg.conninfo.conninfo_to_dict
-    assert options(database.connection_string("postgresql://sync:pw@database.internal:5432/tenders"))["sslmode"] == "require"
-    assert options(database.connection_string("postgresql://sync:pw@database.internal/tenders?sslmode=verify-full"))["sslmode"] == "verify-full"
-    assert options(database.connection_string("postgresql://sync:pw@localhost/tenders?sslmode=disable"))["sslmode"] == "disable"
+    assert (
+        options(database.connection_string("postgresql://sync:pw@database.internal:5432/tenders"))["sslmode"]
+        == "require"
+    )
+    assert (
+        options(database.connection_string("postgresql://sync:pw@database.internal/tenders?sslmode=verify-full"))[
+            "sslmode"
+        ]
+        == "verify-full"
+    )
+    assert (
+        options(database.connection_string("postgresql://sync:pw@localhost/tenders?sslmode=disable"))["sslmode"]
+        == "disable"
+    )
 
 
 def test_an_rds_proxy_endpoint_replaces_the_urls_host(monkeypatch):
     monkeypatch.setenv("DATABASE_PROXY_ENDPOINT", "sync.proxy-c0ffee.af-south-1.rds.amazonaws.com")
-    options = psycopg.conninfo.conninfo_to_dict(database.connection_string("postgresql://sync:pw@database.internal:5432/tenders"))
+    options = psycopg.conninfo.conninfo_to_dict(
+        database.connection_string("postgresql://sync:pw@database.internal:5432/tenders")
+    )
     assert options == {
-        "user": "sync", "password": "pw", "dbname": "tenders", "port": "5432",
-        "host": "sync.proxy-c0ffee.af-south-1.rds.amazonaws.com", "sslmode": "require",
+        "user": "sync",
+        "password": "pw",
+        "dbname": "tenders",
+        "port": "5432",
+        "host": "sync.proxy-c0ffee.af-south-1.rds.amazonaws.com",
+        "sslmode": "require",
     }
 
 
@@ -361,6 +453,7 @@ def test_a_server_without_tls_gets_nothing_unless_the_url_allows_plain_text(monk
 # The sources only
 
 
+@pytest.mark.slow
 def test_no_url_found_inside_source_data_is_ever_requested(recorded_run: RecordedRun):
     """A whole sync (and a run of each other workflow) whose releases and portal rows name another server in
     every URL (document links among them): the run fetched, stored and looked up, and that server got no request."""

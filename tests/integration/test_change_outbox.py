@@ -1,15 +1,16 @@
 """The change events' outbox against a real PostgreSQL: one event per window and execution, each tender once by
 its first change, late counting, and forgetting what was sent long ago."""
+
 from datetime import date
 
 import psycopg
 
-from tender_sync.models.jobs import Window
-from tender_sync.storage.tenders import store_tenders
 from tender_sync.changes import outbox
-from tender_sync.models.jobs import Job, SingleTenderJob, SyncJob
+from tender_sync.models.jobs import Job, SingleTenderJob, SyncJob, Window
 from tender_sync.storage import job_log
-from tests.integration.test_storage import SETTINGS, tender
+from tender_sync.storage.tenders import store_tenders
+from tests.helpers import not_none
+from tests.helpers.database import SETTINGS, tender
 
 SOURCE = SETTINGS.source_name
 
@@ -18,7 +19,7 @@ def job(conn: psycopg.Connection, execution: str, window: Window | None = None, 
     workflow = "single-tender" if ocid else "sync"
     job_id = job_log.open_job(conn, workflow, execution, "test", window)
     if ocid:
-        return SingleTenderJob(jobId=job_id, executionId=execution, ocid=ocid)
+        return SingleTenderJob(jobId=job_id, executionId=execution, ocids=[ocid])
     return SyncJob(jobId=job_id, executionId=execution, window=window)
 
 
@@ -50,10 +51,14 @@ def test_late_counts_this_runs_unsent_events_and_earlier_ones_but_not_a_later_ru
         later = job(conn, "exec-later", WINDOW)
         outbox.record(conn, SOURCE, later, {"ocds-9t57fa-1": "updated"})
         conn.commit()
-        assert outbox.late(conn, SOURCE, this.executionId, this.jobId) == 1  # the earlier run's; the later one's is still its own to send
+        assert (
+            outbox.late(conn, SOURCE, this.executionId, this.jobId) == 1
+        )  # the earlier run's; the later one's is still its own to send
         outbox.record(conn, SOURCE, this, {"ocds-9t57fa-1": "enriched"})
         assert outbox.late(conn, SOURCE, this.executionId, this.jobId) == 2
-        assert outbox.mark_sent(conn, "exec-this", ["exec-earlier/2025-09-01/2025-09-08", "exec-this/ocds-9t57fa-1"]) == 2
+        assert (
+            outbox.mark_sent(conn, "exec-this", ["exec-earlier/2025-09-01/2025-09-08", "exec-this/ocds-9t57fa-1"]) == 2
+        )
         assert outbox.late(conn, SOURCE, this.executionId, this.jobId) == 0
         # Marking again changes nothing.
         assert outbox.mark_sent(conn, "exec-this", ["exec-this/ocds-9t57fa-1"]) == 0
@@ -71,6 +76,6 @@ def test_cleanup_forgets_events_sent_long_ago_and_keeps_unsent_ones(database_url
         )
         assert outbox.forget_sent(conn) == 1
         left = [row[0] for row in conn.execute("SELECT execution_id FROM change_events ORDER BY 1")]
-        (lines,) = conn.execute("SELECT count(*) FROM tender_changes").fetchone()
+        (lines,) = not_none(conn.execute("SELECT count(*) FROM tender_changes").fetchone())
 
     assert left == ["exec-recent", "exec-unsent"] and lines == 2

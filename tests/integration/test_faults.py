@@ -1,10 +1,12 @@
 """The OCDS and portal clients against the sample source's faults, over real HTTP on 127.0.0.1."""
+
 import email.utils
 import json
 import threading
 import time
 from datetime import date, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import httpx
 import pytest
@@ -24,7 +26,7 @@ BRIEF = RequestPolicy(timeout=0.3, attempts=3, backoff=0.01)
 SAST = timezone(timedelta(hours=2))
 
 
-def listed_in(source: SampleSource, start: date, end: date) -> list[dict]:
+def listed_in(source: SampleSource, start: date, end: date) -> list[dict[str, Any]]:
     return [r for n in range((end - start).days) for r in source.releases_listed_on(start + timedelta(days=n))]
 
 
@@ -69,7 +71,9 @@ def test_a_fault_that_does_not_pass_is_raised_typed_after_the_attempts(kind, err
     with SampleSource(faults=Faults(rate=1.0, kinds=(kind,), slow_seconds=0.6, retry_after=0)) as source:
         client = OcdsClient(source.url, client=http, policy=BRIEF)
 
-        with pytest.raises(error, match=r"^GET /api/OCDSReleases\?PageNumber=1&.*" + message + r".* \(attempt 3 of 3\)$"):
+        with pytest.raises(
+            error, match=r"^GET /api/OCDSReleases\?PageNumber=1&.*" + message + r".* \(attempt 3 of 3\)$"
+        ):
             list(client.iter_releases(*WINDOW))
         assert source.fault_counts()[kind] == 3
 
@@ -84,10 +88,19 @@ def test_retry_after_is_honoured(http):
         assert time.monotonic() - started >= 1.0
 
 
+class AnsweringServer(ThreadingHTTPServer):
+    """A server on 127.0.0.1 that counts the requests it answered."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]):
+        super().__init__(("127.0.0.1", 0), handler)
+        self.answered = 0
+
+
 class RetryAfterDateOnce(BaseHTTPRequestHandler):
     """Answers its first request 429 with Retry-After as an HTTP date 2 s ahead, then a bare release."""
 
     def do_GET(self):
+        assert isinstance(self.server, AnsweringServer)
         self.server.answered += 1
         if self.server.answered == 1:
             self.send_response(429)
@@ -107,12 +120,14 @@ class RetryAfterDateOnce(BaseHTTPRequestHandler):
 
 
 def test_retry_after_given_as_an_http_date_is_honoured(http):
-    with ThreadingHTTPServer(("127.0.0.1", 0), RetryAfterDateOnce) as server:
-        server.answered = 0
+    with AnsweringServer(RetryAfterDateOnce) as server:
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         try:
-            client = OcdsClient(f"http://127.0.0.1:{server.server_address[1]}", client=http,
-                                policy=RequestPolicy(attempts=2, backoff=0.01))
+            client = OcdsClient(
+                f"http://127.0.0.1:{server.server_address[1]}",
+                client=http,
+                policy=RequestPolicy(attempts=2, backoff=0.01),
+            )
             started = time.monotonic()
 
             release = client.get_release("ocds-9t57fa-1")
@@ -136,7 +151,7 @@ def test_a_retry_after_beyond_the_wait_budget_gives_up_at_once(http):
 
 
 def test_a_refusal_is_not_retried(sample_source):
-    requests = []
+    requests: list[httpx.Request] = []
     with httpx.Client(event_hooks={"request": [requests.append]}) as http:
         client = OcdsClient(sample_source.url, client=http, policy=PATIENT)
 

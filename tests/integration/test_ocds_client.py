@@ -1,6 +1,8 @@
 """OcdsClient against the sample eTenders source over real HTTP on 127.0.0.1."""
+
 import socket
 from datetime import date, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -31,7 +33,7 @@ def http():
         yield client
 
 
-def released_on(sample_source, first: date, last: date) -> list[dict]:
+def released_on(sample_source, first: date, last: date) -> list[dict[str, Any]]:
     return [r for r in sample_source.releases if first.isoformat() <= r["date"][:10] <= last.isoformat()]
 
 
@@ -51,8 +53,9 @@ def test_the_window_is_listed_one_day_at_a_time_and_a_full_day_is_asked_for_in_a
         while len(sample_source.releases_listed_on(day)) >= size:
             size *= 2
             expected.append((day.isoformat(), day.isoformat(), "1", str(size)))
-    assert [(u.params["dateFrom"], u.params["dateTo"], u.params["PageNumber"], u.params["PageSize"])
-            for u in http.requested] == expected
+    assert [
+        (u.params["dateFrom"], u.params["dateTo"], u.params["PageNumber"], u.params["PageSize"]) for u in http.requested
+    ] == expected
     assert len(expected) > len(days)
 
 
@@ -64,7 +67,9 @@ def test_window_is_half_open(sample_source, http):
     assert {r["date"][:10] for r in releases} == {"2025-09-02", "2025-09-03"}
     assert releases == released_on(sample_source, date(2025, 9, 2), date(2025, 9, 3))
     assert [(u.params["dateFrom"], u.params["dateTo"]) for u in http.requested] == [
-        ("2025-09-02", "2025-09-02"), ("2025-09-03", "2025-09-03")]
+        ("2025-09-02", "2025-09-02"),
+        ("2025-09-03", "2025-09-03"),
+    ]
 
 
 def test_a_publisher_that_does_not_list_by_day_is_listed_in_one_listing(sample_source, http):
@@ -102,7 +107,7 @@ def test_a_full_page_without_links_next_is_asked_for_again_larger(sample_source,
 
 
 def test_get_release_returns_the_newest_release_of_an_updated_tender(sample_source, http):
-    versions_by_ocid: dict[str, list[dict]] = {}
+    versions_by_ocid: dict[str, list[dict[str, Any]]] = {}
     for release in sample_source.releases:
         versions_by_ocid.setdefault(release["ocid"], []).append(release)
     ocid, versions = next((ocid, versions) for ocid, versions in versions_by_ocid.items() if len(versions) == 2)
@@ -173,7 +178,7 @@ def busy_day_source(faults: Faults, max_page_size: int | None = None) -> SampleS
     return SampleSource(start=BUSY_DAY, days=1, count=2500, faults=faults, max_page_size=max_page_size)
 
 
-def read_busy_day(source: SampleSource, http: httpx.Client, **client_options) -> list[dict]:
+def read_busy_day(source: SampleSource, http: httpx.Client, **client_options) -> list[dict[str, Any]]:
     client = OcdsClient(source.url, client=http, policy=QUICK, **client_options)
     return list(client.iter_releases(BUSY_DAY, BUSY_DAY + timedelta(days=1)))
 
@@ -204,7 +209,11 @@ def test_a_busy_day_in_a_steady_order_is_read_in_one_pass(http):
         assert releases == source.releases_listed_on(BUSY_DAY)
         # PageSize 2000 comes back with 1000 and a links.next: the pass follows it, at the source's 1000 a page.
         assert [(u.params["PageNumber"], u.params["PageSize"]) for u in http.requested] == [
-            ("1", "1000"), ("1", "2000"), ("2", "1000"), ("3", "1000")]
+            ("1", "1000"),
+            ("1", "2000"),
+            ("2", "1000"),
+            ("3", "1000"),
+        ]
 
 
 def test_a_day_whose_passes_keep_finding_new_releases_is_listing_incomplete(http):

@@ -1,18 +1,18 @@
 """The operators' workflows against a real PostgreSQL: backfill progress, cleanup, and the job log's counts."""
+
 from datetime import date
 
 import psycopg
 import pytest
 
+from tender_sync.models.inputs import BackfillRequest
+from tender_sync.models.jobs import BackfillJob, BackfillPlan, Window
 from tender_sync.runs import backfill
 from tender_sync.runs.cleanup import clean_up
-from tender_sync.models.inputs import BackfillRequest
-from tender_sync.models.jobs import Window
-from tender_sync.workflows import BACKFILL, SYNC
-from tender_sync.models.jobs import BackfillJob
-from tests.helpers import INPUT_DEFAULTS
 from tender_sync.storage import job_log
-from tests.integration.test_storage import SETTINGS
+from tender_sync.workflows import BACKFILL, SYNC
+from tests.helpers import INPUT_DEFAULTS
+from tests.helpers.database import SETTINGS
 
 # backfill
 
@@ -53,7 +53,7 @@ def test_a_backfill_resumes_where_a_run_that_did_not_complete_stopped(database_u
 
 
 def test_backfill_windows_end_at_the_range_end():
-    plan = backfill.BackfillPlan(rangeFrom=date(2025, 9, 1), rangeTo=date(2025, 9, 10), windowDays=7)
+    plan = BackfillPlan(rangeFrom=date(2025, 9, 1), rangeTo=date(2025, 9, 10), windowDays=7)
     assert backfill.window_from(plan, date(2025, 9, 8)) == Window(date_from=date(2025, 9, 8), date_to=date(2025, 9, 10))
     assert backfill.window_from(plan, date(2025, 9, 10)) is None
 
@@ -77,21 +77,43 @@ def test_cleanup_fails_the_jobs_and_frees_the_leases_of_executions_no_longer_run
             " ('b', 'running', now() + interval '1 hour')"
         )
         result = clean_up(conn, status_of)
-        jobs_now = dict(conn.execute("SELECT execution_id, status FROM job_log").fetchall())
-        errors = dict(conn.execute("SELECT execution_id, error FROM job_log WHERE status = 'FAILED'").fetchall())
-        leases = dict(conn.execute("SELECT source, lease_holder FROM sync_state").fetchall())
+        jobs_now: dict[str, str] = dict(conn.execute("SELECT execution_id, status FROM job_log").fetchall())
+        errors: dict[str, str] = dict(
+            conn.execute("SELECT execution_id, error FROM job_log WHERE status = 'FAILED'").fetchall()
+        )
+        leases: dict[str, str | None] = dict(conn.execute("SELECT source, lease_holder FROM sync_state").fetchall())
 
     assert sorted(result.jobsFailed) == ["aborted", "forgotten", "timed-out"]
     assert result.leasesFreed == ["aborted"]
-    assert jobs_now == {"aborted": "FAILED", "timed-out": "FAILED", "forgotten": "FAILED", "running": "RUNNING",
-                        "another-stacks": "RUNNING"}
+    assert jobs_now == {
+        "aborted": "FAILED",
+        "timed-out": "FAILED",
+        "forgotten": "FAILED",
+        "running": "RUNNING",
+        "another-stacks": "RUNNING",
+    }
     assert errors["timed-out"] == "cleanup: its execution ended TIMED_OUT without finishing the job"
     assert leases == {"a": None, "b": "running"}
 
 
-@pytest.mark.parametrize("counts", [None, {"fetched": 3, "enriched": 2, "not_found": 0, "enrichment_failed": 1,
-                                           "upserted": 3, "quarantined": 0, "lookups": 3, "throttled": 0,
-                                           "changes_published": 3, "events_late": 0}])
+@pytest.mark.parametrize(
+    "counts",
+    [
+        None,
+        {
+            "fetched": 3,
+            "enriched": 2,
+            "not_found": 0,
+            "enrichment_failed": 1,
+            "upserted": 3,
+            "quarantined": 0,
+            "lookups": 3,
+            "throttled": 0,
+            "changes_published": 3,
+            "events_late": 0,
+        },
+    ],
+)
 def test_finish_job_stores_the_counts_or_keeps_those_added_up(database_url, counts):
     with psycopg.connect(database_url) as conn:
         job_id = job_log.open_job(conn, BACKFILL.name, "exec-1", "test", None)

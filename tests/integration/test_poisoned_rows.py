@@ -1,5 +1,6 @@
 """The upsert's defence in depth, against a real PostgreSQL: rows PostgreSQL refuses are quarantined, the rest
 stored. The rows here skip normalization, as a value nobody foresaw would."""
+
 import json
 from decimal import Decimal
 
@@ -9,7 +10,7 @@ import pytest
 from tender_sync.storage import tenders
 from tender_sync.storage import tenders as upsert
 from tender_sync.storage.tenders import store_tenders
-from tests.integration.test_storage import tender
+from tests.helpers.database import query, tender
 
 SOURCE = "etenders-za"
 GOOD = [tender(f"ocds-9t57fa-{n}") for n in range(100, 150)]
@@ -18,15 +19,14 @@ NUMERIC_OVERFLOW = {**tender("ocds-9t57fa-bad-2"), "value_amount": Decimal("1e99
 NUL_IN_TEXT = {**tender("ocds-9t57fa-bad-3"), "description": "bad\x00text"}
 CHECK_VIOLATION = {**tender("ocds-9t57fa-bad-4"), "enrichment_status": "bogus"}
 # Spread among the good ones, across COPY chunks (COPY_CHUNK_ROWS is made small below).
-BATCH = GOOD[:5] + [NUL_IN_JSONB] + GOOD[5:30] + [NUMERIC_OVERFLOW, NUL_IN_TEXT] + GOOD[30:] + [CHECK_VIOLATION]
+BATCH = [*GOOD[:5], NUL_IN_JSONB, *GOOD[5:30], NUMERIC_OVERFLOW, NUL_IN_TEXT, *GOOD[30:], CHECK_VIOLATION]
 REASONS = {
     "ocds-9t57fa-bad-1": "22P05: unsupported Unicode escape sequence",  # refused by COPY
     "ocds-9t57fa-bad-2": "22003: value overflows numeric format",  # refused by COPY
     # psycopg's own check, before anything is sent: no SQLSTATE.
     "ocds-9t57fa-bad-3": "PostgreSQL text fields cannot contain NUL (0x00) bytes",
     # refused by the upsert (incoming does not copy the table's CHECK constraints)
-    "ocds-9t57fa-bad-4":
-        '23514: new row for relation "tenders" violates check constraint "tenders_enrichment_status_check"',
+    "ocds-9t57fa-bad-4": '23514: new row for relation "tenders" violates check constraint "tenders_enrichment_status_check"',
 }
 
 
@@ -40,19 +40,19 @@ def store(url, tenders):
         return store_tenders(conn, SOURCE, iter(tenders)).counts
 
 
-def query(url, sql):
-    with psycopg.connect(url) as conn:
-        cursor = conn.execute(sql)
-        return [dict(zip([c.name for c in cursor.description], row)) for row in cursor.fetchall()]
-
-
 def test_poisoned_rows_are_quarantined_with_one_line_and_the_rest_stored(database_url):
     counts = store(database_url, BATCH)
 
     assert {row["ocid"] for row in query(database_url, "SELECT ocid FROM tenders")} == {t["ocid"] for t in GOOD}
     assert counts == {
-        "tenders": 50, "inserted": 50, "updated": 0, "unchanged": 0, "upserted": 50,
-        "enriched": 0, "pending": 50, "quarantined": 4,
+        "tenders": 50,
+        "inserted": 50,
+        "updated": 0,
+        "unchanged": 0,
+        "upserted": 50,
+        "enriched": 0,
+        "pending": 50,
+        "quarantined": 4,
     }
     quarantined = {row["ocid"]: row for row in query(database_url, "SELECT * FROM quarantine")}
     assert {ocid: row["reason"] for ocid, row in quarantined.items()} == REASONS

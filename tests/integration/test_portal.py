@@ -1,13 +1,15 @@
 """PortalClient and look_up() against the sample eTenders portal over real HTTP on 127.0.0.1."""
+
 import httpx
 import pytest
 
 from local.sample_source.server import SampleSource
-from tender_sync.source.portal_lookup import look_up
-from tender_sync.source.portal_client import PortalClient
 from tender_sync.errors import SourceUnavailable
 from tender_sync.models.lookups import LookupItem
 from tender_sync.source.normalize import normalize_release
+from tender_sync.source.portal_client import PortalClient
+from tender_sync.source.portal_lookup import look_up
+from tests.helpers import not_none
 
 
 @pytest.fixture
@@ -34,7 +36,7 @@ def test_old_shape_tender_is_enriched_from_its_portal_row(sample_source, portal)
     assert result.status == "enriched"
     assert result.detailed_category == row["category"]
     assert result.province == row["province"]
-    assert result.details["contactPerson"]["email"] == row["email"]
+    assert not_none(result.details)["contactPerson"]["email"] == row["email"]
 
 
 def test_portal_and_feed_agree_on_a_new_shape_tender(sample_source, portal):

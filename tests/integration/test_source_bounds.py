@@ -1,5 +1,6 @@
 """What a source may send is bounded: body size (after decompression), a request's whole time, JSON depth and
 number length, and what an error message echoes. Over real HTTP, from canned servers on 127.0.0.1."""
+
 import gzip
 import json
 import threading
@@ -9,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import httpx
 import pytest
@@ -76,11 +78,11 @@ def serving(canned: Canned) -> Iterator[str]:
         server.server_close()
 
 
-def package(releases: list, **extra) -> bytes:
+def package(releases: list[Any], **extra) -> bytes:
     return json.dumps({"uri": "x", "releases": releases, **extra}).encode()
 
 
-def list_day(url: str, policy: RequestPolicy, **client_options) -> list[dict]:
+def list_day(url: str, policy: RequestPolicy, **client_options) -> list[dict[str, Any]]:
     with httpx.Client() as http:
         client = OcdsClient(url, client=http, policy=policy, **client_options)
         return list(client.iter_releases(DAY, DAY + timedelta(days=1)))
@@ -180,6 +182,6 @@ def test_an_ocid_echoed_from_a_bare_release_is_cut():
     with serving(Canned(json.dumps({**RELEASE, "ocid": LONG}).encode())) as url, httpx.Client() as http:
         client = OcdsClient(url, client=http, policy=RequestPolicy(attempts=1))
 
-        with pytest.raises(BadSourceData, match="answered with a release of ocid \"xxx") as raised:
+        with pytest.raises(BadSourceData, match='answered with a release of ocid "xxx') as raised:
             client.get_release("ocds-9t57fa-1")
     assert len(str(raised.value)) < 500

@@ -1,61 +1,60 @@
 """Migrations, the upsert and the job log against a real PostgreSQL."""
+
 from datetime import date
 
 import psycopg
 import pytest
 
 from tender_sync.models.jobs import Window
-from tender_sync.settings import SyncSettings
-from tender_sync.storage.tenders import store_quarantined, store_tenders
 from tender_sync.runs import sync
-from tender_sync.storage import cursor
-from tender_sync.storage import job_log, migrations
-
-SETTINGS = SyncSettings(
-    source_name="etenders-za", first_run_from=date(2025, 9, 1), window_days=7, overlap_days=1, lease_seconds=3600,
-    max_enrichment=300,
-)
-
-
-def tender(ocid="ocds-9t57fa-1", day="2025-09-01", status="pending", category=None, title="Cleaning"):
-    return {
-        "ocid": ocid, "release_id": f"{ocid}-{day}", "release_date": f"{day}T00:00:00+02:00",
-        "tender_number": "T/1", "title": title, "description": title, "status": "active",
-        "main_category": "services", "detailed_category": category, "province": None, "buyer_name": "Dept",
-        "close_date": "2025-10-01T11:00:00+02:00", "value_amount": None, "currency": "ZAR",
-        "enrichment_status": status, "enrichment_error": None, "enriched_at": None, "details": None,
-        "raw": {"ocid": ocid, "date": day},
-    }
-
-
-def rows(url):
-    with psycopg.connect(url) as conn:
-        cursor = conn.execute("SELECT * FROM tenders ORDER BY ocid")
-        return [dict(zip([c.name for c in cursor.description], row)) for row in cursor.fetchall()]
-
-
-def store(url, tenders):
-    with psycopg.connect(url) as conn:
-        return store_tenders(conn, SETTINGS.source_name, tenders).counts
+from tender_sync.storage import cursor, job_log, migrations
+from tender_sync.storage.tenders import store_quarantined
+from tests.helpers.database import SETTINGS, query, rows, store, tender
 
 
 def test_migrations_apply_once_in_order_and_are_recorded(empty_database_url):
     with psycopg.connect(empty_database_url) as conn:
-        assert migrations.migrate(conn) == ["001_tables", "002_backfill_progress", "003_enrichment_backlog", "004_change_events"]
+        assert migrations.migrate(conn) == migrations.versions()
         assert migrations.migrate(conn) == []
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
     assert {"tenders", "job_log", "sync_state", "quarantine", "backfill_progress", "schema_migrations"} <= tables
-    assert versions == ["001_tables", "002_backfill_progress", "003_enrichment_backlog", "004_change_events"]
+    assert versions == migrations.versions()
+    assert versions[:5] == [
+        "001_tables",
+        "002_backfill_progress",
+        "003_enrichment_backlog",
+        "004_change_events",
+        "005_lookup_claims",
+    ]
 
 
 def test_tenders_has_the_columns_other_tools_read(database_url):
     with psycopg.connect(database_url) as conn:
-        columns = {r[0] for r in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'tenders'")}
-    assert {"ocid", "release_id", "release_date", "title", "description", "status", "main_category",
-            "detailed_category", "province", "buyer_name", "close_date", "value_amount", "currency",
-            "enrichment_status", "enriched_at", "raw", "created_at", "updated_at"} <= columns
+        columns = {
+            r[0]
+            for r in conn.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'tenders'")
+        }
+    assert {
+        "ocid",
+        "release_id",
+        "release_date",
+        "title",
+        "description",
+        "status",
+        "main_category",
+        "detailed_category",
+        "province",
+        "buyer_name",
+        "close_date",
+        "value_amount",
+        "currency",
+        "enrichment_status",
+        "enriched_at",
+        "raw",
+        "created_at",
+        "updated_at",
+    } <= columns
 
 
 def test_upsert_inserts_then_leaves_an_identical_window_untouched(database_url):
@@ -79,8 +78,14 @@ def test_newer_release_replaces_older_and_older_never_overwrites_newer(database_
 
 
 def test_several_releases_of_one_ocid_in_a_window_keep_the_newest(database_url):
-    counts = store(database_url, [tender("a", day="2025-09-03", title="mid"), tender("a", day="2025-09-04", title="last"),
-                                  tender("a", day="2025-09-01", title="first")])
+    counts = store(
+        database_url,
+        [
+            tender("a", day="2025-09-03", title="mid"),
+            tender("a", day="2025-09-04", title="last"),
+            tender("a", day="2025-09-01", title="first"),
+        ],
+    )
     assert counts["tenders"] == 1 and counts["inserted"] == 1
     assert rows(database_url)[0]["title"] == "last"
 
@@ -116,9 +121,7 @@ def test_a_later_release_on_the_same_date_with_a_lower_id_does_not_replace_the_s
 
 
 def quarantine_rows(url):
-    with psycopg.connect(url) as conn:
-        cursor = conn.execute("SELECT source, ocid, reason, payload, seen_count FROM quarantine ORDER BY id")
-        return [dict(zip([c.name for c in cursor.description], row)) for row in cursor.fetchall()]
+    return query(url, "SELECT source, ocid, reason, payload, seen_count FROM quarantine ORDER BY id")
 
 
 def quarantined(ocid):
@@ -129,9 +132,15 @@ def test_store_quarantined_keeps_the_ocid_and_reason_and_counts_a_repeat(databas
     entry = quarantined("ocds-9t57fa-7")
     with psycopg.connect(database_url) as conn:
         assert store_quarantined(conn, SETTINGS.source_name, [entry]) == 1
-    assert quarantine_rows(database_url) == [{
-        "source": "etenders-za", "ocid": "ocds-9t57fa-7", "reason": "release ocds-9t57fa-7 has no date",
-        "payload": {"ocid": "ocds-9t57fa-7"}, "seen_count": 1}]
+    assert quarantine_rows(database_url) == [
+        {
+            "source": "etenders-za",
+            "ocid": "ocds-9t57fa-7",
+            "reason": "release ocds-9t57fa-7 has no date",
+            "payload": {"ocid": "ocds-9t57fa-7"},
+            "seen_count": 1,
+        }
+    ]
 
     with psycopg.connect(database_url) as conn:
         store_quarantined(conn, SETTINGS.source_name, [entry])
@@ -141,7 +150,9 @@ def test_store_quarantined_keeps_the_ocid_and_reason_and_counts_a_repeat(databas
     with psycopg.connect(database_url) as conn:
         store_quarantined(conn, SETTINGS.source_name, [quarantined("ocds-9t57fa-8")])
     assert [(row["ocid"], row["seen_count"]) for row in quarantine_rows(database_url)] == [
-        ("ocds-9t57fa-7", 2), ("ocds-9t57fa-8", 1)]
+        ("ocds-9t57fa-7", 2),
+        ("ocds-9t57fa-8", 1),
+    ]
 
 
 def test_lease_lets_one_run_work_and_skips_the_other(database_url):
@@ -150,7 +161,7 @@ def test_lease_lets_one_run_work_and_skips_the_other(database_url):
     with psycopg.connect(database_url) as conn:
         second = sync.start_sync(conn, SETTINGS, "exec-2", "test", 300, None)
     assert not first.skipped and second.skipped
-    assert "exec-1" in second.reason
+    assert second.reason is not None and "exec-1" in second.reason
     with psycopg.connect(database_url) as conn:
         job_log.finish_job(conn, SETTINGS.source_name, first.jobId, first.executionId, job_log.counts_of({}, {}))
         third = sync.start_sync(conn, SETTINGS, "exec-3", "test", 300, None)
@@ -168,15 +179,20 @@ def crashed_run_holding_the_lease(url, expires_in: str):
     with psycopg.connect(url) as conn:
         conn.execute(
             "INSERT INTO job_log (workflow, status, window_from, window_to, execution_id) "
-            "VALUES ('sync', 'RUNNING', '2025-09-07', '2025-09-14', %s)", (CRASHED,))
+            "VALUES ('sync', 'RUNNING', '2025-09-07', '2025-09-14', %s)",
+            (CRASHED,),
+        )
         conn.execute(
             "INSERT INTO sync_state (source, cursor, lease_holder, lease_expires_at) "
-            "VALUES (%s, '2025-09-08', %s, now() + %s::interval)", (SETTINGS.source_name, CRASHED, expires_in))
+            "VALUES (%s, '2025-09-08', %s, now() + %s::interval)",
+            (SETTINGS.source_name, CRASHED, expires_in),
+        )
 
 
 def job_log_by_execution(conn):
     cursor = conn.execute("SELECT execution_id, status, error, window_from, window_to FROM job_log ORDER BY id")
-    return {row[0]: dict(zip([c.name for c in cursor.description], row)) for row in cursor.fetchall()}
+    columns = [column.name for column in cursor.description]
+    return {row[0]: dict(zip(columns, row, strict=True)) for row in cursor.fetchall()}
 
 
 def test_start_sync_takes_over_an_expired_lease_and_fails_the_crashed_runs_job(database_url):
@@ -191,9 +207,14 @@ def test_start_sync_takes_over_an_expired_lease_and_fails_the_crashed_runs_job(d
     assert job.window == Window(date_from=date(2025, 9, 7), date_to=date(2025, 9, 14))
     assert job.cursorAfter == date(2025, 9, 14)
     assert (log[CRASHED]["status"], log[CRASHED]["error"]) == (
-        "FAILED", "its lease expired and was taken over by exec-new")
+        "FAILED",
+        "its lease expired and was taken over by exec-new",
+    )
     assert (log["exec-new"]["status"], log["exec-new"]["window_from"], log["exec-new"]["window_to"]) == (
-        "RUNNING", date(2025, 9, 7), date(2025, 9, 14))
+        "RUNNING",
+        date(2025, 9, 7),
+        date(2025, 9, 14),
+    )
     assert lease == (date(2025, 9, 8), "exec-new")
 
 
@@ -225,8 +246,9 @@ def test_first_window_starts_at_first_run_date_and_moves_the_cursor_when_stored(
 
 def test_a_manual_window_after_a_gap_does_not_move_the_cursor(database_url):
     with psycopg.connect(database_url) as conn:
-        job = sync.start_sync(conn, SETTINGS, "exec-1", "test", 300,
-                              Window(date_from=date(2025, 10, 1), date_to=date(2025, 10, 5)))
+        job = sync.start_sync(
+            conn, SETTINGS, "exec-1", "test", 300, Window(date_from=date(2025, 10, 1), date_to=date(2025, 10, 5))
+        )
     assert job.cursorAfter is None
 
 
@@ -234,7 +256,9 @@ def test_a_manual_window_after_a_gap_does_not_move_the_cursor(database_url):
 def test_fail_job_records_the_error_and_frees_the_lease(database_url, job_id):
     with psycopg.connect(database_url) as conn:
         job = sync.start_sync(conn, SETTINGS, "exec-1", "test", 300, None)
-        job_log.fail_job(conn, SETTINGS.source_name, "exec-1", job.jobId if job_id else None, "SourceUnavailable: 503", "sync")
+        job_log.fail_job(
+            conn, SETTINGS.source_name, "exec-1", job.jobId if job_id else None, "SourceUnavailable: 503", "sync"
+        )
         row = conn.execute("SELECT status, error FROM job_log").fetchall()
         lease = conn.execute("SELECT lease_holder FROM sync_state").fetchone()
     assert row == [("FAILED", "SourceUnavailable: 503")]
@@ -245,8 +269,10 @@ def test_fail_job_never_overwrites_a_stored_window(database_url):
     with psycopg.connect(database_url) as conn:
         job = sync.start_sync(conn, SETTINGS, "exec-1", "test", 300, None)
         job_log.record_stored_window(conn, job.jobId, job_log.counts_of({"fetched": 5}, {"upserted": 4}))
-        finished = job_log.fail_job(conn, SETTINGS.source_name, "exec-1", job.jobId, "DatabaseUnavailable: gone", "sync")
+        finished = job_log.fail_job(
+            conn, SETTINGS.source_name, "exec-1", job.jobId, "DatabaseUnavailable: gone", "sync"
+        )
         row = conn.execute("SELECT status, error, fetched, upserted FROM job_log").fetchall()
         lease = conn.execute("SELECT lease_holder FROM sync_state").fetchone()
     assert row == [("SUCCESS", None, 5, 4)] and lease == (None,)
-    assert (finished.counts["fetched"], finished.counts["upserted"]) == (5, 4)
+    assert finished is not None and (finished.counts["fetched"], finished.counts["upserted"]) == (5, 4)

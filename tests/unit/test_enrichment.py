@@ -1,34 +1,37 @@
 """look_up() turning real eTenders portal rows into enrichment results."""
+
 import copy
 import json
+from typing import Any
 
 import pytest
 
 from local.sample_source.releases import PORTAL_ROWS_FILE, sample_data_dir
-from tender_sync.source.portal_lookup import look_up
 from tender_sync.errors import BadSourceData
 from tender_sync.models.lookups import LookupItem
+from tender_sync.source.portal_lookup import look_up
+from tests.helpers import not_none
 
 
 class RealRowsPortal:
     """Answers searches from the real portal rows, as the portal does: contains-match on the tender number."""
 
-    def __init__(self, rows: list[dict]):
+    def __init__(self, rows: list[dict[str, Any]]):
         self.rows = rows
         self.searches: list[str] = []
 
-    def search(self, tender_number: str) -> list[dict]:
+    def search(self, tender_number: str) -> list[dict[str, Any]]:
         self.searches.append(tender_number)
         return [row for row in self.rows if tender_number.lower() in row["tender_No"].lower()][:10]
 
 
 @pytest.fixture(scope="module")
-def published_rows() -> list[dict]:
+def published_rows() -> list[dict[str, Any]]:
     return json.loads((sample_data_dir() / PORTAL_ROWS_FILE).read_text(encoding="utf-8"))["data"]
 
 
 @pytest.fixture
-def rows_by_id(published_rows) -> dict[int, dict]:
+def rows_by_id(published_rows) -> dict[int, dict[str, Any]]:
     """A fresh copy per test, shared with the portal fixture: a test may edit a row the portal then returns."""
     return {row["id"]: row for row in copy.deepcopy(published_rows)}
 
@@ -38,7 +41,7 @@ def portal(rows_by_id) -> RealRowsPortal:
     return RealRowsPortal(list(rows_by_id.values()))
 
 
-def item_for(row: dict) -> LookupItem:
+def item_for(row: dict[str, Any]) -> LookupItem:
     """The item FetchReleases would send: the feed's tender.title is the row's tender number, as published."""
     return LookupItem(ocid=f"ocds-9t57fa-{row['id']}", tenderNumber=row["tender_No"])
 
@@ -50,7 +53,7 @@ def test_row_becomes_an_enriched_result(portal, rows_by_id):
     assert result.status == "enriched"
     assert result.detailed_category == "Services: Functional (Including Cleaning and Security Services)"
     assert result.province == "Eastern Cape"
-    details = result.details
+    details = not_none(result.details)
     assert details["deliveryLocation"] == rows_by_id[132162]["delivery"]
     assert details["briefingSession"]["isSession"] is True
     assert details["briefingSession"]["compulsory"] is True
@@ -70,7 +73,7 @@ def test_naive_portal_times_are_south_african(portal, rows_by_id):
 
     result = look_up(item_for(rows_by_id[132162]), portal)
 
-    assert result.details["briefingSession"]["date"] == "2025-09-29T11:00:00+02:00"
+    assert not_none(result.details)["briefingSession"]["date"] == "2025-09-29T11:00:00+02:00"
 
 
 def test_missing_briefing_date_and_no_date_sentinel_mean_no_date(portal, rows_by_id):
@@ -79,8 +82,8 @@ def test_missing_briefing_date_and_no_date_sentinel_mean_no_date(portal, rows_by
     with_sentinel["compulsory_briefing_session"] = with_sentinel["sysStartTime"]  # "0001-01-01T00:00:00"
     portal.rows = [without_briefing, with_sentinel]
 
-    assert look_up(item_for(without_briefing), portal).details["briefingSession"]["date"] is None
-    assert look_up(item_for(with_sentinel), portal).details["briefingSession"]["date"] is None
+    assert not_none(look_up(item_for(without_briefing), portal).details)["briefingSession"]["date"] is None
+    assert not_none(look_up(item_for(with_sentinel), portal).details)["briefingSession"]["date"] is None
 
 
 def test_na_conditions_and_trailing_spaces(portal, rows_by_id):
@@ -93,8 +96,8 @@ def test_na_conditions_and_trailing_spaces(portal, rows_by_id):
 
     assert portal.searches == ["IEC/SS-02/2025"]
     assert result.status == "enriched"
-    assert result.details["specialConditions"] is None
-    assert result.details["briefingSession"]["venue"] == (
+    assert not_none(result.details)["specialConditions"] is None
+    assert not_none(result.details)["briefingSession"]["venue"] == (
         "Riverside Office Park,Election House, 1303 Heuwel Avenue, Centurion"
     )
 
@@ -104,7 +107,7 @@ def test_row_is_matched_on_the_ocid_suffix_not_the_first_hit(portal, rows_by_id)
     result = look_up(LookupItem(ocid="ocds-9t57fa-134381", tenderNumber="IDS (W&S) 0"), portal)
 
     assert result.status == "enriched"
-    assert result.details["briefingSession"]["venue"].startswith("Mayoral Chamber, Civic Centre")
+    assert not_none(result.details)["briefingSession"]["venue"].startswith("Mayoral Chamber, Civic Centre")
 
 
 def test_row_is_matched_on_an_equal_id_not_one_containing_the_ocid_suffix(portal, rows_by_id):

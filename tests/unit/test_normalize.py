@@ -1,31 +1,29 @@
 """normalize_release on real releases: one test per publisher quirk."""
+
 import copy
-import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from local.sample_source.releases import PORTAL_ROWS_FILE, sample_data_dir
+from local.sample_source.releases import PORTAL_ROWS_FILE
 from tender_sync.source.normalize import NormalizationError, clean_text, normalize_release, parse_datetime
+from tests.helpers import load, not_none
 
 SAST = timezone(timedelta(hours=2))
 
 
-def load(relative_path: str):
-    return json.loads((sample_data_dir() / relative_path).read_text(encoding="utf-8"))
-
-
 @pytest.fixture
-def etenders_release() -> dict:
+def etenders_release() -> dict[str, Any]:
     return load("etenders-za/ocds_release_ocds-9t57fa-165050_2026-08-14.json")["release"]
 
 
-def first_release(relative_path: str) -> dict:
+def first_release(relative_path: str) -> dict[str, Any]:
     return load(f"other-publishers/{relative_path}")["releases"][0]
 
 
-def old_shape(release: dict) -> dict:
+def old_shape(release: dict[str, Any]) -> dict[str, Any]:
     """The same release as eTenders published it before the feed carried the portal fields."""
     older = copy.deepcopy(release)
     for key in ("category", "province", "deliveryLocation", "specialConditions", "briefingSession", "contactPerson"):
@@ -49,7 +47,7 @@ def test_etenders_z_times_are_south_african_wall_clock(etenders_release):
     assert tender.close_date == datetime(2026, 9, 16, 11, 0, tzinfo=SAST)
     assert tender.close_date.utcoffset() == timedelta(hours=2)
     assert tender.release_date == datetime(2026, 8, 14, 0, 0, tzinfo=SAST)
-    assert tender.details["briefingSession"]["date"] == "2026-08-25T11:00:00+02:00"
+    assert not_none(tender.details)["briefingSession"]["date"] == "2026-08-25T11:00:00+02:00"
 
 
 def test_etenders_explicit_non_zero_offset_is_kept_not_read_as_south_african(etenders_release):
@@ -57,7 +55,7 @@ def test_etenders_explicit_non_zero_offset_is_kept_not_read_as_south_african(ete
 
     tender = normalize_release(etenders_release)
 
-    assert tender.close_date == datetime(2025, 10, 13, 6, 0, tzinfo=timezone.utc)
+    assert tender.close_date == datetime(2025, 10, 13, 6, 0, tzinfo=UTC)
 
 
 def test_etenders_zero_amount_is_a_placeholder(etenders_release):
@@ -83,19 +81,22 @@ def test_new_etenders_release_carries_its_portal_fields_cleaned(etenders_release
     assert tender.detailed_category == "Sewerage"
     assert tender.province == "KwaZulu-Natal"
     assert tender.main_category == "works"
-    assert tender.details["deliveryLocation"] == "Oatlands Farm / Nositha Location - Nositha Location - Margate - 4278"
-    assert tender.details["briefingSession"] == {
+    assert (
+        not_none(tender.details)["deliveryLocation"]
+        == "Oatlands Farm / Nositha Location - Nositha Location - Margate - 4278"
+    )
+    assert not_none(tender.details)["briefingSession"] == {
         "isSession": True,
         "compulsory": True,
         "date": "2026-08-25T11:00:00+02:00",
         "venue": "at Nositha Primary School",
     }
-    assert tender.details["contactPerson"] == {
+    assert not_none(tender.details)["contactPerson"] == {
         "name": "Contact Person",
         "email": "contact@example.gov.za",
         "telephoneNumber": "000-000-0000",
     }
-    conditions = tender.details["specialConditions"]
+    conditions = not_none(tender.details)["specialConditions"]
     assert "\r" not in conditions
     assert "\n\nNote:" in conditions
     assert conditions.endswith("80/20, where 20 points of specific goals per project will be allocated.")
@@ -139,7 +140,7 @@ def test_no_date_sentinel_means_no_date(etenders_release):
     tender = normalize_release(etenders_release)
 
     assert tender.close_date is None
-    assert tender.details["briefingSession"]["date"] is None
+    assert not_none(tender.details)["briefingSession"]["date"] is None
 
 
 @pytest.mark.parametrize("placeholder", ["", " - ", "N/A", "   ", None])
@@ -162,7 +163,7 @@ def test_tag_string_date_only_and_awards_object_taiwan():
     tender = normalize_release(release)
 
     assert tender.ocid == "ocid-6as3t2-51179519"
-    assert tender.release_date == datetime(2014, 2, 5, tzinfo=timezone.utc)
+    assert tender.release_date == datetime(2014, 2, 5, tzinfo=UTC)
     assert tender.tender_number == "ocid-6as3t2-51179519-tender"
     assert tender.buyer_name is None
 
@@ -179,7 +180,7 @@ def test_explicit_nulls_uk():
     assert tender.buyer_name == "Spend Network"
     assert tender.value_amount == Decimal(2000000)
     assert tender.currency == "GBP"
-    assert tender.close_date == datetime(2020, 3, 31, tzinfo=timezone.utc)
+    assert tender.close_date == datetime(2020, 3, 31, tzinfo=UTC)
     assert tender.main_category is None
 
 
@@ -202,14 +203,14 @@ def test_empty_strings_moldova():
     assert tender.value_amount is None
     assert tender.currency is None
     assert tender.status == "Executarea contractului"
-    assert tender.release_date == datetime(2017, 1, 31, tzinfo=timezone.utc)
+    assert tender.release_date == datetime(2017, 1, 31, tzinfo=UTC)
 
 
 def test_microsecond_timestamps_with_offsets_ukraine():
     tender = normalize_release(first_release("ua-prozorro_record-like_tender.json"))
 
     assert tender.release_date == datetime(2016, 11, 4, 21, 59, 24, 591355, tzinfo=timezone(timedelta(hours=2)))
-    assert tender.close_date == datetime(2016, 6, 15, 7, 22, tzinfo=timezone.utc)
+    assert tender.close_date == datetime(2016, 6, 15, 7, 22, tzinfo=UTC)
     assert tender.value_amount == Decimal("3600.0")
     assert tender.title == "Профіль для стелі"
     assert tender.tender_number == "00002ae3465a48a6a4e6deb82ca09294"
@@ -218,8 +219,8 @@ def test_microsecond_timestamps_with_offsets_ukraine():
 def test_z_is_utc_for_publishers_other_than_etenders():
     tender = normalize_release(first_release("co-secop_record-like_awardCancellation.json"))
 
-    assert tender.release_date == datetime(2016, 6, 30, 15, 39, 51, tzinfo=timezone.utc)
-    assert tender.close_date == datetime(2016, 7, 5, tzinfo=timezone.utc)
+    assert tender.release_date == datetime(2016, 6, 30, 15, 39, 51, tzinfo=UTC)
+    assert tender.close_date == datetime(2016, 7, 5, tzinfo=UTC)
 
 
 def test_upper_case_ocid_prefix_is_kept_mexico_city():
@@ -266,5 +267,5 @@ def test_non_object_release_is_refused(not_a_release):
 def test_naive_times_are_utc_unless_the_publisher_says_otherwise():
     portal_closing = load(PORTAL_ROWS_FILE)["data"][0]["closing_Date"]
 
-    assert parse_datetime(portal_closing) == datetime(2025, 10, 13, 11, 0, tzinfo=timezone.utc)
+    assert parse_datetime(portal_closing) == datetime(2025, 10, 13, 11, 0, tzinfo=UTC)
     assert parse_datetime(portal_closing, SAST) == datetime(2025, 10, 13, 11, 0, tzinfo=SAST)

@@ -1,4 +1,5 @@
 """The publisher profiles and their lookups: by source name (the functions) and by ocid (a release)."""
+
 import pytest
 
 from tender_sync.source.publishers import ETENDERS, by_ocid, by_source

@@ -1,4 +1,5 @@
 """parse_release_package on real response bodies: charsets, truncation, error bodies."""
+
 import pytest
 
 from local.sample_source.releases import sample_data_dir

@@ -1,18 +1,22 @@
 """RequestPolicy: how long a source request waits before each retry, and when it gives up."""
+
 import time
+from typing import cast
 
 import httpx
 import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tender_sync.errors import SourceUnavailable
 from tender_sync.source.requests import SAFETY_MARGIN_SECONDS, RequestPolicy, decode_json, fetch
+from tests.helpers import not_none
 
 
 def test_backoff_doubles_with_full_jitter():
     policy = RequestPolicy(attempts=4, backoff=1.0, max_wait=100)
 
     for attempt, ceiling in [(1, 1.0), (2, 2.0), (3, 4.0)]:
-        waits = [policy.wait_before_retry(attempt, 0.0, None) for _ in range(200)]
+        waits = [not_none(policy.wait_before_retry(attempt, 0.0, None)) for _ in range(200)]
         assert all(0 <= wait <= ceiling for wait in waits)
         assert max(waits) > ceiling / 2  # jittered across the whole range, not fixed
 
@@ -51,6 +55,8 @@ def test_a_policy_with_time_to_spare_is_left_as_it_is():
 
 
 class Context:
+    """The part of a Lambda context RequestPolicy reads: a fixed time left."""
+
     def __init__(self, seconds_left: float):
         self.seconds_left = seconds_left
 
@@ -62,10 +68,11 @@ def test_an_invocation_policy_ends_its_requests_before_the_invocation_does(monke
     monkeypatch.setenv("SOURCE_ATTEMPTS", "6")
     before = time.monotonic()
 
-    policy = RequestPolicy.for_invocation(Context(30.0))
+    policy = RequestPolicy.for_invocation(cast(LambdaContext, Context(30.0)))
 
     assert policy.attempts == 6
-    assert before + 30.0 - SAFETY_MARGIN_SECONDS <= policy.deadline <= time.monotonic() + 30.0 - SAFETY_MARGIN_SECONDS
+    deadline = not_none(policy.deadline)
+    assert before + 30.0 - SAFETY_MARGIN_SECONDS <= deadline <= time.monotonic() + 30.0 - SAFETY_MARGIN_SECONDS
 
 
 def test_each_request_is_fitted_into_the_time_left_before_the_deadline():
@@ -84,8 +91,13 @@ def test_each_request_is_fitted_into_the_time_left_before_the_deadline():
 
 
 def test_a_request_past_the_deadline_is_not_sent():
-    sent = []
-    http = httpx.Client(transport=httpx.MockTransport(lambda request: sent.append(request) or httpx.Response(200)))
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200)
+
+    http = httpx.Client(transport=httpx.MockTransport(answer))
     policy = RequestPolicy(deadline=time.monotonic() - 1.0)
 
     with pytest.raises(SourceUnavailable, match="GET /late not sent: no time left before the deadline"):

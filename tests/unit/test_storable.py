@@ -1,23 +1,25 @@
 """Values JSON carries but PostgreSQL refuses, on a real eTenders release: each class cleaned or quarantined."""
+
 import copy
 import json
 import math
+from typing import Any
 
 import pytest
 
-from tender_sync.source.normalize import NormalizationError, normalize_release
 from tender_sync.source.cleaning import storable
-from tests.unit.test_normalize import load
+from tender_sync.source.normalize import NormalizationError, normalize_release
+from tests.helpers import load
 
 PREFIX = "ocds-9t57fa"
 
 
 @pytest.fixture
-def release() -> dict:
+def release() -> dict[str, Any]:
     return load("etenders-za/ocds_release_ocds-9t57fa-165050_2026-08-14.json")["release"]
 
 
-def published(document_text: str) -> dict:
+def published(document_text: str) -> dict[str, Any]:
     """A release as Python's JSON reader hands it over from a publisher's bytes."""
     return json.loads(document_text)
 

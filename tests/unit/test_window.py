@@ -1,4 +1,5 @@
 """Which window a sync works on, and when the cursor moves."""
+
 from datetime import date
 
 from tender_sync.models.jobs import Window

@@ -77,7 +77,7 @@ def event_schema() -> dict[str, Any]:
     return {
         "$schema": "http://json-schema.org/draft-04/schema#",
         "title": DETAIL_TYPE,
-        "description": " ".join(TendersChanged.__doc__.split()),
+        "description": " ".join((TendersChanged.__doc__ or "").split()),
         "type": "object",
         "required": ["detail-type", "source", "detail"],
         "properties": {

@@ -24,9 +24,12 @@ from tender_sync.changes.events import (
 )
 from tender_sync.models.jobs import Job, SingleTenderJob, Window
 from tender_sync.storage.artifacts import JsonLinesWriter, run_prefix
+from tender_sync.storage.database import one_row
 
 # The most events one run sends, oldest first: a backlog of late ones drains this many a run.
 EVENTS_PER_RUN = 10
+# What the event of a single-tender run of several ocids covers, in its id and its changes object's name.
+SEVERAL_TENDERS = "tenders"
 
 
 # How long a sent event is kept, for `make cli changes` and for looking back (its changes object expires
@@ -74,14 +77,16 @@ SELECT count(*) FROM change_events
 
 
 def event_id(job: Job) -> str:
-    """What consumers deduplicate on: the execution and its window (a single tender's: its ocid)."""
+    """What consumers deduplicate on: the execution and its window (a single tender's: its ocid, or `tenders` for a
+    run of several)."""
     return f"{job.executionId}/{_scope(job)}"
 
 
 def _scope(job: Job) -> str:
-    """What the job's event covers: its window, from/to (a single tender's: its ocid)."""
+    """What the job's event covers: its window, from/to (a single tender's: its ocid; a run of several tenders:
+    SEVERAL_TENDERS, as its execution names which)."""
     if isinstance(job, SingleTenderJob):
-        return job.ocid
+        return job.ocids[0] if len(job.ocids) == 1 else SEVERAL_TENDERS
     if job.window is None:
         raise ValueError(f"a {job.workflow} job without a window records no changes")
     return f"{job.window.date_from.isoformat()}/{job.window.date_to.isoformat()}"
@@ -98,8 +103,12 @@ def record(conn: psycopg.Connection, source: str, job: Job, changed: dict[str, C
     conn.execute(
         RECORD_EVENT_SQL,
         {
-            "id": key, "source": source, "workflow": job.workflow, "execution": job.executionId,
-            "from": window.date_from if window else None, "to": window.date_to if window else None,
+            "id": key,
+            "source": source,
+            "workflow": job.workflow,
+            "execution": job.executionId,
+            "from": window.date_from if window else None,
+            "to": window.date_to if window else None,
             "key": f"{run_prefix(job.executionId)}changes/{_scope(job).replace('/', '_')}.jsonl",
         },
     )
@@ -114,8 +123,12 @@ def prepare(conn: psycopg.Connection, source: str, bucket: str, bus_name: str) -
     return ToPublish(
         count=len(details),
         entries=[
-            {"EventBusName": bus_name, "Source": EVENT_SOURCE, "DetailType": DETAIL_TYPE,
-             "Detail": detail.model_dump(mode="json")}
+            {
+                "EventBusName": bus_name,
+                "Source": EVENT_SOURCE,
+                "DetailType": DETAIL_TYPE,
+                "Detail": detail.model_dump(mode="json"),
+            }
             for detail in details
         ],
     )
@@ -125,14 +138,26 @@ def unsent(conn: psycopg.Connection, source: str, bucket: str) -> list[TendersCh
     """The source's unsent events, oldest first (up to EVENTS_PER_RUN), each with its changes object written."""
     details = []
     for (
-        key, workflow, execution_id, window_from, window_to, changes_key, recorded_at, new, updated, enriched,
+        key,
+        workflow,
+        execution_id,
+        window_from,
+        window_to,
+        changes_key,
+        recorded_at,
+        new,
+        updated,
+        enriched,
     ) in conn.execute(UNSENT_SQL, (source, EVENTS_PER_RUN)).fetchall():
         writer = JsonLinesWriter(bucket, changes_key)
         for line in lines(conn, key):
             writer.write(line.model_dump(mode="json"))
         writer.close()
         detail = TendersChanged(
-            id=key, source=source, workflow=workflow, executionId=execution_id,
+            id=key,
+            source=source,
+            workflow=workflow,
+            executionId=execution_id,
             window=Window(date_from=window_from, date_to=window_to) if window_from else None,
             recordedAt=recorded_at,
             counts=ChangeCounts(new=new, updated=updated, enriched=enriched),
@@ -148,27 +173,35 @@ def lines(conn: psycopg.Connection, key: str) -> Iterator[TenderChange]:
         cur.execute(LINES_SQL, (key,))
         for ocid, change, release_date, title, buyer, category, province, close_date in cur:
             yield TenderChange(
-                ocid=ocid, change=change, releaseDate=release_date, title=title, buyer=buyer,
-                detailedCategory=category, province=province, closeDate=close_date,
+                ocid=ocid,
+                change=change,
+                releaseDate=release_date,
+                title=title,
+                buyer=buyer,
+                detailedCategory=category,
+                province=province,
+                closeDate=close_date,
             )
 
 
 def mark_sent(conn: psycopg.Connection, execution_id: str, sent: list[str]) -> int:
     """The events EventBridge took, marked sent by this execution. Returns the tender changes they announced."""
-    (changes,) = conn.execute(
-        """WITH sent AS (
+    (changes,) = one_row(
+        conn.execute(
+            """WITH sent AS (
                UPDATE change_events SET sent_at = now(), sent_by = %s WHERE id = ANY(%s) AND sent_at IS NULL
                RETURNING id)
            SELECT count(*) FROM tender_changes WHERE event_id IN (SELECT id FROM sent)""",
-        (execution_id, sent),
-    ).fetchone()
-    return changes
+            (execution_id, sent),
+        )
+    )
+    return int(changes)
 
 
 def late(conn: psycopg.Connection, source: str, execution_id: str, job_id: int | None) -> int:
     """Events not sent by the run that recorded them: this run's, and any earlier run's still unsent."""
-    (count,) = conn.execute(LATE_SQL, {"source": source, "execution": execution_id, "job": job_id}).fetchone()
-    return count
+    (count,) = one_row(conn.execute(LATE_SQL, {"source": source, "execution": execution_id, "job": job_id}))
+    return int(count)
 
 
 def forget_sent(conn: psycopg.Connection) -> int:

@@ -5,14 +5,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tender_sync.handlers.observability import FIRST_STEP, logger, step
-
-from tender_sync.storage import database
-from tender_sync.runs import metrics
 from tender_sync import settings
 from tender_sync.errors import InvalidInput, describe_failure
+from tender_sync.handlers.observability import FIRST_STEP, logger, step
 from tender_sync.models.steps import FailEvent
+from tender_sync.runs import metrics
 from tender_sync.runs.steps import fail_run
+from tender_sync.storage import database
 
 SETTINGS = settings.from_env(settings.JobSettings)
 

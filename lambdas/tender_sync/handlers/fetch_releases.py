@@ -4,14 +4,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tender_sync.handlers.observability import logger, step
-
 from tender_sync import settings
+from tender_sync.handlers.observability import logger, step
 from tender_sync.models.steps import WindowEvent
-from tender_sync.source.staging import stage_releases
 from tender_sync.source.ocds_client import OcdsClient
 from tender_sync.source.publishers import by_source
 from tender_sync.source.requests import RequestPolicy
+from tender_sync.source.staging import stage_releases
 
 SOURCE = settings.from_env(settings.SourceSettings)
 ARTIFACTS = settings.from_env(settings.ArtifactSettings)

@@ -4,13 +4,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tender_sync.handlers.observability import logger, step
-
-from tender_sync.storage import database
-from tender_sync.runs import metrics
 from tender_sync import settings
+from tender_sync.handlers.observability import logger, step
 from tender_sync.models.steps import FinishEvent
+from tender_sync.runs import metrics
 from tender_sync.runs.steps import finish_run
+from tender_sync.storage import database
 
 SETTINGS = settings.from_env(settings.JobSettings)
 

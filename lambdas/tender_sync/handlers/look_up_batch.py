@@ -9,15 +9,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tender_sync.handlers.observability import logger, step
-
 from tender_sync import settings
-from tender_sync.storage.artifacts import put_json
 from tender_sync.errors import describe_failure
+from tender_sync.handlers.observability import logger, step
+from tender_sync.lookups import batch
 from tender_sync.models.steps import LookUpBatchEvent
 from tender_sync.source.portal_client import PortalClient
 from tender_sync.source.requests import SAFETY_MARGIN_SECONDS, RequestPolicy
-from tender_sync.lookups import batch
+from tender_sync.storage.artifacts import put_json
 
 SOURCE = settings.from_env(settings.SourceSettings)
 
@@ -33,9 +32,13 @@ def handler(event: LookUpBatchEvent, context: LambdaContext) -> dict[str, Any]:
         # A lookup that keeps failing ends as an error recorded for its tender, not as a Lambda timeout.
         portal = PortalClient(SOURCE.portal_base_url, policy=RequestPolicy.for_invocation(context))
         result = batch.look_up_batch(
-            event.item, portal, event.secondsBetweenLookups,
-            lambda: context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS,
+            event.item,
+            portal,
+            event.secondsBetweenLookups,
+            batch.time_left(context.get_remaining_time_in_millis, SAFETY_MARGIN_SECONDS, event.notAfter),
         )
-        logger.info("batch looked up", extra={"batch": result.batch, "lookups": result.lookups, "throttled": result.throttled})
+        logger.info(
+            "batch looked up", extra={"batch": result.batch, "lookups": result.lookups, "throttled": result.throttled}
+        )
     put_json(event.bucket, batch.result_key(event.resultsPrefix, result.batch), result.model_dump(mode="json"))
     return {}

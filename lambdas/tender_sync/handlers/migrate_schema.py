@@ -4,10 +4,9 @@ the first deploy, before the database is set, goes through; `make migrate ARGS="
 
 from typing import Any
 
-from aws_lambda_powertools.utilities.parameters import get_secret
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tender_sync import settings
+from tender_sync import aws, settings
 from tender_sync.handlers.observability import logger, tracer
 from tender_sync.storage import database, migrations
 
@@ -17,7 +16,7 @@ OWNER = settings.from_env(settings.OwnerSettings)
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    url = get_secret(OWNER.database_owner_secret_arn)
+    url = aws.secret_string(OWNER.database_owner_secret_arn)
     if not database.is_database_url(url):
         logger.warning("the owner's secret holds no PostgreSQL URL yet: no migration applied")
         return {"applied": [], "configured": False}

@@ -5,10 +5,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tender_sync.handlers.observability import logger, step
-
-from tender_sync.runs import backfill
 from tender_sync.models.steps import BackfillEvent
-
+from tender_sync.runs import backfill
 
 
 @step(BackfillEvent)

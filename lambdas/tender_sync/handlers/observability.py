@@ -1,6 +1,7 @@
 """What every handler shares: one Logger and one Tracer (Powertools), and `step`, which wraps a handler in both
 and parses its event with the step's model before anything else."""
 
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -8,6 +9,8 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
+
+from tender_sync import aws
 
 logger = Logger()
 tracer = Tracer()
@@ -25,7 +28,14 @@ def step(model: type[Event], correlation_id_path: str | None = LATER_STEP) -> Ca
     """The handler logged (with its correlation id), traced, and given its event parsed as `model`."""
 
     def wrap(handler: Handler) -> Handler:
-        parsed = event_parser(handler, model=model)
+        @functools.wraps(handler)
+        def named_failures(event: Any, context: LambdaContext) -> Any:
+            try:
+                return handler(event, context)
+            except aws.UNREACHABLE as error:
+                raise aws.unreachable(error) from None
+
+        parsed = event_parser(model=model)(named_failures)
         traced = tracer.capture_lambda_handler(parsed)
         if correlation_id_path is None:
             return logger.inject_lambda_context(traced)

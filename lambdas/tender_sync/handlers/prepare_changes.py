@@ -5,12 +5,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tender_sync.handlers.observability import logger, step
-
-from tender_sync.storage import database
 from tender_sync import settings
-from tender_sync.models.steps import JobEvent
 from tender_sync.changes import outbox
+from tender_sync.handlers.observability import logger, step
+from tender_sync.models.steps import JobEvent
+from tender_sync.storage import database
 
 JOBS = settings.from_env(settings.JobSettings)
 ARTIFACTS = settings.from_env(settings.ArtifactSettings)

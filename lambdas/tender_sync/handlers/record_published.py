@@ -5,13 +5,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tender_sync.handlers.observability import logger, step
-
-from tender_sync.storage import database
 from tender_sync.errors import describe_failure
+from tender_sync.handlers.observability import logger, step
 from tender_sync.models.steps import PublishedEvent
 from tender_sync.runs.steps import record_published
-
+from tender_sync.storage import database
 
 
 @step(PublishedEvent)

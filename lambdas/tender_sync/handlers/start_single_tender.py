@@ -1,4 +1,4 @@
-"""StartSingleTender: validate the input and open the job for one ocid."""
+"""StartSingleTender: validate the input and open the job for its ocids."""
 
 from typing import Any
 
@@ -20,6 +20,6 @@ def handler(event: StartEvent, context: LambdaContext) -> dict[str, Any]:
     request = parse_input(SINGLE_TENDER.request, event.input, SINGLE_TENDER.name, InputDefaults.of(SETTINGS))
     with database.connect() as conn:
         migrations.require_current(conn)
-        job = single_tender.start(conn, event.executionId, request.ocid)
+        job = single_tender.start(conn, event.executionId, request)
     logger.info("job started", extra={"job": job.model_dump(mode="json")})
     return job.model_dump(mode="json")

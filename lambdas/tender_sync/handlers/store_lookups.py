@@ -6,12 +6,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tender_sync.handlers.observability import logger, step
-
-from tender_sync.storage import database
 from tender_sync import settings
+from tender_sync.handlers.observability import logger, step
 from tender_sync.models.steps import LookupsEvent
 from tender_sync.runs.steps import store_lookups
+from tender_sync.storage import database
 
 LOOKUPS = settings.from_env(settings.LookupSettings)
 JOBS = settings.from_env(settings.JobSettings)

@@ -4,12 +4,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tender_sync.handlers.observability import logger, step
-
-from tender_sync.storage import database
 from tender_sync import settings
+from tender_sync.handlers.observability import logger, step
 from tender_sync.models.steps import StoreEvent
 from tender_sync.runs.steps import store_window
+from tender_sync.storage import database
 
 SETTINGS = settings.from_env(settings.SyncSettings)
 

@@ -7,6 +7,7 @@ from tender_sync.lookups.batch import failed_batch
 from tender_sync.lookups.plan import DUE_NOW
 from tender_sync.models.lookups import BatchResult, LookupBatch, LookupPlan
 from tender_sync.storage.artifacts import get_json, read_all_json
+from tender_sync.storage.database import one_row
 
 NOT_COMPLETED = "enrichment did not complete after its retries"
 
@@ -42,14 +43,20 @@ RETURNING l.ocid, l.status
 
 
 STILL_DUE_SQL = f"SELECT count(*) FROM tenders WHERE {DUE_NOW}"
+RELEASE_CLAIMS_SQL = "DELETE FROM lookup_claims WHERE ocid = ANY(%s) AND execution_id = %s"
 
 
-def store_results(conn: psycopg.Connection, plan: LookupPlan, recheck_hours: int) -> tuple[dict[str, float], list[str]]:
+def store_results(
+    conn: psycopg.Connection, execution_id: str, plan: LookupPlan, recheck_hours: int
+) -> tuple[dict[str, float], list[str]]:
     """Every planned tender's lookup stored: what its batch found, or failed when its batch left no result (a
-    tender its batch did not reach is left as it was). Returns the counts (the lookups made, the 429s and the
-    rate seen, and how many tenders are still due), and the tenders enriched."""
+    tender its batch did not reach is left as it was), and the run's claims on them released. Returns the counts
+    (the lookups made, the 429s and the rate seen, and how many tenders are still due), and the tenders enriched."""
     batches = [LookupBatch.model_validate(batch) for batch in get_json(plan.bucket, plan.itemsKey)]
-    found = {result.batch: result for result in map(BatchResult.model_validate, read_all_json(plan.bucket, plan.resultsPrefix))}
+    found = {
+        result.batch: result
+        for result in map(BatchResult.model_validate, read_all_json(plan.bucket, plan.resultsPrefix))
+    }
     numbers = {item.ocid: item.tenderNumber for batch in batches for item in batch.tenders}
     conn.execute(
         "CREATE TEMP TABLE looked_up (ocid text, tender_number text, status text, detailed_category text,"
@@ -59,10 +66,17 @@ def store_results(conn: psycopg.Connection, plan: LookupPlan, recheck_hours: int
         for batch in batches:
             result = found.get(batch.batch) or failed_batch(batch, NOT_COMPLETED)
             for looked in result.results:
-                copy.write_row((
-                    looked.ocid, numbers.get(looked.ocid), looked.status, looked.detailed_category, looked.province,
-                    Jsonb(looked.details) if looked.details is not None else None, looked.error,
-                ))
+                copy.write_row(
+                    (
+                        looked.ocid,
+                        numbers.get(looked.ocid),
+                        looked.status,
+                        looked.detailed_category,
+                        looked.province,
+                        Jsonb(looked.details) if looked.details is not None else None,
+                        looked.error,
+                    )
+                )
     stored = conn.execute(
         STORE_RESULTS_SQL, {"recheck_hours": recheck_hours, "first_retry": FIRST_RETRY_MINUTES}
     ).fetchall()
@@ -70,7 +84,8 @@ def store_results(conn: psycopg.Connection, plan: LookupPlan, recheck_hours: int
     results = list(found.values())
     lookups = sum(result.lookups for result in results)
     seconds = (max(r.finishedAt for r in results) - min(r.startedAt for r in results)).total_seconds() if results else 0
-    (still_due,) = conn.execute(STILL_DUE_SQL).fetchone()
+    conn.execute(RELEASE_CLAIMS_SQL, (list(numbers), execution_id))
+    (still_due,) = one_row(conn.execute(STILL_DUE_SQL))
     counts = {
         "enriched": statuses.count("enriched"),
         "not_found": statuses.count("not_found"),

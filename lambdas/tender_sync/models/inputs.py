@@ -4,10 +4,11 @@ InputDefaults: the models read no environment, so the CLI and the console check 
 
 import math
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from tender_sync.errors import InvalidInput
 from tender_sync.models.jobs import Window
@@ -18,10 +19,16 @@ from tender_sync.storage.cursor import source_today
 
 # The most portal lookups one run may make: a Map of 10,000 items is still well inside the run's hour.
 MAX_ENRICHMENT = 10_000
-# A backfill costs about 55 history events a window: 400 windows stay below Step Functions' 25,000.
+# A backfill costs about 58 history events a window: 400 windows stay below Step Functions' 25,000.
 MAX_BACKFILL_WINDOWS = 400
 # The longest window one sync or backfill window may span: longer ranges are a backfill's, in windows.
 MAX_WINDOW_DAYS = 31
+# The most ocids one single-tender run takes: FetchRelease fetches them within its timeout, and their lookups fit
+# in the run's 15 minutes. The app events' consumer gathers the ocids of up to this many tender/enrich.requested
+# events into one run.
+MAX_OCIDS = 500
+# Who started a run, when its input does not say.
+MANUAL = "manual"
 
 Request = TypeVar("Request", bound=BaseModel)
 
@@ -132,19 +139,66 @@ class BackfillRequest(BaseModel):
 
 
 class SingleTenderRequest(BaseModel):
-    """single-tender: one ocid, fetched from the release endpoint."""
+    """single-tender: one ocid (with, as the app's tender/enrich.requested event gives it, when the tender was
+    published), or a list of up to MAX_OCIDS (the app events' consumer gathers a batch of those events into one
+    run); each fetched from the release endpoint."""
 
     model_config = ConfigDict(extra="forbid")
 
-    ocid: str
+    ocid: str | None = None
+    publishedAt: datetime | None = None
+    ocids: list[str] | None = Field(default=None, min_length=1, max_length=MAX_OCIDS)
 
     @field_validator("ocid")
     @classmethod
-    def ocid_is_well_formed(cls, ocid: str, info: ValidationInfo) -> str:
-        malformed = malformed_ocid(ocid, _defaults(info).ocid_prefix)
-        if malformed:
-            raise ValueError(malformed)
+    def ocid_is_well_formed(cls, ocid: str | None, info: ValidationInfo) -> str | None:
+        if ocid is not None:
+            _check_ocid(ocid, info)
         return ocid
+
+    @field_validator("ocids", mode="before")
+    @classmethod
+    def not_beside_ocid(cls, ocids: Any, info: ValidationInfo) -> Any:
+        if info.data.get("ocid") is not None:
+            raise PydanticCustomError(
+                "extra_forbidden", "Extra inputs are not permitted beside 'ocid': give one or the other"
+            )
+        return ocids
+
+    @field_validator("ocids")
+    @classmethod
+    def each_is_well_formed(cls, ocids: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if ocids is None:
+            return None
+        for ocid in ocids:
+            _check_ocid(ocid, info)
+        return list(dict.fromkeys(ocids))  # each once, in the order given
+
+    @model_validator(mode="after")
+    def names_its_tenders(self) -> "SingleTenderRequest":
+        if self.ocid is None and self.ocids is None:
+            raise ValueError("give 'ocid' (one tender) or 'ocids' (a list of them)")
+        if self.publishedAt is not None and self.ocid is None:
+            raise ValueError("'publishedAt' goes with 'ocid', one tender")
+        return self
+
+    @property
+    def all_ocids(self) -> list[str]:
+        return [self.ocid] if self.ocid is not None else list(self.ocids or [])
+
+    @property
+    def triggered_by(self) -> str:
+        """Who started it, and when its tender was published, when the request says."""
+        if self.publishedAt is None:
+            return MANUAL
+        published = self.publishedAt if self.publishedAt.tzinfo else self.publishedAt.replace(tzinfo=UTC)
+        return f"{MANUAL}, published {published.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _check_ocid(ocid: str, info: ValidationInfo) -> None:
+    malformed = malformed_ocid(ocid, _defaults(info).ocid_prefix)
+    if malformed:
+        raise ValueError(malformed)
 
 
 class CleanupRequest(BaseModel):

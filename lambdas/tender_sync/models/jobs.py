@@ -1,9 +1,9 @@
 """What a workflow's first step hands to its later steps: one Job model per workflow, told apart by `workflow`."""
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from tender_sync.storage.artifacts import run_prefix
 
@@ -73,16 +73,24 @@ class BackfillJob(JobBase):
 
 
 class SingleTenderJob(JobBase):
-    """single-tender: one ocid, no window."""
+    """single-tender: its ocids (one, or several gathered from the app's events), no window."""
 
     workflow: Literal["single-tender"] = "single-tender"
-    ocid: str
+    ocids: list[str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def one_ocid(cls, data: Any) -> Any:
+        """A job of one `ocid`, as this workflow's jobs were before it took several (an execution redriven after
+        a deploy carries one)."""
+        if isinstance(data, dict) and "ocid" in data and "ocids" not in data:
+            data = {**{key: value for key, value in data.items() if key != "ocid"}, "ocids": [data["ocid"]]}
+        return data
 
 
 Job = Annotated[SyncJob | EnrichTodayJob | BackfillJob | SingleTenderJob, Field(discriminator="workflow")]
 # A job of any workflow, read from a step's payload.
 JOBS: TypeAdapter[Job] = TypeAdapter(Job)
-
 
 
 class FinishedJob(BaseModel):

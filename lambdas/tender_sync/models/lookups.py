@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from typing import Any, Literal
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -15,10 +16,13 @@ class LookupItem(BaseModel):
 
 
 class LookupBatch(BaseModel):
-    """One Map item: the tenders one child looks up, one after another, at its share of the portal's rate."""
+    """One Map item: the tenders one child looks up, one after another, at its share of the portal's rate, from
+    firstLookupAt on. The children the Map runs at once start 1/portalRequestsPerSecond apart, so that their
+    lookups interleave evenly instead of arriving together."""
 
     batch: int
     tenders: list[LookupItem]
+    firstLookupAt: datetime | None = None
 
 
 class LookupResult(BaseModel):
@@ -44,10 +48,14 @@ class BatchResult(BaseModel):
 
 
 class LookupPlan(BaseModel):
-    """The tenders a run will look up, in batches: the Map's items object and where the results go."""
+    """The tenders a run will look up, in batches: the Map's items object, where the results go, and the run's range
+    of the portal's schedule: its lookups start at notBefore (the state machine waits until then) and end by
+    notAfter, so that runs at once stay within the portal's rate together."""
 
     bucket: str
     itemsKey: str
     resultsPrefix: str
     batches: int
     tenders: int
+    notBefore: datetime | None = None
+    notAfter: datetime | None = None

@@ -1,5 +1,6 @@
 """What each step receives from the state machine, parsed by its handler before anything else."""
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -83,11 +84,12 @@ class PublishedEvent(JobEvent):
 
 
 class LookUpBatchEvent(BaseModel):
-    """LookUpBatch: one Map item, where its result goes and how often it may start a lookup; as
-    RecordLookupFailure, with the batch's error too (the Catch's {Error, Cause})."""
+    """LookUpBatch: one Map item, where its result goes, how often it may start a lookup and by when its run's range
+    of the portal's schedule ends; as RecordLookupFailure, with the batch's error too (the Catch's {Error, Cause})."""
 
     item: LookupBatch
     bucket: str
     resultsPrefix: str
     secondsBetweenLookups: float
+    notAfter: datetime | None = None
     error: dict[str, Any] | None = None

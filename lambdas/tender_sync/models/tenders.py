@@ -3,8 +3,8 @@
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
-from pydantic import BaseModel
 
+from pydantic import BaseModel
 
 EnrichmentStatus = Literal["pending", "enriched", "not_found", "failed"]
 

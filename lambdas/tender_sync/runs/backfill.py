@@ -4,6 +4,7 @@ It holds no lease: storing is idempotent and a newer release always wins, so it 
 cursor moves by the sync's own rule, applied when each window is stored (cursor.move_cursor): never backwards,
 never past a gap. Progress is kept per plan in backfill_progress, so a rerun resumes at the first window
 not yet stored."""
+
 from datetime import date, timedelta
 
 import psycopg
@@ -11,9 +12,9 @@ import psycopg
 from tender_sync.models.inputs import BackfillRequest
 from tender_sync.models.jobs import BackfillJob, BackfillPlan, Window
 from tender_sync.settings import SyncSettings
+from tender_sync.storage import cursor, job_log
+from tender_sync.storage.database import one_row
 from tender_sync.workflows import BACKFILL
-from tender_sync.storage import cursor
-from tender_sync.storage import job_log
 
 
 def start(conn: psycopg.Connection, settings: SyncSettings, execution_id: str, request: BackfillRequest) -> BackfillJob:
@@ -22,22 +23,24 @@ def start(conn: psycopg.Connection, settings: SyncSettings, execution_id: str, r
     job_id = job_log.open_job(
         conn, BACKFILL.name, execution_id, "manual", Window(date_from=plan.rangeFrom, date_to=plan.rangeTo)
     )
-    (done_to,) = conn.execute(
-        """INSERT INTO backfill_progress (source, range_from, range_to, window_days, done_to, execution_id)
+    (done_to,) = one_row(
+        conn.execute(
+            """INSERT INTO backfill_progress (source, range_from, range_to, window_days, done_to, execution_id)
            VALUES (%(source)s, %(from)s, %(to)s, %(days)s, %(from)s, %(execution)s)
            ON CONFLICT (source, range_from, range_to, window_days) DO UPDATE
               SET done_to = CASE WHEN backfill_progress.completed_at IS NULL
                                  THEN backfill_progress.done_to ELSE EXCLUDED.done_to END,
                   completed_at = NULL, execution_id = EXCLUDED.execution_id, updated_at = now()
         RETURNING done_to""",
-        {
-            "source": settings.source_name,
-            "from": plan.rangeFrom,
-            "to": plan.rangeTo,
-            "days": plan.windowDays,
-            "execution": execution_id,
-        },
-    ).fetchone()
+            {
+                "source": settings.source_name,
+                "from": plan.rangeFrom,
+                "to": plan.rangeTo,
+                "days": plan.windowDays,
+                "execution": execution_id,
+            },
+        )
+    )
     return BackfillJob(
         jobId=job_id,
         executionId=execution_id,

@@ -1,19 +1,19 @@
-"""Cleanup: job_log rows left RUNNING, and leases left held, by executions that are no longer running; and
-change events sent long ago.
+"""Cleanup: job_log rows left RUNNING, leases left held and lookup claims left standing, by executions that are no
+longer running; change events sent long ago; and the keys of the app's events received long ago.
 
 An execution stopped from outside (aborted, timed out) never reaches FailJob, so its row stays RUNNING and
 its lease stays taken until it expires. Each is checked against Step Functions (DescribeExecution) here."""
+
 from collections.abc import Callable
 
 import psycopg
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
-from tender_sync.workflows import CLEANUP
+from tender_sync.app_events import ledger
 from tender_sync.changes import outbox
-from tender_sync.models import jobs
-from tender_sync.storage import cursor
-from tender_sync.storage import job_log
+from tender_sync.storage import cursor, job_log
+from tender_sync.workflows import CLEANUP
 
 logger = Logger(child=True)
 
@@ -25,13 +25,22 @@ class CleanupResult(BaseModel):
     checked: int
     jobsFailed: list[str]
     leasesFreed: list[str]
+    # Executions whose claims on tenders due a lookup were released (tender_sync.lookups.plan).
+    claimsReleased: list[str] = []
     changeEventsForgotten: int = 0
+    requestedEventsForgotten: int = 0
+    # Why nothing was checked, when nothing could be (the database is not configured yet).
+    skipped: str | None = None
 
 
-def run(conn: psycopg.Connection, source: str, execution_id: str, triggered_by: str, status_of: DescribeStatus) -> CleanupResult:
-    """One cleanup run, logged as a cleanup job; change events long sent are forgotten too."""
+def run(
+    conn: psycopg.Connection, source: str, execution_id: str, triggered_by: str, status_of: DescribeStatus
+) -> CleanupResult:
+    """One cleanup run, logged as a cleanup job; change events long sent, and app events' keys long seen, are
+    forgotten too."""
     result = clean_up(conn, status_of)
     result.changeEventsForgotten = outbox.forget_sent(conn)
+    result.requestedEventsForgotten = ledger.forget_old(conn)
     job_id = job_log.open_job(conn, CLEANUP.name, execution_id, triggered_by, None)
     job_log.finish_job(conn, source, job_id, execution_id, None)
     return result
@@ -44,8 +53,10 @@ def clean_up(conn: psycopg.Connection, status_of: DescribeStatus) -> CleanupResu
     leases = conn.execute(
         "SELECT source, lease_holder FROM sync_state WHERE lease_holder IS NOT NULL ORDER BY source"
     ).fetchall()
+    claimants = [row[0] for row in conn.execute("SELECT DISTINCT execution_id FROM lookup_claims ORDER BY 1")]
     statuses: dict[str, str | None] = {}
-    for execution_id in {execution_id for _, execution_id in running_jobs} | {holder for _, holder in leases}:
+    checked = {execution_id for _, execution_id in running_jobs} | {holder for _, holder in leases} | set(claimants)
+    for execution_id in checked:
         try:
             statuses[execution_id] = status_of(execution_id)
         except Exception as error:  # noqa: BLE001 - not ours to judge (another stack's, or a malformed id): left alone
@@ -68,7 +79,13 @@ def clean_up(conn: psycopg.Connection, status_of: DescribeStatus) -> CleanupResu
             cursor.release_lease(conn, source, holder)
             freed.append(holder)
             logger.info("stale lease freed", extra={"source": source, "executionId": holder})
-    return CleanupResult(checked=len(statuses), jobsFailed=failed, leasesFreed=freed)
+    released = []
+    for claimant in claimants:
+        if claimant in statuses and statuses[claimant] != "RUNNING":
+            conn.execute("DELETE FROM lookup_claims WHERE execution_id = %s", (claimant,))
+            released.append(claimant)
+            logger.info("stale claims released", extra={"executionId": claimant})
+    return CleanupResult(checked=len(statuses), jobsFailed=failed, leasesFreed=freed, claimsReleased=released)
 
 
 def _reason(status: str | None) -> str:

@@ -1,14 +1,15 @@
 """enrich-today: the backlog's tenders released today (South African date), looked up at once by an admin rather
 than waiting for the schedule, up to the run's cap. It holds no lease and never moves the cursor."""
+
 from datetime import timedelta
 
 import psycopg
 
 from tender_sync.models.inputs import EnrichTodayRequest
 from tender_sync.models.jobs import EnrichTodayJob, Window
+from tender_sync.storage import job_log
 from tender_sync.storage.cursor import source_today
 from tender_sync.workflows import ENRICH_TODAY
-from tender_sync.storage import job_log
 
 
 def start(conn: psycopg.Connection, execution_id: str, request: EnrichTodayRequest) -> EnrichTodayJob:

@@ -39,7 +39,7 @@ def store_lookups(
 ) -> dict[str, float]:
     """In one transaction: what the lookups found, added to the job's counts, and the tenders they enriched
     recorded as the window's changes."""
-    counts, enriched = store.store_results(conn, plan, recheck_hours)
+    counts, enriched = store.store_results(conn, job.executionId, plan, recheck_hours)
     job_log.record_lookups(conn, job.jobId, counts)
     outbox.record(conn, source, job, dict.fromkeys(enriched, "enriched"))
     return counts

@@ -8,6 +8,16 @@ from tender_sync.storage.cursor import cursor_after, next_window, source_today, 
 from tender_sync.storage.job_log import open_job
 from tender_sync.workflows import SYNC
 
+# Why a scheduled run ends at its first step before the database is set.
+NOT_CONFIGURED = (
+    "the database is not configured: the secret DatabaseSecret holds no PostgreSQL URL yet (docs/operations.md)"
+)
+
+
+def not_configured(execution_id: str) -> SyncJob:
+    """The sync's job when there is no database yet: skipped, saying why (no job_log row: there is no database)."""
+    return SyncJob(jobId=None, executionId=execution_id, skipped=True, reason=NOT_CONFIGURED)
+
 
 def start_sync(
     conn: psycopg.Connection,

@@ -5,6 +5,7 @@ escape decodes to one), and jsonb has no NaN or Infinity (Python's JSON reader a
 and `1e999999`). Each is cleaned at any depth, keys included: NUL removed, a lone surrogate replaced with
 U+FFFD, a non-finite number replaced with null. What the cleaning changed is reported, so it can be counted.
 """
+
 import math
 import re
 from typing import Any
@@ -23,8 +24,10 @@ def _clean(value: Any, cleaned: set[str]) -> Any:
     if isinstance(value, str):
         return _clean_text(value, cleaned)
     if isinstance(value, dict):
-        return {_clean_text(key, cleaned) if isinstance(key, str) else key: _clean(item, cleaned)
-                for key, item in value.items()}
+        return {
+            _clean_text(key, cleaned) if isinstance(key, str) else key: _clean(item, cleaned)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
         return [_clean(item, cleaned) for item in value]
     if isinstance(value, float) and not math.isfinite(value):

@@ -3,8 +3,9 @@
 The cleaning helpers here (text, dates, amounts, portal-style details) are shared with enrichment.py,
 so the feed and the eTenders portal obey the same placeholder rules.
 """
+
 import re
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -77,7 +78,7 @@ def parse_datetime(value: Any, wall_clock_zone: tzinfo | None = None, field: str
     if wall_clock_zone is not None and (parsed.tzinfo is None or parsed.utcoffset() == timedelta(0)):
         return parsed.replace(tzinfo=wall_clock_zone)
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
+        return parsed.replace(tzinfo=UTC)
     return parsed
 
 
@@ -97,7 +98,8 @@ def parse_amount(value: Any, zero_is_placeholder: bool = False, field: str = "am
         return None
     if amount == 0 and zero_is_placeholder:
         return None
-    return amount.quantize(AMOUNT_PLACES) if amount.as_tuple().exponent < -6 else amount
+    exponent = amount.as_tuple().exponent
+    return amount.quantize(AMOUNT_PLACES) if isinstance(exponent, int) and exponent < -6 else amount
 
 
 def clean_details(fields: dict[str, Any], wall_clock_zone: tzinfo | None) -> dict[str, Any]:
@@ -125,7 +127,7 @@ def clean_details(fields: dict[str, Any], wall_clock_zone: tzinfo | None) -> dic
     }
 
 
-def normalize_release(release: dict, ocid_prefix: str | None = None) -> Tender:
+def normalize_release(release: dict[str, Any], ocid_prefix: str | None = None) -> Tender:
     """The release as a Tender; ocid_prefix: the source's, which every ocid must carry."""
     if not isinstance(release, dict):
         raise NormalizationError(f"release is not a JSON object (got {type(release).__name__})")
@@ -187,7 +189,7 @@ def normalize_release(release: dict, ocid_prefix: str | None = None) -> Tender:
     )
 
 
-def _object(parent: dict, key: str) -> dict:
+def _object(parent: dict[str, Any], key: str) -> dict[str, Any]:
     """parent[key] when it is an object; {} when it is missing, null or some other type."""
     value = parent.get(key)
     return value if isinstance(value, dict) else {}

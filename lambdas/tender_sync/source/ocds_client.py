@@ -1,9 +1,10 @@
 """Reads releases from an OCDS publisher's API (eTenders' shape: /api/OCDSReleases), as its profile's access
 quirks say."""
+
 import json
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -17,12 +18,12 @@ from tender_sync.source.requests import RequestPolicy, SourceClient, decode_json
 RELEASES_PATH = "/api/OCDSReleases"
 
 
-def parse_release_package(body: bytes, content_type: str | None) -> dict:
+def parse_release_package(body: bytes, content_type: str | None) -> dict[str, Any]:
     """A release package from a response body. An error object sent with HTTP 200 is BadSourceData."""
     return _release_package(decode_json(body, content_type))
 
 
-def _release_package(package: Any) -> dict:
+def _release_package(package: Any) -> dict[str, Any]:
     if not isinstance(package, dict):
         raise BadSourceData(f"response is a JSON {type(package).__name__}, not a release package")
     if "releases" not in package:
@@ -44,11 +45,11 @@ class OcdsClient(SourceClient):
         client: httpx.Client | None = None,
         policy: RequestPolicy | None = None,
         **access: Any,
-    ):
+    ) -> None:
         super().__init__(base_url, timeout, client, policy)
         self.access = replace(publisher.access, **access)
 
-    def iter_releases(self, date_from: date, date_to: date) -> Iterator[dict]:
+    def iter_releases(self, date_from: date, date_to: date) -> Iterator[dict[str, Any]]:
         """Every release dated in the half-open window [date_from, date_to).
 
         The eTenders API pages unstably (a page may repeat releases of another and miss some), so for a publisher
@@ -61,7 +62,7 @@ class OcdsClient(SourceClient):
             yield from self._list(first, first + step - timedelta(days=1))
             first += step
 
-    def _list(self, first: date, last: date) -> list[dict]:
+    def _list(self, first: date, last: date) -> list[dict[str, Any]]:
         """The releases of the days first to last.
 
         A listing of up to max_page_size releases is read in one page: while the first page comes back full, it
@@ -75,7 +76,7 @@ class OcdsClient(SourceClient):
             package = self._fetch(url, parse_release_package)
             served = len(package["releases"])
             if served < size and not _next_link(package):
-                return package["releases"]
+                return list(package["releases"])
             if 0 < served < size:
                 # Short, yet with a links.next: the source caps its pages at `served`, larger asks cannot help.
                 return self._read_in_passes(first, last, served, url, package)
@@ -84,7 +85,9 @@ class OcdsClient(SourceClient):
                 return self._read_in_passes(first, last, size, url, package)
             size = larger
 
-    def _read_in_passes(self, first: date, last: date, size: int, url: httpx.URL, package: dict) -> list[dict]:
+    def _read_in_passes(
+        self, first: date, last: date, size: int, url: httpx.URL, package: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         """A listing read by following its pages of `size` releases, from its first page (package, read from url).
 
         When the listing's order changes between requests, the pages of one pass overlap and miss releases, so
@@ -95,7 +98,7 @@ class OcdsClient(SourceClient):
         pages of 1,000 whole 99 times in 100, 10,000 in pages of 1,000 three times in four, 20,000 one time in
         two. A listing not read whole ends as ListingIncomplete, and the run fails before its cursor moves.
         """
-        union: dict[str, dict] = {}
+        union: dict[str, dict[str, Any]] = {}
         for number in range(1, self.access.max_passes + 1):
             if number > 1:
                 url = self._first_page(first, last, size)
@@ -113,7 +116,7 @@ class OcdsClient(SourceClient):
             f"{self.access.max_passes} passes, while the last pass was served {served}"
         )
 
-    def _pages(self, url: httpx.URL, package: dict, size: int) -> Iterator[list[dict]]:
+    def _pages(self, url: httpx.URL, package: dict[str, Any], size: int) -> Iterator[list[dict[str, Any]]]:
         """The releases of each page of one pass, from its first page (package, read from url) on, as links.next
         leads; a page without links.next or shorter than `size` is the last."""
         requested = {url}
@@ -128,12 +131,13 @@ class OcdsClient(SourceClient):
             requested.add(url)
             package = self._fetch(url, parse_release_package)
 
-    def get_release(self, ocid: str) -> dict:
+    def get_release(self, ocid: str) -> dict[str, Any]:
         """The newest release of one ocid. The API may answer with a bare release or a package; a release of
         another ocid is BadSourceData."""
         url = self._url(f"{RELEASES_PATH}/release/{quote(ocid, safe='')}")
         return self._fetch(
-            url, lambda body, content_type: _newest_release(decode_json(body, content_type), ocid),
+            url,
+            lambda body, content_type: _newest_release(decode_json(body, content_type), ocid),
             not_found=f"unknown ocid {ocid!r}",
         )
 
@@ -155,7 +159,7 @@ class OcdsClient(SourceClient):
         return url
 
 
-def _next_link(package: dict) -> str | None:
+def _next_link(package: dict[str, Any]) -> str | None:
     links = package.get("links")
     link = links.get("next") if isinstance(links, dict) else None
     if link is not None and not isinstance(link, str):
@@ -163,7 +167,7 @@ def _next_link(package: dict) -> str | None:
     return link
 
 
-def _newest_release(document: Any, ocid: str) -> dict:
+def _newest_release(document: Any, ocid: str) -> dict[str, Any]:
     if isinstance(document, dict) and "ocid" in document and "releases" not in document:
         release = document
     else:
@@ -179,7 +183,7 @@ def _newest_release(document: Any, ocid: str) -> dict:
 def _identity(release: Any) -> str:
     """What tells two releases apart: the release id, or the whole release when it has none."""
     if isinstance(release, dict) and isinstance(release.get("id"), str) and release["id"]:
-        return release["id"]
+        return str(release["id"])
     return json.dumps(release, sort_keys=True)
 
 
@@ -187,7 +191,7 @@ def _release_date(release: Any) -> datetime:
     if not isinstance(release, dict):
         raise BadSourceData(f"release is a JSON {type(release).__name__}, not an object")
     try:
-        return parse_datetime(release.get("date")) or datetime.min.replace(tzinfo=timezone.utc)
+        return parse_datetime(release.get("date")) or datetime.min.replace(tzinfo=UTC)
     except ValueError as exc:
         raise BadSourceData(f"release {cut(str(release.get('ocid')))}: {exc}") from None
 

@@ -1,4 +1,5 @@
 """Detailed category, province and details for a tender, from the eTenders portal's tender search."""
+
 from tender_sync.errors import BadSourceData
 from tender_sync.models.lookups import LookupItem, LookupResult
 from tender_sync.source.normalize import clean_details, clean_text

@@ -1,6 +1,7 @@
 """Each publisher's profile, in one place: what its data means, how its API must be read, and how its portal's
 rows match its tenders. The functions read their source's profile by SOURCE_NAME; a release is read by the
 profile its ocid prefix names (another publisher's, without quirks)."""
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta, timezone, tzinfo

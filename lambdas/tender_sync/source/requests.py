@@ -1,5 +1,6 @@
 """Requests to a source: the one retrying, bounded request layer (fetch) and the client both source clients
 (tender_sync.ocds_client, tender_sync.portal_client) are built on."""
+
 import email.utils
 import json
 import os
@@ -7,7 +8,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -175,7 +176,9 @@ def _check_status(response: httpx.Response, where: str, not_found: str | None) -
     if status == 429 or status >= 500:
         retry_after = _retry_after_seconds(response.headers.get("retry-after"))
         said = f" (Retry-After {retry_after:g} s)" if retry_after is not None else ""
-        raise SourceUnavailable(f"{where} answered HTTP {status}{said}", retry_after=retry_after, throttled=status == 429)
+        raise SourceUnavailable(
+            f"{where} answered HTTP {status}{said}", retry_after=retry_after, throttled=status == 429
+        )
     if status == 404 and not_found is not None:
         raise SourceRejected(not_found)
     if not response.is_success:
@@ -198,8 +201,8 @@ def _retry_after_seconds(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def decode_json(body: bytes, content_type: str | None) -> Any:
@@ -249,7 +252,7 @@ class SourceClient:
         timeout: float | None = None,
         client: httpx.Client | None = None,
         policy: RequestPolicy | None = None,
-    ):
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.policy = policy or RequestPolicy.from_env()
         if timeout is not None:

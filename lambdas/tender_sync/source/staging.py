@@ -1,13 +1,14 @@
 """Read a window of releases from the source and put them in S3: the claim check for the run."""
+
 from collections.abc import Iterable
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
-from tender_sync.storage.artifacts import JsonLinesWriter
-from tender_sync.source.normalize import NormalizationError, cut, normalize_release
 from tender_sync.source.cleaning import storable
+from tender_sync.source.normalize import NormalizationError, cut, normalize_release
+from tender_sync.storage.artifacts import JsonLinesWriter
 
 logger = Logger(child=True)
 

@@ -1,19 +1,18 @@
 """The claim check: a run's tenders, enrichment items and results live in S3, keyed by execution."""
+
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
 from typing import Any
 
-import boto3
+from tender_sync import aws
+from tender_sync.errors import ArtifactMissing
 
 PART_SIZE = 8 * 1024 * 1024  # S3 multipart parts must be at least 5 MiB (but the last).
 
 
-@lru_cache(maxsize=1)
-def s3_client():
-    """One S3 client per container: making one costs milliseconds, and warm invocations reuse it."""
-    return boto3.client("s3")
+def s3_client() -> Any:
+    return aws.client("s3")
 
 
 def run_prefix(execution_id: str) -> str:
@@ -25,7 +24,7 @@ def run_prefix(execution_id: str) -> str:
 class JsonLinesWriter:
     """Streams JSON lines to one S3 object by multipart upload, holding one part in memory."""
 
-    def __init__(self, bucket: str, key: str, s3=None):
+    def __init__(self, bucket: str, key: str, s3: Any = None) -> None:
         self.bucket, self.key = bucket, key
         self.s3 = s3 or s3_client()
         self.buffer = bytearray()
@@ -64,23 +63,34 @@ class JsonLinesWriter:
             self.s3.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id)
 
 
-def read_json_lines(bucket: str, key: str, s3=None) -> Iterator[dict[str, Any]]:
-    body = (s3 or s3_client()).get_object(Bucket=bucket, Key=key)["Body"]
+def get_object(bucket: str, key: str, s3: Any = None) -> Any:
+    """The object's body; ArtifactMissing, naming it, when it is gone (expired before a late redrive)."""
+    s3 = s3 or s3_client()
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"]
+    except s3.exceptions.NoSuchKey:
+        raise ArtifactMissing(
+            f"s3://{bucket}/{key} is gone: a run's artifacts expire after artifactExpiryDays; start a new run"
+        ) from None
+
+
+def read_json_lines(bucket: str, key: str, s3: Any = None) -> Iterator[dict[str, Any]]:
+    body = get_object(bucket, key, s3)
     for line in body.iter_lines():
         if line:
             yield json.loads(line)
 
 
-def put_json(bucket: str, key: str, value: Any, s3=None) -> None:
+def put_json(bucket: str, key: str, value: Any, s3: Any = None) -> None:
     body = json.dumps(value, default=str, separators=(",", ":")).encode()
     (s3 or s3_client()).put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
 
 
-def get_json(bucket: str, key: str, s3=None) -> Any:
-    return json.loads((s3 or s3_client()).get_object(Bucket=bucket, Key=key)["Body"].read())
+def get_json(bucket: str, key: str, s3: Any = None) -> Any:
+    return json.loads(get_object(bucket, key, s3).read())
 
 
-def read_all_json(bucket: str, prefix: str, s3=None) -> list[Any]:
+def read_all_json(bucket: str, prefix: str, s3: Any = None) -> list[Any]:
     """Every JSON object under a prefix, fetched in parallel."""
     s3 = s3 or s3_client()
     keys = [

@@ -1,16 +1,26 @@
 """The cursor (the release date the sync has stored up to), the one-run-at-a-time lease that guards it, in
 sync_state, and the rules for which window a sync works on and whether storing it moves the cursor."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from typing import NamedTuple
 
 import psycopg
 
 from tender_sync.models.jobs import Window
 from tender_sync.settings import SyncSettings
 from tender_sync.source.publishers import ETENDERS
+from tender_sync.storage.database import one_row
 
 
-def take_lease(conn: psycopg.Connection, source: str, holder: str, lease_seconds: int):
+class Lease(NamedTuple):
+    """The cursor, and who holds the lease until when (holder None: nobody)."""
+
+    cursor: date | None
+    holder: str | None
+    expires: datetime | None
+
+
+def take_lease(conn: psycopg.Connection, source: str, holder: str, lease_seconds: int) -> Lease:
     """The lease row (cursor, holder, expiry) after trying to take it; taken when holder matches.
 
     A lease past its expiry is taken over: its holder crashed or was stopped without FailJob, so its
@@ -39,19 +49,21 @@ def take_lease(conn: psycopg.Connection, source: str, holder: str, lease_seconds
                     WHERE execution_id = %s AND status = 'RUNNING'""",
                 (holder, previous_holder),
             )
-        return cursor, holder_now, expires
-    return conn.execute(
-        "SELECT cursor, lease_holder, lease_expires_at FROM sync_state WHERE source = %s", (source,)
-    ).fetchone()
+        return Lease(cursor, holder_now, expires)
+    return Lease(
+        *one_row(
+            conn.execute("SELECT cursor, lease_holder, lease_expires_at FROM sync_state WHERE source = %s", (source,))
+        )
+    )
 
 
 def move_cursor(conn: psycopg.Connection, settings: SyncSettings, window: Window) -> date | None:
     """Move the cursor past a window just stored, by the cursor rule (cursor_after) applied to the cursor
     as it is now, in the storing transaction. For runs that hold no lease (a backfill): returns the new cursor."""
     conn.execute("INSERT INTO sync_state (source) VALUES (%s) ON CONFLICT DO NOTHING", (settings.source_name,))
-    (cursor,) = conn.execute(
-        "SELECT cursor FROM sync_state WHERE source = %s FOR UPDATE", (settings.source_name,)
-    ).fetchone()
+    (cursor,) = one_row(
+        conn.execute("SELECT cursor FROM sync_state WHERE source = %s FOR UPDATE", (settings.source_name,))
+    )
     moved_to = cursor_after(window, cursor, settings.first_run_from)
     if moved_to:
         advance_cursor(conn, settings.source_name, moved_to)
@@ -77,12 +89,10 @@ def release_lease(conn: psycopg.Connection, source: str, holder: str) -> None:
 
 def source_today(now: datetime | None = None) -> date:
     """Today where the source publishes: its releases are dated in its time zone."""
-    return (now or datetime.now(timezone.utc)).astimezone(ETENDERS.zone).date()
+    return (now or datetime.now(UTC)).astimezone(ETENDERS.zone).date()
 
 
-def next_window(
-    cursor: date | None, today: date, first_run_from: date, window_days: int, overlap_days: int
-) -> Window:
+def next_window(cursor: date | None, today: date, first_run_from: date, window_days: int, overlap_days: int) -> Window:
     """The window after the cursor: it starts overlap_days before the cursor (to catch late
     updates), spans at most window_days, and never reaches past today."""
     start = first_run_from if cursor is None else cursor - timedelta(days=overlap_days)

@@ -1,14 +1,16 @@
 """Database connections: the URL from the environment or the secret, connected to with bounded timeouts, and
 failures as one line that quotes no part of the URL."""
+
 import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
-from aws_lambda_powertools.utilities.parameters import get_secret
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from tender_sync import aws
 from tender_sync.errors import DatabaseError, DatabaseUnavailable, InvalidDatabaseUrl
 
 MALFORMED_URL = "the database URL is malformed: percent-encode special characters such as @ in the password"
@@ -24,12 +26,25 @@ def database_url() -> str:
     secret_arn = os.environ.get("DATABASE_SECRET_ARN")
     if not secret_arn:
         raise RuntimeError("neither DATABASE_URL nor DATABASE_SECRET_ARN is set")
-    return get_secret(secret_arn, max_age=300)
+    return aws.secret_string(secret_arn)
+
+
+def one_row(cursor: psycopg.Cursor[Any]) -> tuple[Any, ...]:
+    """The row of a statement that always returns one (an aggregate, an upsert's RETURNING)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise DatabaseError("a statement that returns one row returned none")
+    return tuple(row)
 
 
 def is_database_url(value: str) -> bool:
     """Whether a secret holds a PostgreSQL URL yet: one the stack generated holds a random string until it is set."""
     return value.startswith(("postgresql://", "postgres://"))
+
+
+def is_configured() -> bool:
+    """Whether the functions have a database URL yet (DATABASE_URL, or a URL in their secret)."""
+    return bool(os.environ.get("DATABASE_URL")) or is_database_url(database_url())
 
 
 def describe_database_error(error: psycopg.Error) -> str:

@@ -1,6 +1,7 @@
 """Store a window's tenders: one transaction, COPY into a temporary table, then one upsert in
 which a newer release replaces an older one, never the reverse, and unchanged rows are left alone.
 A row PostgreSQL refuses is quarantined and the rest stored (store_tenders)."""
+
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -10,16 +11,36 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from tender_sync.storage.database import describe_database_error
+from tender_sync.changes.events import Change
+from tender_sync.storage.database import describe_database_error, one_row
 
 COLUMNS = (
-    "ocid", "release_id", "release_date", "tender_number", "title", "description", "status",
-    "main_category", "detailed_category", "province", "buyer_name", "close_date", "value_amount",
-    "currency", "enrichment_status", "enrichment_error", "enriched_at", "details", "raw",
+    "ocid",
+    "release_id",
+    "release_date",
+    "tender_number",
+    "title",
+    "description",
+    "status",
+    "main_category",
+    "detailed_category",
+    "province",
+    "buyer_name",
+    "close_date",
+    "value_amount",
+    "currency",
+    "enrichment_status",
+    "enrichment_error",
+    "enriched_at",
+    "details",
+    "raw",
 )
 JSON_COLUMNS = {"details", "raw"}
-RELEASE_COLUMNS = [c for c in COLUMNS if c not in {
-    "detailed_category", "province", "details", "enrichment_status", "enrichment_error", "enriched_at"}]
+RELEASE_COLUMNS = [
+    c
+    for c in COLUMNS
+    if c not in {"detailed_category", "province", "details", "enrichment_status", "enrichment_error", "enriched_at"}
+]
 
 # The errors of a value PostgreSQL refuses (SQLSTATE classes 22 and 23, or psycopg's own check before sending).
 REFUSED_VALUE = (psycopg.DataError, psycopg.IntegrityError)
@@ -97,7 +118,7 @@ RETURNING ocid
 """
 
 
-def copy_row(tender: dict[str, Any]) -> tuple:
+def copy_row(tender: dict[str, Any]) -> tuple[Any, ...]:
     """The tender's values in COLUMNS order, as COPY (or an INSERT) takes them."""
     return tuple(
         Jsonb(tender.get(c)) if c in JSON_COLUMNS and tender.get(c) is not None else tender.get(c) for c in COLUMNS
@@ -109,7 +130,7 @@ class StoredTenders:
     """What storing a window did: its counts, and each tender it inserted or updated (new or updated, by ocid)."""
 
     counts: dict[str, int]
-    changed: dict[str, str]
+    changed: dict[str, Change]
 
 
 def store_tenders(conn: psycopg.Connection, source: str, tenders: Iterable[dict[str, Any]]) -> StoredTenders:
@@ -134,9 +155,9 @@ def store_tenders(conn: psycopg.Connection, source: str, tenders: Iterable[dict[
             outcomes = conn.execute(UPSERT_SQL).fetchall()
     except REFUSED_VALUE:
         outcomes = _upsert_range(conn, 1, conn.execute(NEWEST_SQL).rowcount, refused)
-    statuses = dict(conn.execute(STATUS_COUNTS_SQL).fetchall())
+    statuses: dict[str, int] = dict(conn.execute(STATUS_COUNTS_SQL).fetchall())
     unique = sum(statuses.values())
-    changed = {ocid: "new" if inserted else "updated" for ocid, inserted in outcomes}
+    changed: dict[str, Change] = {ocid: "new" if inserted else "updated" for ocid, inserted in outcomes}
     inserted = sum(1 for change in changed.values() if change == "new")
     counts = {
         "tenders": unique,
@@ -154,7 +175,7 @@ def store_tenders(conn: psycopg.Connection, source: str, tenders: Iterable[dict[
 class _Refused:
     """Counts the rows PostgreSQL refused, and raises the error once there are too many (MAX_REFUSED_ROWS)."""
 
-    def __init__(self, source: str):
+    def __init__(self, source: str) -> None:
         self.source, self.count = source, 0
 
     def add(self, error: psycopg.Error) -> str:
@@ -188,7 +209,7 @@ def _upsert_range(conn: psycopg.Connection, first: int, last: int, refused: _Ref
             return conn.execute(UPSERT_RANGE_SQL, (first, last)).fetchall()
     except REFUSED_VALUE as error:
         if first == last:
-            [ocid] = conn.execute(QUARANTINE_NEWEST_SQL, (refused.source, refused.add(error), first)).fetchone()
+            [ocid] = one_row(conn.execute(QUARANTINE_NEWEST_SQL, (refused.source, refused.add(error), first)))
             conn.execute("DELETE FROM incoming WHERE ocid = %s", (ocid,))
             return []
         middle = (first + last) // 2

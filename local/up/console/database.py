@@ -1,6 +1,7 @@
 """What the console shows from the database: job_log, the cursor and lease, backfill progress, the quarantine and
 the tenders' enrichment. Each column is named: never a release's payload, tenders' details or raw (they hold the
 contact fields, personal data)."""
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +45,7 @@ def panels(database_url: str) -> list[Panel] | None:
         result = []
         for title, sql in PANELS.items():
             cursor = conn.execute(sql)
-            result.append(Panel(title, [column.name for column in cursor.description], cursor.fetchall()))
+            result.append(Panel(title, [column.name for column in cursor.description or ()], cursor.fetchall()))
         return result
 
 
@@ -56,4 +57,4 @@ def triggers(database_url: str, execution_arns: list[str]) -> dict[str, str]:
         rows = conn.execute(
             "SELECT execution_id, triggered_by FROM job_log WHERE execution_id = ANY(%s)", (execution_arns,)
         ).fetchall()
-    return {arn: triggered_by for arn, triggered_by in rows}
+    return dict(rows)

@@ -1,5 +1,6 @@
 """What happened in one execution, from its history: each state's outcome (succeeded, failed, caught, running) and
 each of its runs' input and output, as the Step Functions console shows them."""
+
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -53,7 +54,9 @@ def state_runs(history: list[dict[str, Any]], execution_status: str) -> list[Sta
 
 def error_of(event: dict[str, Any]) -> str | None:
     """The error an event carries, as `Error: cause`."""
-    details = next((value for key, value in event.items() if key.endswith("EventDetails") and isinstance(value, dict)), {})
+    details = next(
+        (value for key, value in event.items() if key.endswith("EventDetails") and isinstance(value, dict)), {}
+    )
     if "error" not in details and "cause" not in details:
         return None
     return ": ".join(str(part) for part in (details.get("error"), details.get("cause")) if part)

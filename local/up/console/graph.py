@@ -1,6 +1,7 @@
 """A state machine's graph as inline SVG, drawn from its definition: states in rows by their distance from the
 start, the states reached only through a Catch in a column of their own, a Map's item processor drawn inside it.
 Each state is coloured by its outcome (a CSS class) and links to its runs on the page."""
+
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
@@ -87,9 +88,7 @@ def layout(definition: dict[str, Any]) -> Layout:
     caught_only = [target for name in states for target in catches(states[name]) if target not in placed]
     side = rows_from(list(dict.fromkeys(caught_only)), states, placed)
     rest = rows_from([name for name in states if name not in placed], states, placed)  # unreachable: shown anyway
-    inner = {
-        name: layout(state["ItemProcessor"]) for name, state in states.items() if "ItemProcessor" in state
-    }
+    inner = {name: layout(state["ItemProcessor"]) for name, state in states.items() if "ItemProcessor" in state}
 
     def size(name: str) -> tuple[float, float]:
         if name in inner:
@@ -101,7 +100,7 @@ def layout(definition: dict[str, Any]) -> Layout:
     row_widths = [sum(size(n)[0] for n in row) + GAP_X * (len(row) - 1) for row in main_rows]
     main_width = max(row_widths, default=0)
     y = 0.0
-    for row, row_width in zip(main_rows, row_widths):
+    for row, row_width in zip(main_rows, row_widths, strict=True):
         x = (main_width - row_width) / 2
         height = max(size(n)[1] for n in row)
         for name in row:
@@ -142,8 +141,14 @@ def svg(definition: dict[str, Any], outcomes: dict[str, str], map_labels: dict[s
     return "".join(parts)
 
 
-def _draw(drawn: Layout, states: dict[str, Any], outcomes: dict[str, str], map_labels: dict[str, str],
-          parts: list[str], top_level: bool) -> None:
+def _draw(
+    drawn: Layout,
+    states: dict[str, Any],
+    outcomes: dict[str, str],
+    map_labels: dict[str, str],
+    parts: list[str],
+    top_level: bool,
+) -> None:
     for source, target, kind in drawn.edges:
         parts.append(_edge(drawn.boxes[source], drawn.boxes[target], kind))
     for name, box in drawn.boxes.items():
@@ -160,8 +165,10 @@ def _draw(drawn: Layout, states: dict[str, Any], outcomes: dict[str, str], map_l
             parts.append("</a></g>")
             continue
         parts.append(_text(box.x + box.width / 2, box.y + 17, f"{name}: {map_labels.get(name, 'Map')}"))
-        parts.append(f'</a><g transform="translate({box.x + (box.width - box.inner.width) / 2:.0f} '
-                     f'{box.y + MAP_HEADER + PAD:.0f})">')
+        parts.append(
+            f'</a><g transform="translate({box.x + (box.width - box.inner.width) / 2:.0f} '
+            f'{box.y + MAP_HEADER + PAD:.0f})">'
+        )
         _draw(box.inner, states[name]["ItemProcessor"]["States"], outcomes, map_labels, parts, top_level=False)
         parts.append("</g></g>")
 

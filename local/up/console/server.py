@@ -1,6 +1,7 @@
 """The console's HTTP server on 127.0.0.1: GET / (the overview), GET /execution?arn=... (one execution),
 POST /start (a workflow's form: its input validated as its first step validates it, then started) and the
 static files beside this module."""
+
 import json
 import threading
 from http import HTTPStatus
@@ -16,21 +17,29 @@ from local.up.console.execution import outcomes, state_runs
 from local.up.endpoint import HOST
 from local.up.schedules import Scheduler
 from tender_sync.errors import InvalidInput
-from tender_sync.models.inputs import parse_input
-from tender_sync.workflows import WORKFLOWS, Workflow
+from tender_sync.models.inputs import InputDefaults, parse_input
+from tender_sync.settings import SyncSettings, from_mapping
+from tender_sync.workflows import WORKFLOWS
 
 STATIC = Path(__file__).parent / "static"
 CONTENT_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 
 
 class Console:
-    def __init__(self, local: LocalStack, database_url: str, watcher: ExecutionWatcher, scheduler: Scheduler, port: int):
+    def __init__(
+        self, local: LocalStack, database_url: str, watcher: ExecutionWatcher, scheduler: Scheduler, port: int
+    ) -> None:
         self.local, self.database_url, self.watcher, self.scheduler = local, database_url, watcher, scheduler
         self.workflows = {local.state_machines[w.state_machine_id(local.template)]: w for w in WORKFLOWS.values()}
+        # What a form's input leaves out, from the settings the local functions are given: the first steps fill it
+        # in from the same.
+        self.input_defaults = InputDefaults.of(from_mapping(SyncSettings, local.environment))
         try:
             self._server = ThreadingHTTPServer((HOST, port), type("Handler", (RequestHandler,), {"console": self}))
         except OSError as error:
-            raise SystemExit(f"--console-port {port}: cannot listen on {HOST}:{port} ({error.strerror}); choose another port")
+            raise SystemExit(
+                f"--console-port {port}: cannot listen on {HOST}:{port} ({error.strerror}); choose another port"
+            ) from None
         self.url = f"http://{HOST}:{self._server.server_port}/"
         self._thread = threading.Thread(target=self._server.serve_forever, name="console", daemon=True)
 
@@ -51,10 +60,13 @@ class Console:
         triggers = database.triggers(self.database_url, [execution["executionArn"] for _, execution in listed])
         rows = [
             pages.ExecutionRow(
-                arn=execution["executionArn"], name=execution["name"], workflow=workflow.name,
+                arn=execution["executionArn"],
+                name=execution["name"],
+                workflow=workflow.name,
                 status=execution["status"],
                 trigger=triggers.get(execution["executionArn"]) or self._input_trigger(execution["executionArn"]),
-                started=execution["startDate"], stopped=execution.get("stopDate"),
+                started=execution["startDate"],
+                stopped=execution.get("stopDate"),
             )
             for workflow, execution in listed
         ]
@@ -73,17 +85,27 @@ class Console:
             for arn, workflow in self.workflows.items()
         ]
         schedules = [
-            (schedule.name, schedule.expression, self.workflows[self.local.state_machines[schedule.state_machine]].name,
-             self.scheduler.next_times[schedule.name])
+            (
+                schedule.name,
+                schedule.expression,
+                self.workflows[self.local.state_machines[schedule.state_machine]].name,
+                self.scheduler.next_times[schedule.name],
+            )
             for schedule in self.scheduler.schedules
         ]
         forms = "".join(
-            pages.start_form(workflow, *refused) if refused and refused[0]["_workflow"] == workflow.name
+            pages.start_form(workflow, *refused)
+            if refused and refused[0]["_workflow"] == workflow.name
             else pages.start_form(workflow)
             for workflow in WORKFLOWS.values()
         )
         return pages.overview(
-            state_machines, executions, self.watcher.alerts, schedules, database.panels(self.database_url), forms,
+            state_machines,
+            executions,
+            self.watcher.alerts,
+            schedules,
+            database.panels(self.database_url),
+            forms,
             refused=refused is not None,
         )
 
@@ -103,8 +125,11 @@ class Console:
         for name, state in definition["States"].items():
             if "ItemProcessor" in state:
                 counts = map_runs[-1]["itemCounts"] if map_runs and outcomes(runs).get(name) else None
-                map_labels[name] = (f"Map, {counts['succeeded']} of {counts['total']} items succeeded, "
-                                    f"{counts['failed']} failed") if counts else "Map"
+                map_labels[name] = (
+                    (f"Map, {counts['succeeded']} of {counts['total']} items succeeded, {counts['failed']} failed")
+                    if counts
+                    else "Map"
+                )
         svg = graph.svg(definition, outcomes(runs), map_labels)
         alerts = [alert for alert in self.watcher.alerts if alert.execution_arn == arn]
         published = self.local.published_events(arn)
@@ -112,10 +137,10 @@ class Console:
 
     def start_workflow(self, values: dict[str, str]) -> tuple[str | None, str]:
         """Starts the form's workflow: (its execution ARN, "") or (None, why its input was refused)."""
-        workflow: Workflow = WORKFLOWS[values["_workflow"]]
+        workflow = WORKFLOWS[values["_workflow"]]
         execution_input = pages.form_input(workflow.request, values)
         try:
-            parse_input(workflow.request, execution_input, workflow.name)
+            parse_input(workflow.request, execution_input, workflow.name, self.input_defaults)
         except InvalidInput as refused:
             return None, f"{type(refused).__name__}: {refused}"
         return self.local.start(workflow.state_machine_id(self.local.template), execution_input), ""
@@ -132,15 +157,22 @@ class RequestHandler(BaseHTTPRequestHandler):
             arn = parse_qs(url.query).get("arn", [""])[0]
             body = self.console.execution(arn)
             if body is None:
-                self._send(HTTPStatus.NOT_FOUND, pages.page("Not found", f"<p>No execution {pages.cell(arn)}.</p>", False))
+                self._send(
+                    HTTPStatus.NOT_FOUND, pages.page("Not found", f"<p>No execution {pages.cell(arn)}.</p>", False)
+                )
             else:
                 self._send(HTTPStatus.OK, body)
-        elif url.path.startswith("/static/") and (STATIC / url.path.removeprefix("/static/")).is_file() \
-                and "/" not in url.path.removeprefix("/static/"):
+        elif (
+            url.path.startswith("/static/")
+            and (STATIC / url.path.removeprefix("/static/")).is_file()
+            and "/" not in url.path.removeprefix("/static/")
+        ):
             path = STATIC / url.path.removeprefix("/static/")
             self._send(HTTPStatus.OK, path.read_bytes(), CONTENT_TYPES.get(path.suffix, "application/octet-stream"))
         else:
-            self._send(HTTPStatus.NOT_FOUND, pages.page("Not found", f"<p>Nothing at {pages.cell(url.path)}.</p>", False))
+            self._send(
+                HTTPStatus.NOT_FOUND, pages.page("Not found", f"<p>Nothing at {pages.cell(url.path)}.</p>", False)
+            )
 
     def do_POST(self) -> None:
         if urlsplit(self.path).path != "/start":

@@ -1,5 +1,6 @@
 """`make up` as a user runs it: `python -m local.up` in a process of its own, on free ports, on a test database;
 with what it printed, the environment a shell needs, and boto3 clients for its endpoint."""
+
 import os
 import queue
 import re
@@ -20,8 +21,10 @@ STARTUP_SECONDS = 120
 
 
 class RunningUp:
-    def __init__(self, process: subprocess.Popen, database_url: str):
+    def __init__(self, process: subprocess.Popen[str], database_url: str):
         self.process, self.database_url = process, database_url
+        assert process.stdout is not None, "make up's output is read through a pipe"
+        self._stdout = process.stdout
         self.lines: list[str] = []
         self._new: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -31,7 +34,7 @@ class RunningUp:
         self.console = self.wait_for(r"^console: ", 1).split()[1]
 
     def _read(self) -> None:
-        for line in self.process.stdout:
+        for line in self._stdout:
             self._new.put(line.rstrip("\n"))
 
     def wait_for(self, pattern: str, seconds: float) -> str:
@@ -45,11 +48,15 @@ class RunningUp:
                 self.lines.append(self._new.get(timeout=max(0.01, deadline - time.monotonic())))
             except queue.Empty:
                 if self.process.poll() is not None or time.monotonic() >= deadline:
-                    raise AssertionError(f"make up never printed {pattern!r}; it printed:\n" + "\n".join(self.lines))
+                    raise AssertionError(
+                        f"make up never printed {pattern!r}; it printed:\n" + "\n".join(self.lines)
+                    ) from None
 
     def client(self, service: str) -> Any:
         return boto3.client(
-            service, endpoint_url=self.endpoint, region_name=self.environment["AWS_DEFAULT_REGION"],
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.environment["AWS_DEFAULT_REGION"],
             aws_access_key_id=self.environment["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=self.environment["AWS_SECRET_ACCESS_KEY"],
         )
@@ -74,7 +81,11 @@ def running_up(database_url: str, *args: str) -> Iterator[RunningUp]:
     environment = {**os.environ, "DATABASE_URL": database_url, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "local.up", "--port", "0", "--console-port", "0", *args],
-        cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         yield RunningUp(process, database_url)
