@@ -8,11 +8,10 @@ import os
 import sys
 
 import boto3
-import psycopg
 
 from local.engine.database import local_database_url
-from tender_sync.storage import migrations
-from tender_sync.storage.database import connection_string, describe_database_error
+from tender_sync.errors import DatabaseError, DatabaseUnavailable, InvalidDatabaseUrl
+from tender_sync.storage import database, migrations
 
 OWNER_SECRET_OUTPUT = "DatabaseOwnerSecretArn"
 
@@ -40,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         url = stack_owner_url(args.stack, args.region)
     try:
-        with psycopg.connect(connection_string(url), connect_timeout=10) as conn:
+        with database.connect(url) as conn:
             applied = migrations.migrate(conn)
-    except psycopg.Error as error:
-        print(f"migrate failed: {describe_database_error(error)}", file=sys.stderr)
+    except (DatabaseUnavailable, DatabaseError, InvalidDatabaseUrl) as error:
+        print(f"migrate failed: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     print(f"applied: {', '.join(applied)}" if applied else "the schema is up to date: nothing to apply")
     return 0

@@ -12,9 +12,8 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from local.toolchain import ROOT
-from tender_sync.errors import SchemaBehind
-from tender_sync.storage import migrations
-from tender_sync.storage.database import connection_string
+from tender_sync.errors import DatabaseError, DatabaseUnavailable, InvalidDatabaseUrl, SchemaBehind
+from tender_sync.storage import database, migrations
 
 DEFAULT_DATA_DIR = ROOT / ".local" / "pgdata"
 
@@ -34,13 +33,17 @@ def local_database_url(data_dir: Path = DEFAULT_DATA_DIR) -> str:
 def migrated_database_url() -> str:
     """local_database_url's database with every migration applied: `make run`, `make up` and the CLI bring the
     database they use up to date themselves, as its owner. A schema already current is left alone, so a user that
-    may only read and write (the functions' user, after `make migrate`) runs them too."""
+    may only read and write (the functions' user, after `make migrate`) runs them too. Connected to as the functions
+    connect: a database that cannot be reached ends the command with one line that quotes no part of the URL."""
     url = local_database_url()
-    with psycopg.connect(connection_string(url)) as conn:
-        try:
-            migrations.require_current(conn)
-        except SchemaBehind:
-            migrations.migrate(conn)
+    try:
+        with database.connect(url) as conn:
+            try:
+                migrations.require_current(conn)
+            except SchemaBehind:
+                migrations.migrate(conn)
+    except (DatabaseUnavailable, DatabaseError, InvalidDatabaseUrl) as error:
+        raise SystemExit(f"database: {type(error).__name__}: {error}") from None
     return url
 
 

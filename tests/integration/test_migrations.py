@@ -71,3 +71,26 @@ def test_a_first_step_on_a_schema_that_is_behind_fails_in_one_line_and_writes_no
     assert "\n" not in str(raised.value)
     with psycopg.connect(empty_database_url) as conn:
         assert conn.execute("SELECT to_regclass('job_log')").fetchone() == (None,)
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [
+        ("postgresql://u:p@ss@127.0.0.1:1/x", "InvalidDatabaseUrl: the database URL is malformed"),
+        ("postgresql://u:secret@127.0.0.1:1/x?sslmode=disable", "DatabaseUnavailable: cannot connect to the database"),
+    ],
+)
+def test_make_migrate_and_make_run_say_why_a_database_cannot_be_used_in_one_line(monkeypatch, capsys, url, error):
+    """A password holding @, a refused port: one line, quoting no part of the URL."""
+    from local import migrate
+    from local.engine.database import migrated_database_url
+
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert migrate.main([]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"migrate failed: {error}")
+    with pytest.raises(SystemExit) as raised:
+        migrated_database_url()
+    assert str(raised.value).startswith(f"database: {error}")
+    for shown in (line, str(raised.value)):
+        assert "ss@127" not in shown and "secret" not in shown

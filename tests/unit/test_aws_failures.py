@@ -14,8 +14,8 @@ from tender_sync import aws
 from tender_sync.errors import ArtifactMissing, ServiceUnreachable
 from tender_sync.handlers.observability import step
 from tender_sync.models.steps import JobEvent
-from tender_sync.runs.sync import NOT_CONFIGURED
 from tender_sync.storage.artifacts import get_json, read_json_lines
+from tender_sync.storage.database import NOT_CONFIGURED
 
 REGION = "us-east-1"
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:SyncStateMachine:run-1"

@@ -9,7 +9,7 @@ from tender_sync import aws, settings
 from tender_sync.handlers.observability import FIRST_STEP, logger, step
 from tender_sync.models.inputs import InputDefaults, parse_input
 from tender_sync.models.steps import StartEvent
-from tender_sync.runs import cleanup, metrics, sync
+from tender_sync.runs import cleanup, metrics
 from tender_sync.storage import database, migrations
 from tender_sync.workflows import CLEANUP
 
@@ -30,8 +30,10 @@ def handler(event: StartEvent, context: LambdaContext) -> dict[str, Any]:
     request = parse_input(CLEANUP.request, event.input, CLEANUP.name, InputDefaults.of(SETTINGS))
     if not database.is_configured():
         metrics.publish_not_configured(CLEANUP.name)
-        logger.warning(sync.NOT_CONFIGURED)
-        return cleanup.CleanupResult(checked=0, jobsFailed=[], leasesFreed=[], skipped=sync.NOT_CONFIGURED).model_dump()
+        logger.warning(database.NOT_CONFIGURED)
+        return cleanup.CleanupResult(
+            checked=0, jobsFailed=[], leasesFreed=[], skipped=database.NOT_CONFIGURED
+        ).model_dump()
     with database.connect() as conn:
         migrations.require_current(conn)
         result = cleanup.run(conn, SETTINGS.source_name, event.executionId, request.triggeredBy, execution_status)

@@ -20,7 +20,7 @@ def handler(event: StartEvent, context: LambdaContext) -> dict[str, Any]:
     request = parse_input(SYNC.request, event.input, SYNC.name, InputDefaults.of(SETTINGS))
     if not database.is_configured():
         metrics.publish_not_configured(SYNC.name)
-        logger.warning(sync.NOT_CONFIGURED)
+        logger.warning(database.NOT_CONFIGURED)
         return sync.not_configured(event.executionId).model_dump(mode="json")
     with database.connect() as conn:
         migrations.require_current(conn)

@@ -89,7 +89,7 @@ class SingleTenderJob(JobBase):
 
 
 Job = Annotated[SyncJob | EnrichTodayJob | BackfillJob | SingleTenderJob, Field(discriminator="workflow")]
-# A job of any workflow, read from a step's payload.
+# A job of any workflow, from its JSON: the one model that reads the `workflow` field to choose.
 JOBS: TypeAdapter[Job] = TypeAdapter(Job)
 
 

@@ -5,13 +5,9 @@ import psycopg
 from tender_sync.models.jobs import SyncJob, Window
 from tender_sync.settings import SyncSettings
 from tender_sync.storage.cursor import cursor_after, next_window, source_today, take_lease
+from tender_sync.storage.database import NOT_CONFIGURED
 from tender_sync.storage.job_log import open_job
 from tender_sync.workflows import SYNC
-
-# Why a scheduled run ends at its first step before the database is set.
-NOT_CONFIGURED = (
-    "the database is not configured: the secret DatabaseSecret holds no PostgreSQL URL yet (docs/operations.md)"
-)
 
 
 def not_configured(execution_id: str) -> SyncJob:

@@ -11,10 +11,6 @@ from tender_sync.errors import ArtifactMissing
 PART_SIZE = 8 * 1024 * 1024  # S3 multipart parts must be at least 5 MiB (but the last).
 
 
-def s3_client() -> Any:
-    return aws.client("s3")
-
-
 def run_prefix(execution_id: str) -> str:
     """`runs/<state machine>/<execution name>/` from an execution ARN."""
     parts = execution_id.split(":")
@@ -26,7 +22,7 @@ class JsonLinesWriter:
 
     def __init__(self, bucket: str, key: str, s3: Any = None) -> None:
         self.bucket, self.key = bucket, key
-        self.s3 = s3 or s3_client()
+        self.s3 = s3 or aws.client("s3")
         self.buffer = bytearray()
         self.parts: list[dict[str, Any]] = []
         self.upload_id: str | None = None
@@ -65,7 +61,7 @@ class JsonLinesWriter:
 
 def get_object(bucket: str, key: str, s3: Any = None) -> Any:
     """The object's body; ArtifactMissing, naming it, when it is gone (expired before a late redrive)."""
-    s3 = s3 or s3_client()
+    s3 = s3 or aws.client("s3")
     try:
         return s3.get_object(Bucket=bucket, Key=key)["Body"]
     except s3.exceptions.NoSuchKey:
@@ -83,7 +79,7 @@ def read_json_lines(bucket: str, key: str, s3: Any = None) -> Iterator[dict[str,
 
 def put_json(bucket: str, key: str, value: Any, s3: Any = None) -> None:
     body = json.dumps(value, default=str, separators=(",", ":")).encode()
-    (s3 or s3_client()).put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    (s3 or aws.client("s3")).put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
 
 
 def get_json(bucket: str, key: str, s3: Any = None) -> Any:
@@ -92,7 +88,7 @@ def get_json(bucket: str, key: str, s3: Any = None) -> Any:
 
 def read_all_json(bucket: str, prefix: str, s3: Any = None) -> list[Any]:
     """Every JSON object under a prefix, fetched in parallel."""
-    s3 = s3 or s3_client()
+    s3 = s3 or aws.client("s3")
     keys = [
         item["Key"]
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)

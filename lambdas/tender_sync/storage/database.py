@@ -42,6 +42,12 @@ def is_database_url(value: str) -> bool:
     return value.startswith(("postgresql://", "postgres://"))
 
 
+# Why a scheduled run ends at its first step before the database is set.
+NOT_CONFIGURED = (
+    "the database is not configured: the secret DatabaseSecret holds no PostgreSQL URL yet (docs/operations.md)"
+)
+
+
 def is_configured() -> bool:
     """Whether the functions have a database URL yet (DATABASE_URL, or a URL in their secret)."""
     return bool(os.environ.get("DATABASE_URL")) or is_database_url(database_url())
