@@ -11,9 +11,17 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
+from infra.alerts import Alerts
 from infra.app_events import AppEvents
 from infra.changes import ChangeEvents
-from infra.functions import CHANGES_OBJECTS, ENRICHMENT_RESULTS, RUN_ARTIFACTS, WorkflowFunctions
+from infra.functions import (
+    CHANGES_OBJECTS,
+    DELIVERY_BATCHES,
+    DELIVERY_RESULTS,
+    ENRICHMENT_RESULTS,
+    RUN_ARTIFACTS,
+    WorkflowFunctions,
+)
 from infra.workflow import WorkflowStateMachine
 from tender_sync.workflows import JOB_WORKFLOWS
 
@@ -37,6 +45,8 @@ def acknowledge_findings(
     workflows: list[WorkflowStateMachine],
     change_events: ChangeEvents,
     app_events: AppEvents,
+    alerts: Alerts,
+    alerts_key: secretsmanager.Secret,
 ) -> None:
     acknowledge(
         bucket,
@@ -72,6 +82,8 @@ def acknowledge_findings(
         functions.upsert_tenders,
         functions.plan_lookups,
         functions.store_lookups,
+        functions.match_alerts,
+        functions.record_deliveries,
     ):
         acknowledge(
             _role(function),
@@ -88,6 +100,22 @@ def acknowledge_findings(
         _role(functions.look_up_batch),
         f"IAM5[Resource::{bucket_arn}/{ENRICHMENT_RESULTS}]",
         "Each batch's result is keyed by execution and batch, known only at run time; nothing outside looked-up/.",
+    )
+    acknowledge(
+        _role(functions.deliver_batch),
+        f"IAM5[Resource::{bucket_arn}/{DELIVERY_BATCHES}]",
+        "Each batch is keyed by execution and batch, known only at run time; nothing outside deliveries/.",
+    )
+    acknowledge(
+        _role(functions.deliver_batch),
+        f"IAM5[Resource::{bucket_arn}/{DELIVERY_RESULTS}]",
+        "Each batch's result is keyed by execution and batch, known only at run time; nothing outside delivered/.",
+    )
+    acknowledge(
+        _role(functions.deliver_batch),
+        "IAM5[Resource::arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/*]",
+        "SES checks the identity of the sender and of each recipient: the recipients are the subscribers, known "
+        "only at run time. The policy's condition holds the sender to alertFromAddress.",
     )
     for policy in functions.network_policies:
         acknowledge(
@@ -121,6 +149,18 @@ def acknowledge_findings(
         "It is itself a dead-letter queue: the AppEvents rule target's, where EventBridge puts what it could not "
         "deliver (the target's DeadLetterConfig, which cdk-nag does not count as a DLQ's use). Nothing consumes it.",
     )
+    acknowledge(
+        alerts.dead_letter_queue,
+        "SQS3",
+        "It is itself a dead-letter queue: the alerts rule target's, where EventBridge puts the events it could not "
+        "start an alerts run for (the target's DeadLetterConfig). Nothing consumes it; an alarm watches it.",
+    )
+    acknowledge(
+        alerts_key,
+        "SMG4",
+        "A random key made once: rotating it would leave every stored signing secret unreadable. A subscriber's "
+        "own secret is rotated with `alerts rotate-secret`.",
+    )
 
 
 def _acknowledge_state_machine(workflow: WorkflowStateMachine, bucket: s3.Bucket) -> None:
@@ -132,11 +172,11 @@ def _acknowledge_state_machine(workflow: WorkflowStateMachine, bucket: s3.Bucket
             f"IAM5[Resource::<{_logical_id(function)}.Arn>:*]",
             "CDK's Lambda task grant also covers the function's versions and aliases (the ARN with a qualifier).",
         )
-    if workflow.enriches:
+    if workflow.fans_out:
         acknowledge(
             role,
             f"IAM5[Resource::arn:<AWS::Partition>:s3:::<{_logical_id(bucket)}>/*]",
-            "The Distributed Map's ItemReader reads the run's lookups.json; its key is known only at run time.",
+            "The Distributed Map's ItemReader reads the run's items object; its key is known only at run time.",
         )
         executions = (
             "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"

@@ -33,7 +33,11 @@ MINIMUMS = {
     "lease_seconds": 1,
     # Step Functions redrives an execution for 14 days: its artifacts must outlive that.
     "artifact_expiry_days": REDRIVE_DAYS,
+    "alert_digest_hour": 0,
+    "alert_emails_per_second": 1,
 }
+# The alerts Map's children at once; each sends emails at its share of alertEmailsPerSecond.
+ALERT_DELIVERY_CONCURRENCY = 5
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,15 @@ class StackConfig:
     changes_queue: bool
     # The sources (PutEvents' Source) whose tender/*.requested events on that bus start the workflows they name.
     event_sources: tuple[str, ...]
+    # Alert emails: the sender (an SES verified identity), their most per second (SES's sending rate), and the
+    # hour (South African time) the daily digests go.
+    alert_from_address: str
+    alert_emails_per_second: int
+    alert_digest_hour: int
+    # When alerts runs start on their own, for the digests and the retries due (each change event starts one too).
+    alerts_schedule_expression: str
+    # The link each alerted tender gets: {ocid} is replaced.
+    tender_url_template: str
 
     @classmethod
     def from_context(cls, node: Node) -> "StackConfig":
@@ -113,7 +126,22 @@ class StackConfig:
         """Each setting as the functions' environment names it (tender_sync.settings: the field's name in upper
         case); infra/functions.py gives each function those of the groups it reads."""
         variables = {field.name.upper(): str(getattr(self, field.name)) for field in fields(self)}
-        return {**variables, "EVENT_BUS_NAME": self.bus_name}
+        return {
+            **variables,
+            "EVENT_BUS_NAME": self.bus_name,
+            "ALERT_CONFIGURATION_SET": self.alert_configuration_set,
+        }
+
+    @property
+    def alert_configuration_set(self) -> str:
+        """SES's configuration set the alert emails go out with: their bounces and complaints pause subscriptions."""
+        return self.staged("tender-sync-alerts")
+
+    @property
+    def seconds_between_emails(self) -> float:
+        """Each of the alerts Map's children sends an email at most this often, so that together they stay within
+        alertEmailsPerSecond."""
+        return ALERT_DELIVERY_CONCURRENCY / self.alert_emails_per_second
 
     @property
     def seconds_between_lookups(self) -> float:
@@ -186,6 +214,26 @@ class StackConfig:
             raise ValueError(f"context 'alertEmail' must be an email address or empty, got {self.alert_email!r}")
         self._validate_event_sources()
         self._validate_vpc()
+        self._validate_alerts()
+
+    def _validate_alerts(self) -> None:
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", self.alert_from_address):
+            raise ValueError(f"context 'alertFromAddress' must be an email address, got {self.alert_from_address!r}")
+        if self.alert_digest_hour > 23:
+            raise ValueError(f"context 'alertDigestHour' must be an hour from 0 to 23, got {self.alert_digest_hour}")
+        if not self.alerts_schedule_expression:
+            raise ValueError("context 'alertsScheduleExpression' must not be empty")
+        if not self.tender_url_template.startswith("https://") or "{ocid}" not in self.tender_url_template:
+            raise ValueError(
+                "context 'tenderUrlTemplate' must be an https:// URL with {ocid} in it, e.g. "
+                f"https://app.example.org/tenders/{{ocid}}, got {self.tender_url_template!r}"
+            )
+        try:
+            self.tender_url_template.format(ocid="ocds-x")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(
+                f"context 'tenderUrlTemplate' may hold no braces but {{ocid}}, got {self.tender_url_template!r}"
+            ) from None
 
     def _validate_event_sources(self) -> None:
         """At least one source, each one an app may put events with: 1 to 256 printable characters, no spaces, and

@@ -15,8 +15,10 @@ from constructs import Construct
 from infra.bundling import lambda_code
 from infra.config import StackConfig
 from tender_sync.settings import (
+    AlertSettings,
     ArtifactSettings,
     ChangeSettings,
+    EmailSettings,
     JobSettings,
     LookupSettings,
     OwnerSettings,
@@ -32,6 +34,8 @@ METRICS_NAMESPACE = "TenderSync"
 RUN_ARTIFACTS = "runs/*"
 ENRICHMENT_RESULTS = "runs/*/looked-up/*"
 CHANGES_OBJECTS = "runs/*/changes/*"
+DELIVERY_BATCHES = "runs/*/deliveries/*"
+DELIVERY_RESULTS = "runs/*/delivered/*"
 # StartRequested's invocations at once: the lowest maximum concurrency an SQS event source takes (AWS's minimum is
 # 2). Its single-tender runs still go one at a time (tender_sync.app_events.consumer).
 CONSUMERS = 2
@@ -56,6 +60,7 @@ class WorkflowFunctions(Construct):
         bucket: s3.IBucket,
         database_secret: secretsmanager.ISecret,
         owner_secret: secretsmanager.ISecret,
+        alerts_key: secretsmanager.ISecret,
     ) -> None:
         super().__init__(scope, construct_id)
         self._code = lambda_code(config.architecture)
@@ -210,6 +215,42 @@ class WorkflowFunctions(Construct):
             iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[owner_secret.secret_arn])
         )
 
+        # Alerts (infra/alerts.py). The unsubscribe endpoint first: the emails carry its URL.
+        self.unsubscribe = self._function(
+            "Unsubscribe", "unsubscribe", memory_mb=256, timeout=Duration.seconds(15), database=True
+        )
+        self.unsubscribe_url = self.unsubscribe.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
+        self._setting_values["UNSUBSCRIBE_URL"] = self.unsubscribe_url.url
+        self.match_alerts = self._function(
+            "MatchAlerts",
+            "match_alerts",
+            memory_mb=512,
+            timeout=Duration.minutes(2),
+            database=True,
+            settings=[AlertSettings, ArtifactSettings],
+        )
+        # 30 s, as LookUpBatch: an Express child (this batch with its retries, then the failure record, each up to
+        # 4 attempts) must end within 5 minutes. A batch starts no delivery its time left would not hold
+        # (tender_sync.alerts.sending); those it leaves are tried again by a later run.
+        self.deliver_batch = self._function(
+            "DeliverBatch", "deliver_batch", memory_mb=256, timeout=Duration.seconds(30), settings=[EmailSettings]
+        )
+        self.record_deliveries = self._function(
+            "RecordDeliveries", "record_deliveries", memory_mb=256, timeout=Duration.minutes(2), database=True
+        )
+        self.fail_alerts = self._function(
+            "FailAlerts", "fail_alerts", memory_mb=128, timeout=Duration.seconds(30), database=True
+        )
+        self.email_feedback = self._function(
+            "EmailFeedback", "email_feedback", memory_mb=128, timeout=Duration.seconds(30), database=True
+        )
+        # The key that opens the webhooks' signing secrets and signs the unsubscribe links: read, never described.
+        for function in (self.deliver_batch, self.unsubscribe):
+            function.add_environment("ALERTS_KEY_SECRET_ARN", alerts_key.secret_arn)
+            function.add_to_role_policy(
+                iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[alerts_key.secret_arn])
+            )
+
         # S3: each function reaches only the run artifacts it reads or writes.
         # FetchReleases and FetchRelease stream tenders.jsonl and quarantine.jsonl (multipart).
         for function in self.staging_functions:
@@ -233,14 +274,25 @@ class WorkflowFunctions(Construct):
         self.look_up_batch.add_to_role_policy(
             iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(ENRICHMENT_RESULTS)])
         )
+        # MatchAlerts writes the alerts Map's items; DeliverBatch its batch's one result object; RecordDeliveries
+        # reads the results.
+        self.match_alerts.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(RUN_ARTIFACTS)])
+        )
+        self.deliver_batch.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(DELIVERY_BATCHES)])
+        )
+        self.deliver_batch.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=[bucket.arn_for_objects(DELIVERY_RESULTS)])
+        )
         # UpsertTenders reads the run's tenders and quarantine; StoreLookups its items and results, and lists them.
-        for function in (self.upsert_tenders, self.store_lookups):
+        for function in (self.upsert_tenders, self.store_lookups, self.record_deliveries):
             function.add_to_role_policy(
                 iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(RUN_ARTIFACTS)])
             )
         # StoreLookups lists the batches' results. UpsertTenders lists nothing, but without s3:ListBucket S3 answers
         # a missing object (expired before a late redrive) with AccessDenied instead of NoSuchKey.
-        for function in (self.upsert_tenders, self.store_lookups):
+        for function in (self.upsert_tenders, self.store_lookups, self.record_deliveries):
             function.add_to_role_policy(
                 iam.PolicyStatement(
                     actions=["s3:ListBucket"],
@@ -286,6 +338,12 @@ class WorkflowFunctions(Construct):
             self.clean_up_jobs,
             self.start_requested,
             self.migrate_schema,
+            self.unsubscribe,
+            self.match_alerts,
+            self.deliver_batch,
+            self.record_deliveries,
+            self.fail_alerts,
+            self.email_feedback,
         ]
 
     @property
@@ -304,6 +362,11 @@ class WorkflowFunctions(Construct):
             self.start_single_tender,
             self.clean_up_jobs,
             self.start_requested,
+            self.unsubscribe,
+            self.match_alerts,
+            self.record_deliveries,
+            self.fail_alerts,
+            self.email_feedback,
         ]
 
     @property

@@ -64,7 +64,7 @@ class Monitoring(Construct):
                 message=events.RuleTargetInput.from_text(
                     f"Tender sync: execution {events.EventField.from_path('$.detail.name')} of "
                     f"{events.EventField.from_path('$.detail.stateMachineArn')} ended "
-                    f"{events.EventField.from_path('$.detail.status')}; its job_log row says why."
+                    f"{events.EventField.from_path('$.detail.status')}; its job_log row, or the execution's error if it has none, says why."
                 ),
             )
         )

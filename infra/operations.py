@@ -117,7 +117,8 @@ class SingleTenderWorkflow(WorkflowStateMachine):
 class CleanupWorkflow(WorkflowStateMachine):
     """CleanupJobs: RUNNING jobs and held leases of executions no longer running become FAILED and free."""
 
-    enriches = False
+    fans_out = False
+    announces = False
 
     def __init__(
         self,

@@ -12,6 +12,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.alerts import Alerts, AlertsWorkflow
 from infra.app_events import AppEvents
 from infra.changes import ChangeEvents
 from infra.checks import acknowledge_findings, add_checks
@@ -51,10 +52,24 @@ class TenderSyncStack(Stack):
             "Tender sync database, for the migrations at deploy: replace the generated value with the PostgreSQL URL "
             "of the schema's owner, e.g. postgresql://owner:password@host:5432/dbname",
         )
+        # Opens the webhooks' signing secrets where they are stored, and signs the emails' unsubscribe links.
+        alerts_key = secretsmanager.Secret(
+            self,
+            "AlertsKey",
+            description="Tender sync alerts: the key the webhooks' signing secrets are encrypted with",
+            generate_secret_string=secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
         if config.vpc_endpoints:
             VpcEndpoints(self, "VpcEndpoints", config=config)
         functions = WorkflowFunctions(
-            self, "Functions", config=config, bucket=bucket, database_secret=database_secret, owner_secret=owner_secret
+            self,
+            "Functions",
+            config=config,
+            bucket=bucket,
+            database_secret=database_secret,
+            owner_secret=owner_secret,
+            alerts_key=alerts_key,
         )
         change_events = ChangeEvents(self, "ChangeEvents", config=config)
 
@@ -66,7 +81,8 @@ class TenderSyncStack(Stack):
         backfill = build(BackfillWorkflow, "BackfillWorkflow")
         single_tender = build(SingleTenderWorkflow, "SingleTenderWorkflow")
         cleanup = build(CleanupWorkflow, "CleanupWorkflow")
-        workflows = [workflow, enrich_today, backfill, single_tender, cleanup]
+        alerts_workflow = build(AlertsWorkflow, "AlertsWorkflow")
+        workflows = [workflow, enrich_today, backfill, single_tender, cleanup, alerts_workflow]
         # The app's events start the workflows they name.
         app_events = AppEvents(
             self,
@@ -76,10 +92,21 @@ class TenderSyncStack(Stack):
             consumer=functions.start_requested,
             state_machines={w.workflow.name: w.state_machine for w in workflows},
         )
+        alerts = Alerts(
+            self,
+            "Alerts",
+            config=config,
+            bus=change_events.bus,
+            functions=functions,
+            state_machine=alerts_workflow.state_machine,
+        )
         # The migrations run at deploy, before any state machine (or the app events' consumer) is updated to code
         # that needs them.
         SchemaMigrations(self, "SchemaMigrations", function=functions.migrate_schema).before(
-            *(w.state_machine for w in workflows), functions.start_requested
+            *(w.state_machine for w in workflows),
+            functions.start_requested,
+            functions.unsubscribe,
+            functions.email_feedback,
         )
         # Cleanup checks the executions of the workflows that open jobs.
         functions.allow_checking_executions([w.state_machine for w in workflows if w.workflow in JOB_WORKFLOWS])
@@ -97,12 +124,18 @@ class TenderSyncStack(Stack):
             config.cleanup_schedule_expression,
             cleanup.state_machine,
         )
+        self._schedule(
+            "AlertsSchedule",
+            "Starts a tender sync alerts run: the daily digests and the retries due",
+            config.alerts_schedule_expression,
+            alerts_workflow.state_machine,
+        )
         monitoring = Monitoring(
             self,
             "Monitoring",
             config=config,
             state_machines={w.workflow.name: w.state_machine for w in workflows},
-            more_alarms=app_events.alarms,
+            more_alarms=[*app_events.alarms, *alerts.alarms],
         )
 
         for w in workflows:
@@ -116,6 +149,10 @@ class TenderSyncStack(Stack):
         CfnOutput(self, "ChangeEventsSchemaName", value=change_events.schema.attr_schema_name)
         CfnOutput(self, "AppEventsDeadLetterQueueUrl", value=app_events.dead_letter_queue.queue_url)
         CfnOutput(self, "AppEventsUndeliveredQueueUrl", value=app_events.undelivered_queue.queue_url)
+        CfnOutput(self, "AlertsKeySecretArn", value=alerts_key.secret_arn)
+        CfnOutput(self, "AlertsDeadLetterQueueUrl", value=alerts.dead_letter_queue.queue_url)
+        CfnOutput(self, "UnsubscribeUrl", value=functions.unsubscribe_url.url)
+        CfnOutput(self, "EmailConfigurationSetName", value=config.alert_configuration_set)
         if change_events.queue:
             CfnOutput(self, "ChangesQueueUrl", value=change_events.queue.queue_url)
             CfnOutput(self, "ChangesDeadLetterQueueUrl", value=change_events.dead_letter_queue.queue_url)
@@ -134,6 +171,8 @@ class TenderSyncStack(Stack):
             workflows=workflows,
             change_events=change_events,
             app_events=app_events,
+            alerts=alerts,
+            alerts_key=alerts_key,
         )
 
     def _secret(self, construct_id: str, arn: str, description: str) -> secretsmanager.ISecret:

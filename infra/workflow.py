@@ -34,9 +34,10 @@ class WorkflowStateMachine(Construct):
 
     # The state machine, built by each workflow's subclass.
     state_machine: sfn.StateMachine
-    # Whether the state machine runs the enrichment Map (its role then reads items and runs child executions) and
-    # announces its changes on the bus.
-    enriches = True
+    # Whether the state machine runs a Distributed Map (its role then reads the items from S3 and runs child
+    # executions), and whether it announces its changes on the bus.
+    fans_out = True
+    announces = True
 
     def __init__(
         self,
@@ -56,9 +57,10 @@ class WorkflowStateMachine(Construct):
         self.config, self.functions, self.bucket, self.bus = config, functions, bucket, bus
         # The functions this state machine invokes (infra/checks.py acknowledges their grants).
         self.invoked_functions: list[lambda_.IFunction] = []
+        fail_step, fail_function = self._failure_step()
         self.fail_job = self._invoke(
-            "FailJob",
-            functions.fail_job,
+            fail_step,
+            fail_function,
             # The state may not hold a job yet (the first step itself failed), so the execution id comes along.
             sfn.TaskInput.from_object(
                 {
@@ -72,6 +74,10 @@ class WorkflowStateMachine(Construct):
         self.fail_job.next(
             sfn.Fail(self, f"{self.name}Failed", error=f"{self.name}Failed", cause_path="$.failJob.error")
         )
+
+    def _failure_step(self) -> tuple[str, lambda_.IFunction]:
+        """The step every failure is caught by, and its function: FailJob, which records the job's failure."""
+        return "FailJob", self.functions.fail_job
 
     def _start(self, function: lambda_.IFunction, *, result_path: str) -> tasks.LambdaInvoke:
         """The workflow's first step: it gets the execution input and the execution id."""
@@ -205,7 +211,7 @@ class WorkflowStateMachine(Construct):
                 include_execution_data=False,
             ),
         )
-        if self.enriches:
+        if self.announces:
             # PublishChanges: PutEvents on this bus, and no other.
             self.bus.grant_put_events_to(state_machine)
         return state_machine

@@ -8,6 +8,9 @@ import pytest
 
 # Source retries really sleep: keep their backoff short here (RequestPolicy in tender_sync.source.requests).
 os.environ.setdefault("SOURCE_BACKOFF_SECONDS", "0.01")
+# The tests' sample source, here and in the `make up` they start, serves the fixed data (September 2025) whatever
+# the day; the tests of the live data ask for it (SampleSource(fixed=False)).
+os.environ["SAMPLE_FIXED"] = "1"
 
 from local.engine.database import fresh_database, local_database_url
 from local.sample_source.server import SampleSource
@@ -45,5 +48,5 @@ def database_url(empty_database_url: str) -> str:
 @pytest.fixture(scope="session")
 def sample_source() -> Iterator[SampleSource]:
     """The default sample eTenders source (200 tenders, 220 releases over September 2025), on 127.0.0.1."""
-    with SampleSource() as source:
+    with SampleSource(fixed=True) as source:
         yield source

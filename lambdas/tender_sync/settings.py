@@ -102,3 +102,21 @@ class OwnerSettings:
     """The secret holding the schema owner's URL, which only the deploy-time migration reads."""
 
     database_owner_secret_arn: str
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """What an alerts run's matching and planning read: the link each tender gets, and when the daily digests go."""
+
+    tender_url_template: str
+    alert_digest_hour: int
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    """How alert emails are sent: the sender, SES's configuration set (its bounces and complaints pause
+    subscriptions), and the one-click unsubscribe endpoint."""
+
+    alert_from_address: str
+    alert_configuration_set: str
+    unsubscribe_url: str

@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from tender_sync.models.inputs import (
+    AlertsRequest,
     BackfillRequest,
     CleanupRequest,
     EnrichTodayRequest,
@@ -55,8 +56,10 @@ SINGLE_TENDER = Workflow(
     "single-tender", "SingleTender", SingleTenderRequest, "StartSingleTender", "tender/enrich.requested"
 )
 CLEANUP = Workflow("cleanup", "Cleanup", CleanupRequest, "CleanupJobs")
+# Started by each Tenders Changed event (and a schedule, for digests and retries).
+ALERTS = Workflow("alerts", "Alerts", AlertsRequest, "MatchAlerts")
 
-WORKFLOWS = {workflow.name: workflow for workflow in (SYNC, ENRICH_TODAY, BACKFILL, SINGLE_TENDER, CLEANUP)}
+WORKFLOWS = {workflow.name: workflow for workflow in (SYNC, ENRICH_TODAY, BACKFILL, SINGLE_TENDER, CLEANUP, ALERTS)}
 # The workflows that open a job and store tenders (cleanup only tidies up after them).
 JOB_WORKFLOWS = (SYNC, ENRICH_TODAY, BACKFILL, SINGLE_TENDER)
 # The workflows the app's events start, by their detail-type.

@@ -11,7 +11,8 @@ SYNC_APPLICATION_NAME = "tender-sync"
 
 class ConnectionPeak:
     """Counts the database's `tender-sync` connections every `interval` seconds on a background thread,
-    from entering the block until leaving it. Its own connection is named otherwise, so it is not counted."""
+    from entering the block until leaving it. Its own connection is named otherwise, so it is not counted; nor are
+    the parallel workers a query may start, which carry their connection's name but are no connections."""
 
     def __init__(
         self, database_url: str, interval: float = 0.005, application_name: str = SYNC_APPLICATION_NAME
@@ -38,7 +39,10 @@ class ConnectionPeak:
 
     def _sample(self) -> None:
         # Autocommit: each query is its own transaction, so each sees a fresh pg_stat_activity.
-        query = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s"
+        query = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = %s AND backend_type = 'client backend'"
+        )
         try:
             while not self._stop.is_set():
                 [(count,)] = self._conn.execute(query, (self.application_name,)).fetchall()

@@ -11,6 +11,9 @@ For N tenders of the sample source (--size, default 10,000) it prints:
 4. the FetchReleases handler's peak RSS for a 50,000-release window, against its configured MemorySize.
 The last line sums it all up, each target met or not. Timed figures are the best of a few runs: the
 machine is shared, and the best run is the one least disturbed.
+
+With --alerts it measures the alerts instead, for a window of N tenders against --subscriptions
+(local/bench/alerts.py).
 """
 
 import argparse
@@ -26,6 +29,7 @@ from typing import Any
 import psycopg
 
 from infra.stack import synth_template
+from local.bench import CONNECTIONS_TARGET, alerts, met
 from local.bench.connection_peak import SYNC_APPLICATION_NAME, ConnectionPeak
 from local.bench.database_proxy import DatabaseProxy
 from local.engine.database import fresh_database, local_database_url
@@ -47,15 +51,10 @@ MIB = 1024 * 1024
 
 UPSERT_VS_COPY_TARGET = 0.5
 UPSERT_VS_LOOP_TARGET = 20
-CONNECTIONS_TARGET = 2
 
 ROW_UPSERT_SQL = (
     f"INSERT INTO tenders ({', '.join(COLUMNS)}) VALUES ({', '.join(['%s'] * len(COLUMNS))}) {ON_CONFLICT_NEWER}"
 )
-
-
-def met(ok: bool) -> str:
-    return "met" if ok else "NOT MET"
 
 
 def sync_window(source: SampleSource) -> tuple[date, date]:
@@ -161,7 +160,9 @@ def median_round_trip(conn: psycopg.Connection, samples: int = 101) -> float:
 
 def upsert_tenders(size: int) -> list[dict[str, Any]]:
     """What UpsertTenders hands store_tenders: every release of the window, normalized."""
-    return [normalize_release(release).model_dump(mode="json") for release in SampleSource(count=size).releases]
+    return [
+        normalize_release(release).model_dump(mode="json") for release in SampleSource(count=size, fixed=True).releases
+    ]
 
 
 def report_upsert(figures: UpsertFigures) -> None:
@@ -339,7 +340,7 @@ def fetch_memory_size(template: dict[str, Any]) -> int:
 
 def bench_fetch_memory(releases: int, template: dict[str, Any]) -> FetchFigures:
     """The real handler in a fresh interpreter (local.bench.fetch_memory), so that its peak RSS is its own."""
-    with SampleSource(count=round(releases / RELEASES_PER_TENDER)) as source:
+    with SampleSource(count=round(releases / RELEASES_PER_TENDER), fixed=True) as source:
         date_from, date_to = sync_window(source)
         child = subprocess.run(
             [sys.executable, "-m", "local.bench.fetch_memory", source.url, date_from.isoformat(), date_to.isoformat()],
@@ -425,6 +426,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--fetch-releases", type=int, default=50_000, help="releases in the fetch memory run (default 50,000)"
     )
+    parser.add_argument(
+        "--alerts",
+        action="store_true",
+        help="measure the alerts instead: a window of --size tenders matched and delivered",
+    )
+    parser.add_argument(
+        "--subscriptions",
+        type=int,
+        default=alerts.SUBSCRIPTIONS,
+        help=f"subscriptions the --alerts window is matched against (default {alerts.SUBSCRIPTIONS:,})",
+    )
     return parser.parse_args(argv)
 
 
@@ -432,6 +444,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     server_url = local_database_url()
     print(f"make bench, {datetime.now().astimezone():%Y-%m-%d %H:%M}, N = {args.size:,} tenders", flush=True)
+    if args.alerts:
+        figures = alerts.run(server_url, args.size, args.subscriptions)
+        alerts.report(figures)
+        print(alerts.summary(figures))
+        return 0
 
     tenders = upsert_tenders(args.size)
     upserts = [bench_upsert(server_url, tenders, rtt_ms / 1000) for rtt_ms in args.round_trip_ms]
@@ -443,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         synth_template(context={"mapMaxConcurrency": c, "portalRequestsPerSecond": 10_000}) for c in args.concurrency
     ]
     syncs = []
-    with SampleSource(count=args.size, portal_latency=args.latency) as source:
+    with SampleSource(count=args.size, portal_latency=args.latency, fixed=True) as source:
         print(
             f"2. sync: {args.size:,} tenders ({len(source.releases):,} releases) through the synthesized state machine, "
             f"portal latency {args.latency * 1000:.0f} ms per lookup\n"

@@ -1,10 +1,11 @@
 """`python -m local.cli` (`make cli ARGS="..."`): start any workflow, list recent runs, show one execution's step
-timeline or the changes it announced, show the sync state.
+timeline or the changes it announced, show the sync state, manage the alert subscriptions (`alerts`).
 
 On this machine by default: `start` runs the execution to completion in the local engine (embedded PostgreSQL
 unless DATABASE_URL is set; the sample source unless both source URLs are given) and prints its result, keeping
 its history in .local/executions/ for `timeline`. With --stack NAME, against that deployed stack: its outputs
-name the state machines, and the database is read through DATABASE_URL, else the stack's secret."""
+name the state machines, and the database is read through DATABASE_URL, else the stack's secret; the alerts key is
+the stack's AlertsKey secret (on this machine: ALERTS_KEY, else .local/alerts.key)."""
 
 import argparse
 import json
@@ -17,20 +18,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
-from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
 import psycopg
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
+from local.alerts_key import local_alerts_key
+from local.arguments import Parser, add_source_urls, check_source_urls, day, moment, whole_number
+from local.cli import alerts
 from local.cli.tables import print_changes, print_runs, print_state, print_timeline
 from local.engine.database import migrated_database_url
-from local.engine.run import run_workflow, summary
-from local.toolchain import ROOT
+from local.engine.run import OUTSIDE_FAILURES, alerts_summary, failure_reason, run_workflow, saved_history, summary
 from tender_sync import workflows
-from tender_sync.storage.database import connection_string
+from tender_sync.alerts import secrets, targets
+from tender_sync.errors import InvalidInput
+from tender_sync.models.inputs import parse_input
+from tender_sync.storage import database
 
-EXECUTIONS_DIR = ROOT / ".local" / "executions"
 # Each workflow's stack output, by the workflow's name.
 WORKFLOWS = {name: workflow.stack_output for name, workflow in workflows.WORKFLOWS.items()}
 # Input fields that are no flag: who started the run (`start` says "cli"), and the schedule's time.
@@ -84,9 +89,11 @@ def input_flags() -> dict[str, Flag]:
 def _parser(kind: Any) -> Callable[[str], Any]:
     """How a flag's text becomes its field's value: dates and times in ISO 8601, a list comma-separated."""
     if kind is date:
-        return date.fromisoformat
+        return day
     if kind is datetime:
-        return datetime.fromisoformat
+        return moment
+    if kind is int:
+        return whole_number
     if typing.get_origin(kind) is list:
         return lambda text: [item.strip() for item in text.split(",") if item.strip()]
     return typing.cast(Callable[[str], Any], kind)
@@ -96,7 +103,7 @@ INPUT_FLAGS = input_flags()
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m local.cli", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--stack", help="a deployed stack, e.g. TenderSync (default: run on this machine)")
@@ -105,16 +112,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
     start = commands.add_parser("start", help="start a workflow (locally: run it to the end and print its result)")
     start.add_argument("workflow", choices=WORKFLOWS)
-    start.add_argument("--input", type=json.loads, help="the execution input as JSON, instead of the flags")
+    start.add_argument("--input", type=json_input, help="the execution input as JSON, instead of the flags")
     for flag in INPUT_FLAGS.values():
         help_text = f"{', '.join(flag.workflows)}: {FIELD_HELP.get(flag.field, flag.field)}"
         start.add_argument(flag.option, dest=flag.dest, type=flag.type, help=help_text)
-    start.add_argument("--ocds-url", help="locally: OCDS API base URL (default: the sample source)")
-    start.add_argument("--portal-url", help="locally: eTenders portal base URL (default: the sample source)")
+    add_source_urls(start, "locally: ")
     start.add_argument("--wait", action="store_true", help="with --stack: wait for the execution and print its result")
 
     runs = commands.add_parser("runs", help="recent runs, from job_log")
-    runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--limit", type=whole_number, default=20, help="how many (20)")
     runs.add_argument("--workflow", choices=WORKFLOWS)
 
     timeline = commands.add_parser("timeline", help="one execution's steps: entered, exited, duration")
@@ -124,7 +130,31 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
     changes = commands.add_parser("changes", help="the changes one execution announced: its Tenders Changed events")
     changes.add_argument("execution", help="the execution's ARN, or its name")
-    return parser.parse_args(argv)
+
+    alerts.add_parser(commands)
+    args = parser.parse_args(argv)
+    if args.command == "start":
+        check_source_urls(start, args)
+    return args
+
+
+def json_input(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not JSON ({error})") from None
+
+
+def checked(workflow: str, value: dict[str, Any]) -> dict[str, Any]:
+    """The input, checked as the workflow's first step checks it (with cdk.json's settings), before anything is
+    synthesized or started: a refusal is one line."""
+    from infra.config import StackConfig  # the CDK's modules, only for a start
+
+    try:
+        parse_input(workflows.WORKFLOWS[workflow].request, value, workflow, StackConfig.from_values().input_defaults)
+    except InvalidInput as refused:
+        raise SystemExit(f"{workflow} failed: InvalidInput: {refused}") from None
+    return value
 
 
 def execution_input(args: argparse.Namespace) -> dict[str, Any]:
@@ -158,29 +188,33 @@ class Local:
     def database_url(self) -> str:
         return migrated_database_url()
 
+    def alerts_key(self) -> bytes:
+        if not os.environ.get("ALERTS_KEY"):
+            os.environ["ALERTS_KEY"] = local_alerts_key()
+        return secrets.alerts_key()
+
+    def allow_loopback(self) -> bool:
+        """WEBHOOK_ALLOW_LOOPBACK=1 lets a webhook on http://127.0.0.1 be added here (for the local stack)."""
+        return targets.loopback_allowed()
+
     def start(self, args: argparse.Namespace, workflow_input: dict[str, Any]) -> int:
         workflow = workflows.WORKFLOWS[args.workflow]
-        execution, job = run_workflow(
+        execution, job, started = run_workflow(
             workflow, workflow_input, _template(), self.database_url(), args.ocds_url, args.portal_url, out=self.out
         )
-        save_history(execution.arn, execution.history)
         if workflow is workflows.CLEANUP and execution.output:
             print(f"cleanup:    {json.dumps(execution.output.get('cleanup'))}", file=self.out)
         print("\n".join(summary(execution, job)), file=self.out)
+        if started:
+            print(alerts_summary(started), file=self.out)
         print(f"execution:  {execution.arn}", file=self.out)
         if execution.status != "SUCCEEDED":
-            print(
-                f"{args.workflow} failed: {(job or {}).get('error') or execution.cause or execution.error}",
-                file=self.out,
-            )
+            print(f"{args.workflow} failed: {failure_reason(execution.error, execution.cause, job)}", file=self.out)
             return 1
         return 0
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
-        path = EXECUTIONS_DIR / f"{execution_arn.rsplit(':', 1)[-1]}.json"
-        if not path.exists():
-            raise SystemExit(f"no local execution {execution_arn} (local histories are kept in {EXECUTIONS_DIR})")
-        return json.loads(path.read_text())
+        return saved_history(execution_arn)
 
 
 class Deployed:
@@ -189,7 +223,21 @@ class Deployed:
     def __init__(self, stack: str, region: str | None, out: TextIO) -> None:
         self.session = boto3.session.Session(region_name=region)
         self.out = out
-        self.outputs = stack_outputs(self.session, stack)
+        try:
+            self.outputs = stack_outputs(self.session, stack)
+        except NoRegionError:
+            raise SystemExit(f"--stack {stack}: no AWS region: give --region (or set AWS_DEFAULT_REGION)") from None
+        except NoCredentialsError:
+            raise SystemExit(
+                f"--stack {stack}: no AWS credentials: configure them (aws configure, or AWS_PROFILE) first"
+            ) from None
+        except ClientError as error:
+            if "does not exist" not in str(error):
+                raise
+            raise SystemExit(
+                f"--stack {stack}: no such stack in {self.session.region_name}: give the stack's name "
+                "(a stage's is TenderSync-<stage>) and its --region"
+            ) from None
         self.sfn = self.session.client("stepfunctions")
 
     def database_url(self) -> str:
@@ -197,6 +245,20 @@ class Deployed:
             return os.environ["DATABASE_URL"]
         secret = self.session.client("secretsmanager").get_secret_value(SecretId=self.outputs["DatabaseSecretArn"])
         return secret["SecretString"]
+
+    def alerts_key(self) -> bytes:
+        """The stack's AlertsKey secret, as its functions read it. Never a local ALERTS_KEY: a webhook's secret
+        sealed with another key would not open on AWS."""
+        if "AlertsKeySecretArn" not in self.outputs:
+            raise SystemExit("the stack has no AlertsKeySecretArn output: deploy a version with alerts first")
+        os.environ.pop("ALERTS_KEY", None)
+        os.environ["ALERTS_KEY_SECRET_ARN"] = self.outputs["AlertsKeySecretArn"]
+        if self.session.region_name:
+            os.environ["AWS_DEFAULT_REGION"] = self.session.region_name
+        return secrets.alerts_key()
+
+    def allow_loopback(self) -> bool:
+        return False
 
     def start(self, args: argparse.Namespace, workflow_input: dict[str, Any]) -> int:
         arn = self.sfn.start_execution(
@@ -233,30 +295,34 @@ def _template() -> dict[str, Any]:
     return synth_template()
 
 
-def save_history(execution_arn: str, history: list[dict[str, Any]]) -> Path:
-    EXECUTIONS_DIR.mkdir(parents=True, exist_ok=True)
-    path = EXECUTIONS_DIR / f"{execution_arn.rsplit(':', 1)[-1]}.json"
-    path.write_text(
-        json.dumps(history, default=lambda value: value.isoformat() if isinstance(value, datetime) else str(value))
-    )
-    return path
-
-
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     out = out or sys.stdout
+    try:
+        return run_command(args, out)
+    except OUTSIDE_FAILURES as error:
+        print(f"{args.command} failed: {type(error).__name__}: {error}", file=sys.stderr)
+    except (BotoCoreError, ClientError) as error:
+        print(f"{args.command} failed: {error}", file=sys.stderr)
+    return 1
+
+
+def run_command(args: argparse.Namespace, out: TextIO) -> int:
+    workflow_input = checked(args.workflow, execution_input(args)) if args.command == "start" else {}
     where = Deployed(args.stack, args.region, out) if args.stack else Local(out)
     if args.command == "start":
-        return where.start(args, execution_input(args))
+        return where.start(args, workflow_input)
     if args.command == "timeline":
         print_timeline(where.history(args.execution_arn), out)
         return 0
-    with psycopg.connect(connection_string(where.database_url())) as conn:
+    if args.command == "alerts":
+        return alerts.run(args, where, out)
+    with database.connect(where.database_url()) as conn:
         try:
             if args.command == "runs":
                 print_runs(conn, args.limit, args.workflow, out)
-            elif args.command == "changes":
-                print_changes(conn, args.execution, out)
+            elif args.command == "changes" and not print_changes(conn, args.execution, out):
+                raise SystemExit(f"changes failed: no run of execution {args.execution} in job_log")
             else:
                 print_state(conn, out)
         except psycopg.errors.UndefinedTable:

@@ -1,5 +1,5 @@
 """What the CLI's commands print: a timeline of states, runs from job_log, the sync state, an execution's change
-events; as plain-text tables."""
+events, the alert subscriptions; as plain-text tables."""
 
 from datetime import datetime
 from typing import Any, TextIO
@@ -7,6 +7,7 @@ from typing import Any, TextIO
 import psycopg
 from psycopg.rows import dict_row
 
+from tender_sync.alerts.models import Subscription
 from tender_sync.changes import outbox
 from tender_sync.changes.events import DETAIL_TYPE
 
@@ -100,9 +101,18 @@ SELECT * FROM change_events
 """
 
 
-def print_changes(conn: psycopg.Connection[Any], execution: str, out: TextIO) -> None:
+# Whether job_log knows the execution, by its ARN or its name.
+KNOWN_SQL = """
+SELECT 1 FROM job_log WHERE execution_id = %(execution)s OR execution_id LIKE '%%:' || %(execution)s LIMIT 1
+"""
+
+
+def print_changes(conn: psycopg.Connection[Any], execution: str, out: TextIO) -> bool:
+    """The execution's change events and their changes; False, printing nothing, when there is no such run."""
     events = conn.cursor(row_factory=dict_row).execute(EVENTS_SQL, {"execution": execution}).fetchall()
     if not events:
+        if conn.execute(KNOWN_SQL, {"execution": execution}).fetchone() is None:
+            return False
         print(f"no changes recorded by execution {execution}", file=out)
     for event in events:
         window = f"{event['window_from']} .. {event['window_to']}" if event["window_from"] else "no window"
@@ -132,6 +142,7 @@ def print_changes(conn: psycopg.Connection[Any], execution: str, out: TextIO) ->
             ),
             file=out,
         )
+    return True
 
 
 def print_state(conn: psycopg.Connection[Any], out: TextIO) -> None:
@@ -172,6 +183,41 @@ def print_state(conn: psycopg.Connection[Any], out: TextIO) -> None:
             ),
             file=out,
         )
+
+
+def print_subscriptions(subscriptions: list[Subscription], out: TextIO) -> None:
+    """Each subscription, its filters, and whether it is paused and why; never its signing secret."""
+    print(
+        table(
+            ["id", "channel", "address", "sends", "filters", "created (UTC)", "paused"],
+            [
+                [
+                    sub.id,
+                    sub.channel,
+                    sub.address,
+                    sub.frequency + (", updates" if sub.updates else ""),
+                    filters_text(sub),
+                    f"{sub.created_at:%Y-%m-%d %H:%M}",
+                    f"{sub.paused_at:%Y-%m-%d %H:%M}: {sub.paused_reason}" if sub.paused_at else "",
+                ]
+                for sub in subscriptions
+            ],
+        ),
+        file=out,
+    )
+
+
+def filters_text(subscription: Subscription) -> str:
+    """A subscription's filters in one line, as `alerts add` takes them; `everything` when it has none."""
+    filters = subscription.filters
+    parts = [
+        *(f"category={value!r}" for value in filters.categories),
+        *(f"province={value!r}" for value in filters.provinces),
+        *(f"buyer={value!r}" for value in filters.buyers),
+        *([f"query={filters.query!r}"] if filters.query is not None else []),
+        *([f"min-value={filters.min_value}"] if filters.min_value is not None else []),
+    ]
+    return " ".join(parts) or "everything"
 
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:

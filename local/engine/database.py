@@ -13,6 +13,7 @@ from psycopg.conninfo import make_conninfo
 
 from local.toolchain import ROOT
 from tender_sync.errors import DatabaseError, DatabaseUnavailable, InvalidDatabaseUrl, SchemaBehind
+from tender_sync.runs import cleanup
 from tender_sync.storage import database, migrations
 
 DEFAULT_DATA_DIR = ROOT / ".local" / "pgdata"
@@ -45,6 +46,15 @@ def migrated_database_url() -> str:
     except (DatabaseUnavailable, DatabaseError, InvalidDatabaseUrl) as error:
         raise SystemExit(f"database: {type(error).__name__}: {error}") from None
     return url
+
+
+def close_stopped_jobs(url: str, execution_arns: list[str], reason: str) -> None:
+    """What cleanup does for executions that ended without finishing their jobs, done at once for those stopped
+    here: each one's job_log row left RUNNING closed FAILED with `reason` (its duration ending now), its lease and
+    its claims on lookups freed. Other executions' rows are left alone."""
+    stopped = set(execution_arns)
+    with database.connect(url) as conn:
+        cleanup.clean_up(conn, lambda arn: "ABORTED" if arn in stopped else "RUNNING", why=lambda status: reason)
 
 
 @contextmanager

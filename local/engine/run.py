@@ -1,5 +1,6 @@
 """`make run`: one real sync on this machine, from the synthesized state machine, with a summary; and
-run_workflow, the one way `make run` and the CLI run an execution here.
+run_workflow, the one way `make run` and the CLI run an execution here, keeping each execution's history for
+`timeline`.
 
 Embedded PostgreSQL unless DATABASE_URL is set; the sample eTenders-compatible source unless URLs are given."""
 
@@ -7,22 +8,33 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import sys
-from datetime import date
+from datetime import datetime
+from pathlib import Path
 from typing import Any, TextIO
 
-import psycopg
 from psycopg.rows import dict_row
 
-from infra.stack import synth_template
+from local.arguments import Parser, add_source_urls, check_source_urls, day, whole_number
 from local.engine.database import migrated_database_url
-from local.engine.stack import Execution, LocalStack, function_environment
+from local.engine.stack import Execution, LocalStack, QuotaExceeded, function_environment
 from local.sample_source.server import SampleSource
+from local.toolchain import ROOT
 from tender_sync.changes.events import DETAIL_TYPE
-from tender_sync.errors import describe_failure
+from tender_sync.errors import DatabaseError, DatabaseUnavailable, InvalidDatabaseUrl, describe_failure
+from tender_sync.storage import database
 from tender_sync.storage.job_log import counts_of
-from tender_sync.workflows import SYNC, Workflow
+from tender_sync.workflows import SYNC, WORKFLOWS, Workflow
 
+# Where the emails moto's SES was asked to send are kept, as .eml files.
+OUTBOX = ROOT / ".local" / "outbox"
+# Where each local execution's history is kept, by its name, for `timeline`: make run's, the CLI's, make up's.
+EXECUTIONS_DIR = ROOT / ".local" / "executions"
+# Why an execution still running was stopped, when Ctrl-C stopped it.
+CTRL_C = "stopped: Ctrl-C"
+# What can go wrong around the functions (the database, the machine, a quota): one line, never a traceback.
+OUTSIDE_FAILURES = (DatabaseError, DatabaseUnavailable, InvalidDatabaseUrl, OSError, QuotaExceeded)
 # The steps that stage a run's tenders in S3 (their output holds the fetch summary).
 STAGING_STEPS = ("FetchReleases", "FetchRelease")
 
@@ -35,9 +47,11 @@ def run_workflow(
     ocds_url: str | None = None,
     portal_url: str | None = None,
     out: TextIO = sys.stdout,
-) -> tuple[Execution, dict[str, Any] | None]:
+) -> tuple[Execution, dict[str, Any] | None, list[Execution]]:
     """One execution of the workflow on this machine, on `database_url`, run to its end with each step printed
-    as it goes; the sample source unless both source URLs are given. Returns the execution and its job_log row.
+    as it goes; the sample source unless both source URLs are given. Then the executions the stack's rules start
+    for the events it published (an alerts run for each Tenders Changed event), each to its end. Returns the
+    execution, its job_log row, and those it started.
 
     Progress and the summary are the output here: the functions' JSON logs only when POWERTOOLS_LOG_LEVEL asks
     (their warnings and errors are in the summary's counts and reason),
@@ -50,13 +64,66 @@ def run_workflow(
             print(f"sample source: {sample_url}", file=out)
             ocds_url, portal_url = ocds_url or sample_url, portal_url or sample_url
         environment = function_environment(database_url, ocds_url, portal_url)
-        local = stack.enter_context(LocalStack(template, environment))
+        local = stack.enter_context(LocalStack(template, environment, outbox=OUTBOX))
         print(f"{workflow.name}:", file=out)
-        progress = Progress(local, out=out)
-        execution = local.execute(
-            workflow.state_machine_id(template), execution_input, on_event=progress.on_event, on_poll=progress.on_poll
+        execution = run_to_end(local, workflow.state_machine_id(template), execution_input, out)
+        started = []
+        names = {w.state_machine_id(template): w.name for w in WORKFLOWS.values()}
+        for event in execution.events if execution.status != "ABORTED" else []:
+            for machine in local.rule_starts(event):
+                print(f"{names.get(machine, machine)} (started by its {event['detail-type']} event):", file=out)
+                started.append(run_to_end(local, machine, event, out))
+    return execution, job_row(database_url, execution.arn), started
+
+
+def run_to_end(local: LocalStack, state_machine: str, execution_input: dict[str, Any], out: TextIO) -> Execution:
+    """One execution, each step printed as it goes, its history kept. Ctrl-C stops it (ABORTED) and closes its
+    job_log row as stopped; its end is printed all the same."""
+    progress = Progress(local, out=out)
+    arn = local.start(state_machine, execution_input)
+    try:
+        execution = local.wait(arn, on_event=progress.on_event, on_poll=progress.on_poll)
+    except KeyboardInterrupt:
+        local.stop_running(CTRL_C)
+        execution = local.wait(arn, on_event=progress.on_event)
+    save_history(execution.arn, execution.history)
+    return execution
+
+
+def save_history(execution_arn: str, history: list[dict[str, Any]]) -> None:
+    """The execution's ARN (which names its state machine) and its history, as JSON."""
+    EXECUTIONS_DIR.mkdir(parents=True, exist_ok=True)
+    history_path(execution_arn).write_text(
+        json.dumps(
+            {"executionArn": execution_arn, "history": history},
+            default=lambda value: value.isoformat() if isinstance(value, datetime) else str(value),
         )
-    return execution, job_row(database_url, execution.arn)
+    )
+
+
+def saved_history(execution: str) -> list[dict[str, Any]]:
+    """A local execution's history, by its ARN or its name."""
+    path = history_path(execution)
+    if not path.exists():
+        raise SystemExit(f"no local execution {execution} (local histories are kept in {EXECUTIONS_DIR})")
+    return saved_execution(path)[1]
+
+
+def saved_execution(path: Path) -> tuple[str | None, list[dict[str, Any]]]:
+    """A saved execution's ARN and history; a file saved before the ARN was kept holds its history alone (None)."""
+    saved = json.loads(path.read_text())
+    if isinstance(saved, list):
+        return None, saved
+    return str(saved["executionArn"]), list(saved["history"])
+
+
+def history_path(execution: str) -> Path:
+    return EXECUTIONS_DIR / f"{execution.rsplit(':', 1)[-1]}.json"
+
+
+def stop_reason(interrupt: BaseException | None) -> str:
+    """Why the executions still running are stopped: what the interrupt says (make up's SIGTERM), else Ctrl-C."""
+    return str(interrupt or "") or CTRL_C
 
 
 class Progress:
@@ -66,6 +133,7 @@ class Progress:
         self.local, self.out = local, out
         self.in_map = False
         self.last_counts: tuple[int, int] | None = None
+        self.execution_arn: str | None = None
 
     def on_event(self, event: dict[str, Any]) -> None:
         entered = event.get("stateEnteredEventDetails")
@@ -73,6 +141,10 @@ class Progress:
         if entered:
             print(f"  -> {entered['name']}", file=self.out, flush=True)
             self.in_map = event["type"] == "MapStateEntered"
+        if event["type"] == "MapStateExited" and self.in_map and self.execution_arn:
+            # The last batches can end between two polls: the line ends at n/n.
+            self.on_poll(self.execution_arn)
+            self.in_map = False
         if exited and exited["name"] in STAGING_STEPS:
             fetch = json.loads(exited["output"]).get("fetch", {})
             print(
@@ -90,6 +162,7 @@ class Progress:
             )
 
     def on_poll(self, execution_arn: str) -> None:
+        self.execution_arn = execution_arn
         counts = self.local.map_run_counts(execution_arn) if self.in_map else None
         if counts and counts["total"] and (counts["succeeded"] + counts["failed"], counts["total"]) != self.last_counts:
             self.last_counts = (counts["succeeded"] + counts["failed"], counts["total"])
@@ -97,15 +170,17 @@ class Progress:
 
 
 def job_row(database_url: str, execution_arn: str) -> dict[str, Any] | None:
-    with psycopg.connect(database_url) as conn:
+    """The execution's job_log row; None when it wrote none (its input refused)."""
+    with database.connect(database_url) as conn:
         # A first run refused at its first step has written nothing, not even the tables.
         if conn.execute("SELECT to_regclass('job_log')").fetchone() == (None,):
             return None
-        return (
+        row: dict[str, Any] | None = (
             conn.cursor(row_factory=dict_row)
             .execute("SELECT * FROM job_log WHERE execution_id = %s ORDER BY id DESC LIMIT 1", (execution_arn,))
             .fetchone()
         )
+        return row
 
 
 def step_outputs(history: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -131,15 +206,15 @@ def steps_run(history: list[dict[str, Any]]) -> str:
     return ", ".join(entered)
 
 
-def failure_reason(execution: Execution, job: dict[str, Any] | None) -> str:
-    """One line: the job's error, else the execution's: the Fail state's cause (FailJob's one line), or a
-    Lambda's error (its Cause is JSON) when FailJob itself failed."""
+def failure_reason(error: str | None, cause: str | None, job: dict[str, Any] | None) -> str:
+    """One line: the job's error, else the execution's (its error and cause): the Fail state's cause (FailJob's
+    one line), or a Lambda's error (its Cause is JSON) when FailJob itself failed."""
     if job and job["error"]:
-        return job["error"]
-    cause = (execution.cause or "").strip()
+        return str(job["error"])
+    cause = (cause or "").strip()
     if cause and not cause.startswith("{"):
         return cause.splitlines()[0]
-    return describe_failure({"Error": execution.error, "Cause": cause})
+    return describe_failure({"Error": error, "Cause": cause})
 
 
 def summary(execution: Execution, job: dict[str, Any] | None) -> list[str]:
@@ -154,6 +229,14 @@ def summary(execution: Execution, job: dict[str, Any] | None) -> list[str]:
         if finished_job is not None
         else counts_of(staged, upsert)
     )
+    # job_log's `enriched` counts every tender given its category: those whose release carried it (the upsert's count
+    # until the job is finished), and those a lookup found (each StoreLookups adds its own; a backfill's, a window's).
+    from_lookups = sum(
+        int((json.loads(event["stateExitedEventDetails"].get("output") or "{}").get("looked") or {}).get("enriched", 0))
+        for event in execution.history
+        if (event.get("stateExitedEventDetails") or {}).get("name") == "StoreLookups"
+    )
+    in_releases = counts["enriched"] - (from_lookups if finished_job is not None else 0)
     lines = [f"status:     {job['status'] if job else execution.status} (execution {execution.status})"]
     if job and job["window_from"]:
         lines.append(f"window:     {job['window_from']} .. {job['window_to']} (to is exclusive)")
@@ -165,8 +248,8 @@ def summary(execution: Execution, job: dict[str, Any] | None) -> list[str]:
         lines += [
             f"fetched:    {counts['fetched']} releases, {counts['quarantined']} quarantined"
             + (f", {staged['cleaned']} cleaned" if staged.get("cleaned") else ""),
-            f"enrichment: {counts['enriched']} enriched, {counts['not_found']} not found, "
-            f"{counts['enrichment_failed']} failed"
+            f"categories: {in_releases} in the releases, {from_lookups} from lookups, "
+            f"{counts['not_found']} not found, {counts['enrichment_failed']} failed"
             + (f", {looked['still_due']} still due a lookup" if "still_due" in looked else ""),
             f"lookups:    {counts['lookups']} made, {counts['throttled']} throttled (429)"
             + (f", {job['lookups_per_second']} per second" if job and job.get("lookups_per_second") else ""),
@@ -181,7 +264,7 @@ def summary(execution: Execution, job: dict[str, Any] | None) -> list[str]:
     if job and job["status"] == "SUCCESS":
         lines.append(f"changes:    {published_changes(execution, job)}")
     if execution.status != "SUCCEEDED" or (job and job["error"]):
-        lines.append(f"reason:     {failure_reason(execution, job)}")
+        lines.append(f"reason:     {failure_reason(execution.error, execution.cause, job)}")
     lines.append(f"duration:   {execution.seconds:.1f} s")
     return lines
 
@@ -199,16 +282,45 @@ def published_changes(execution: Execution, job: dict[str, Any]) -> str:
     return text
 
 
+def alerts_summary(executions: list[Execution]) -> str:
+    """The alerts runs' deliveries, from what RecordDeliveries recorded (failed runs: their reason)."""
+    totals = dict.fromkeys(("deliveries", "subscriptions", "emails", "webhooks", "failed"), 0)
+    failures = []
+    for execution in executions:
+        recorded = (execution.output or {}).get("recorded") or {}
+        for name in totals:
+            totals[name] += int(recorded.get(name) or 0)
+        if execution.status != "SUCCEEDED":
+            failures.append(failure_reason(execution.error, execution.cause, None))
+    line = (
+        f"alerts:     {totals['deliveries']} deliveries to {totals['subscriptions']} subscriptions "
+        f"({totals['emails']} emails, {totals['webhooks']} webhooks), {totals['failed']} failed"
+    )
+    if totals["emails"]:
+        line += f"; the emails are in {os.path.relpath(OUTBOX, ROOT)}/"
+    return "\n".join([line, *(f"alerts run failed: {reason}" for reason in failures)])
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="make run", description=__doc__)
-    parser.add_argument("--ocds-url", help="OCDS API base URL (default: the sample source)")
-    parser.add_argument("--portal-url", help="eTenders portal base URL (default: the sample source)")
-    parser.add_argument("--from", dest="date_from", type=date.fromisoformat, help="window start, YYYY-MM-DD")
-    parser.add_argument("--to", dest="date_to", type=date.fromisoformat, help="window end, YYYY-MM-DD, exclusive")
+    parser = Parser(
+        prog="make run",
+        description="Run one sync on this machine and print what it did: each step as it runs, then a summary. "
+        "The database is the embedded PostgreSQL in .local/pgdata/ unless DATABASE_URL is set; the source is the "
+        "sample one unless both source URLs are given. Without --from/--to the window comes from the cursor.",
+    )
+    add_source_urls(parser)
+    parser.add_argument("--from", dest="date_from", type=day, metavar="YYYY-MM-DD", help="the window's first day")
     parser.add_argument(
-        "--max-enrichment", type=int, help="cap on portal lookups (default: the deployment's maxEnrichment)"
+        "--to", dest="date_to", type=day, metavar="YYYY-MM-DD", help="the day after the window (exclusive)"
+    )
+    parser.add_argument(
+        "--max-enrichment",
+        type=whole_number,
+        metavar="N",
+        help="at most N portal lookups (default: the stack's maxEnrichment)",
     )
     args = parser.parse_args(argv)
+    check_source_urls(parser, args)
     if (args.date_from is None) != (args.date_to is None):
         parser.error("give both --from and --to, or neither (the window then comes from the cursor)")
     return args
@@ -216,18 +328,30 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    database_url = migrated_database_url()
-    template = synth_template()
     execution_input: dict[str, Any] = {"triggeredBy": "make run"}
     if args.max_enrichment is not None:
         execution_input["maxEnrichment"] = args.max_enrichment
     if args.date_from:
         execution_input.update({"from": args.date_from.isoformat(), "to": args.date_to.isoformat()})
+    try:
+        database_url = migrated_database_url()
+        from infra.stack import synth_template  # the CDK, only once the arguments and the database are good
 
-    execution, job = run_workflow(SYNC, execution_input, template, database_url, args.ocds_url, args.portal_url)
+        execution, job, started = run_workflow(
+            SYNC, execution_input, synth_template(), database_url, args.ocds_url, args.portal_url
+        )
+    except OUTSIDE_FAILURES as error:
+        print(f"sync failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # before the run started: nothing to stop
+        print(f"sync failed: {CTRL_C}", file=sys.stderr)
+        return 1
     print("\n".join(summary(execution, job)))
+    if started:
+        print(alerts_summary(started))
+    print(f"execution:  {execution.arn}")
     if execution.status != "SUCCEEDED":
-        print(f"sync failed: {failure_reason(execution, job)}", file=sys.stderr)
+        print(f"sync failed: {failure_reason(execution.error, execution.cause, job)}", file=sys.stderr)
         return 1
     return 0
 

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -19,7 +20,11 @@ import boto3
 from aws_lambda_powertools.utilities.typing import lambda_context
 from moto import mock_aws
 from moto.awslambda.models import LambdaBackend
+from moto.events.models import EventPattern
+from moto.sesv2.models import SESV2Backend
 
+from local.alerts_key import local_alerts_key
+from local.engine.database import close_stopped_jobs
 from local.engine.template import ACCOUNT, LOCAL_BUCKET, REGION, definition, get_att, resolve
 
 HANDLERS_PACKAGE = "tender_sync.handlers"
@@ -76,8 +81,11 @@ class LocalStack:
         template: dict[str, Any],
         environment: dict[str, str],
         around_invoke: Callable[[str], AbstractContextManager[Any]] = lambda logical_id: nullcontext(),
+        outbox: Path | None = None,
     ) -> None:
+        """outbox: where each email SES (moto's) is asked to send is also written, as an RFC 5322 .eml file."""
         self.template = template
+        self.outbox = outbox
         self.environment_overrides = environment
         self.around_invoke = around_invoke
         self.functions = {lid: r for lid, r in template["Resources"].items() if r["Type"] == "AWS::Lambda::Function"}
@@ -107,6 +115,8 @@ class LocalStack:
         self._aws.start()
         self._invoke_patch = mock.patch.object(LambdaBackend, "invoke", lambda backend, *args: self._invoke(*args))
         self._invoke_patch.start()
+        self._email_patch = mock.patch.object(SESV2Backend, "send_raw_email", self._send_raw_email())
+        self._email_patch.start()
         self.s3 = boto3.client("s3", region_name=REGION)
         self.sfn = boto3.client("stepfunctions", region_name=REGION)
         self.s3.create_bucket(Bucket=LOCAL_BUCKET)
@@ -117,6 +127,9 @@ class LocalStack:
             for resource in self.template["Resources"].values()
             if resource["Type"] == "AWS::Events::EventBus"
         ]
+        # SES sends only from a verified identity: the alert emails' sender is one here.
+        if sender := self.environment.get("ALERT_FROM_ADDRESS"):
+            boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=sender)
         for logical_id, resource in self.template["Resources"].items():
             if resource["Type"] == "AWS::StepFunctions::StateMachine":
                 deployed = definition(self.template, logical_id)
@@ -131,6 +144,7 @@ class LocalStack:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self._email_patch.stop()
         self._invoke_patch.stop()
         self._aws.stop()
         for name, value in self._saved_environ.items():
@@ -164,6 +178,29 @@ class LocalStack:
         self.events.put_rule(Name="everything", EventBusName=name, EventPattern=json.dumps({"account": [ACCOUNT]}))
         self.events.put_targets(Rule="everything", EventBusName=name, Targets=[{"Id": "published", "Arn": queue_arn}])
         return queue_url
+
+    def _send_raw_email(self) -> Callable[..., Any]:
+        """moto's SES send, which also writes the message to the outbox."""
+        send = SESV2Backend.send_raw_email
+        outbox = self.outbox
+
+        def send_and_keep(backend: SESV2Backend, source: str, destinations: list[str], raw_data: str) -> Any:
+            message = send(backend, source, destinations, raw_data)
+            if outbox is not None:
+                outbox.mkdir(parents=True, exist_ok=True)
+                (outbox / f"{time.strftime('%Y%m%dT%H%M%S')}-{message.id}.eml").write_text(raw_data)
+            return message
+
+        return send_and_keep
+
+    def rule_starts(self, event: dict[str, Any]) -> list[str]:
+        """The state machines (logical ids) the template's rules start for an event put on the stack's bus; each is
+        given the whole event as its input (none of the stack's rules transforms it)."""
+        return [
+            machine
+            for pattern, machine in state_machine_rules(self.template)
+            if EventPattern.load(json.dumps(pattern)).matches_event(event)  # type: ignore[arg-type]  # moto types the event as its own TypedDict
+        ]
 
     def published_events(self, execution_arn: str) -> list[dict[str, Any]]:
         """The events the execution put on the stack's buses (PutEvents from Step Functions names the execution
@@ -311,6 +348,30 @@ class LocalStack:
             events=self.published_events(arn),
         )
 
+    def stop_running(self, reason: str, seconds: float = 20) -> list[str]:
+        """The executions still running stopped (ABORTED, as stop-execution does, with `reason` as the cause), given
+        `seconds` to end with their in-flight tasks, then their job_log rows closed FAILED with `reason`. Returns
+        their ARNs."""
+        running = [
+            execution["executionArn"]
+            for state_machine in self.state_machines.values()
+            for execution in self.sfn.list_executions(stateMachineArn=state_machine, statusFilter="RUNNING")[
+                "executions"
+            ]
+        ]
+        for arn in running:
+            self.sfn.stop_execution(executionArn=arn, cause=reason)
+        # The interpreter ends a stopped execution in its own time.
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and any(
+            self.sfn.describe_execution(executionArn=arn)["status"] == "RUNNING" for arn in running
+        ):
+            time.sleep(0.05)
+        self.wait_for_tasks(max(0, deadline - time.monotonic()))
+        if running and self.environment.get("DATABASE_URL"):
+            close_stopped_jobs(self.environment["DATABASE_URL"], running, reason)
+        return running
+
     def execute(self, state_machine: str, execution_input: dict[str, Any], **wait_options: Any) -> Execution:
         """Start one execution and wait for it."""
         return self.wait(self.start(state_machine, execution_input), **wait_options)
@@ -336,7 +397,23 @@ def function_environment(database_url: str, ocds_url: str, portal_url: str) -> d
         "DATABASE_URL": database_url,
         "OCDS_BASE_URL": ocds_url,
         "PORTAL_BASE_URL": portal_url,
+        "ALERTS_KEY": local_alerts_key(),
     }
+
+
+def state_machine_rules(template: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    """The template's EventBridge rules that start one of its state machines: the pattern, and the state machine's
+    logical id. (They are all on the stack's one bus.)"""
+    rules = []
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::Events::Rule":
+            continue
+        properties = resource["Properties"]
+        for target in properties.get("Targets", []):
+            machine = target["Arn"].get("Ref", "") if isinstance(target["Arn"], dict) else ""
+            if template["Resources"].get(machine, {}).get("Type") == "AWS::StepFunctions::StateMachine":
+                rules.append((properties["EventPattern"], str(machine)))
+    return rules
 
 
 def map_child_ends(document: dict[str, Any]) -> dict[str, str | None]:

@@ -37,6 +37,8 @@ def get_att(template: dict[str, Any], logical_id: str, attribute: str) -> str:
     kind = template["Resources"][logical_id]["Type"]
     if kind == "AWS::Lambda::Function" and attribute == "Arn":
         return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{logical_id}"
+    if kind == "AWS::Lambda::Url" and attribute == "FunctionUrl":
+        return f"https://{logical_id.lower()}.lambda-url.{REGION}.on.aws/"
     if kind == "AWS::S3::Bucket" and attribute == "Arn":
         return f"arn:aws:s3:::{LOCAL_BUCKET}"
     if kind == "AWS::SQS::Queue" and attribute in ("Arn", "QueueName"):

@@ -6,7 +6,8 @@ from datetime import date
 from typing import Any
 
 from local.sample_source.faults import FAULTS_ENVIRONMENT_PREFIX, Faults, parse_setting
-from local.sample_source.server import SampleSource
+from local.sample_source.releases import LIVE_START, PUBLISH_EVERY
+from local.sample_source.server import FIXED_ENVIRONMENT_VARIABLE, FIXED_LAYOUT, SampleSource
 
 
 def setting_parser(name: str) -> Callable[[str], Any]:
@@ -19,9 +20,16 @@ def main() -> None:
         prog="python -m local.sample_source", description="Serve a local eTenders-compatible OCDS API and portal."
     )
     parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--start", type=date.fromisoformat, default=date(2025, 9, 1), help="first release day")
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--count", type=int, default=200, help="number of tenders")
+    parser.add_argument(
+        "--fixed",
+        action="store_true",
+        default=None,
+        help=f"the fixed data, --count tenders over --days days from --start (or {FIXED_ENVIRONMENT_VARIABLE}=1); "
+        "default: the live data",
+    )
+    parser.add_argument("--start", type=date.fromisoformat, default=FIXED_LAYOUT[0], help="first release day")
+    parser.add_argument("--days", type=int, default=FIXED_LAYOUT[1])
+    parser.add_argument("--count", type=int, default=FIXED_LAYOUT[2], help="number of tenders")
     parser.add_argument("--portal-latency", type=float, default=0.0, help="seconds per portal search")
     from_env = Faults.from_env()
     for setting in fields(Faults):
@@ -39,11 +47,21 @@ def main() -> None:
             )
     arguments = parser.parse_args()
     faults = Faults(**{setting.name: getattr(arguments, "faults_" + setting.name) for setting in fields(Faults)})
-    source = SampleSource(arguments.start, arguments.days, arguments.count, arguments.portal_latency, faults)
+    try:
+        source = SampleSource(
+            arguments.start, arguments.days, arguments.count, arguments.portal_latency, faults, fixed=arguments.fixed
+        )
+    except ValueError as error:
+        parser.error(str(error))
     url = source.start(arguments.port)
-    print(f"Serving {len(source.releases)} releases of {arguments.count} tenders at {url}", flush=True)
+    if source.fixed:
+        print(f"Serving {len(source.releases)} releases of {arguments.count} tenders at {url}", flush=True)
+    else:
+        every = f"{PUBLISH_EVERY.total_seconds() / 60:g} minutes"
+        print(f"Serving a new tender every {every} since {LIVE_START:%Y-%m-%d %H:%M %Z} at {url}", flush=True)
     if faults.rate or faults.broken or faults.unstable_paging:
-        print(f"with faults: {faults}; broken on purpose: {len(source.broken)} releases", flush=True)
+        broken = f"; broken on purpose: {len(source.broken)} releases" if source.fixed else ""
+        print(f"with faults: {faults}{broken}", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

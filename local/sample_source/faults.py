@@ -74,5 +74,10 @@ def parse_setting(name: str, text: str) -> Any:
     if isinstance(default, tuple):
         return tuple(part.strip() for part in text.split(",") if part.strip())
     if isinstance(default, bool):
-        return text.strip().lower() in {"1", "true", "yes", "on"}
+        return is_true(text)
     return type(default)(text)
+
+
+def is_true(text: str) -> bool:
+    """A yes/no setting's text: 1, true, yes or on."""
+    return text.strip().lower() in {"1", "true", "yes", "on"}

@@ -1,20 +1,22 @@
 """The sample source's HTTP server: the OCDS releases API (listing and detail) and the portal's tender search,
-answering from the tenders of releases.py with the faults of faults.py.
+answering from the tenders of releases.py (the live data, or the fixed data) with the faults of faults.py.
 
-The source knows its ground truth (expected_tenders, broken, releases_listed_on) and counts the faults it
-injected by kind (fault_counts).
+The source knows its ground truth (releases_listed_on; for the fixed data also expected_tenders, broken) and
+counts the faults it injected by kind (fault_counts).
 """
 
 import bisect
 import json
+import os
 import random
 import re
 import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -29,12 +31,23 @@ from local.sample_source.faults import (
     QUARANTINED_POISON_FAULTS,
     STATUS_FAULTS,
     Faults,
+    is_true,
 )
-from local.sample_source.releases import Release, sample_tenders
+from local.sample_source.releases import (
+    TENDERS_A_DAY,
+    UPDATE_AFTER,
+    LiveTenders,
+    PortalRow,
+    Release,
+    sample_tenders,
+)
 
 RELEASES_PATH = "/api/OCDSReleases"
 RELEASE_PATH_PREFIX = "/api/OCDSReleases/release/"
 PORTAL_SEARCH_PATH = "/Home/PaginatedTenderOpportunities"
+# The fixed data's layout when none is given (releases.py): 200 tenders over September 2025.
+FIXED_LAYOUT = (date(2025, 9, 1), 30, 200)
+FIXED_ENVIRONMENT_VARIABLE = "SAMPLE_FIXED"
 
 
 @dataclass
@@ -46,94 +59,63 @@ class Reply:
 class SampleSource:
     def __init__(
         self,
-        start: date = date(2025, 9, 1),
-        days: int = 30,
-        count: int = 200,
+        start: date = FIXED_LAYOUT[0],
+        days: int = FIXED_LAYOUT[1],
+        count: int = FIXED_LAYOUT[2],
         portal_latency: float = 0.0,
         faults: Faults | None = None,
         max_page_size: int | None = None,
+        fixed: bool | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
-        """faults: None reads them from the environment (SAMPLE_FAULTS_*). Request faults follow `self.faults`
+        """fixed: the fixed data, `count` tenders over `days` days from `start`, whatever the time; otherwise the
+        live data, which keeps publishing (releases.py), as of `clock()` (the time now, unless given). None reads
+        it from the environment: SAMPLE_FIXED=1 for the fixed data (as the tests set it).
+        faults: None reads them from the environment (SAMPLE_FAULTS_*). Request faults follow `self.faults`
         as it is when each request arrives, so a test may change them between runs; data faults are made here.
         max_page_size: the most releases a listing page holds, whatever PageSize asks, as an API capping its
         page size does; None serves PageSize releases."""
+        if fixed is None:
+            fixed = is_true(os.environ.get(FIXED_ENVIRONMENT_VARIABLE, ""))
+        if not fixed and (start, days, count) != FIXED_LAYOUT:
+            raise ValueError("start, days and count lay out the fixed data: ask for the fixed data with them")
         self.portal_latency = portal_latency
         self.max_page_size = max_page_size
         self.faults = Faults.from_env() if faults is None else faults
+        self.clock = clock or (lambda: datetime.now(UTC))
         self._url: str | None = None
         self._server: _Server | None = None
         self._lock = threading.Lock()
         self._requests_by_url: Counter[str] = Counter()
         self._injected: Counter[str] = Counter()
 
-        self.portal_rows, listed = sample_tenders(start, days, count)
+        self.fixed = fixed
+        self._live = None if fixed else LiveTenders()
+        self._data_faults = self.faults
+        # The fixed data's ground truth; empty for the live data, whose ground truth is releases_listed_on.
+        self.portal_rows: list[PortalRow] = []
+        self.releases: list[Release] = []
         # (kind, release) for every release broken on purpose: a correct sync quarantines exactly these.
-        self.broken: list[tuple[str, Release]] = self._break_releases([release for _, release in listed])
+        self.broken: list[tuple[str, Release]] = []
         # (kind, release) for every release poisoned on purpose and stored cleaned by a correct sync.
-        self.poisoned: list[tuple[str, Release]] = self._poison_releases([release for _, release in listed])
-        self.releases = [release for _, release in listed]
-
+        self.poisoned: list[tuple[str, Release]] = []
         self._releases_by_day: dict[str, list[Release]] = {}
         self._latest_by_ocid: dict[str, Release] = {}
+        # The tender numbers the portal search looks in: the fixed data's, or the live data's up to a day past
+        # the newest a search has needed (made again when a search needs more).
+        self._tender_numbers = _SubstringIndex([])
+        if not fixed:
+            return
+
+        self.portal_rows, listed = sample_tenders(start, days, count)
+        self.releases = [release for _, release in listed]
+        self.broken = _break_releases(self.releases, self._data_faults, "", self._injected)
+        self.poisoned = _poison_releases(self.releases, self._data_faults, "", self._injected, self.broken)
         for day, release in listed:
             self._releases_by_day.setdefault(day, []).append(release)
             if "ocid" in release:
                 self._latest_by_ocid[release["ocid"]] = release  # sorted by day, so the last one is the newest
-        self._days = sorted(self._releases_by_day)
         self._tender_numbers = _SubstringIndex([row["tender_No"] for row in self.portal_rows])
-
-    def _break_releases(self, releases: list[Release]) -> list[tuple[str, Release]]:
-        if not self.faults.broken:
-            return []
-        draw = random.Random(f"{self.faults.seed}:releases")
-        broken = []
-        for release in releases:
-            if draw.random() >= self.faults.broken:
-                continue
-            kind = draw.choice(DATA_FAULTS)
-            if kind == "missing-ocid":
-                del release["ocid"]
-            elif kind == "missing-date":
-                del release["date"]
-            elif kind == "sentinel-date":
-                release["date"] = NO_DATE
-            else:
-                release["tender"]["tenderPeriod"]["endDate"] = NO_DATE
-            self._injected[kind] += 1
-            if kind in BROKEN_RELEASE_FAULTS:
-                broken.append((kind, release))
-        return broken
-
-    def _poison_releases(self, releases: list[Release]) -> list[tuple[str, Release]]:
-        if not self.faults.poisoned:
-            return []
-        draw = random.Random(f"{self.faults.seed}:poison")
-        already_broken = {id(release) for _, release in self.broken}
-        poisoned = []
-        for release in releases:
-            if id(release) in already_broken or draw.random() >= self.faults.poisoned:
-                continue
-            kind = POISON_FAULTS[sum(self._injected[k] for k in POISON_FAULTS) % len(POISON_FAULTS)]
-            tender = release["tender"]
-            if kind == "nul-text":
-                tender["description"] = tender["description"][:10] + "\x00" + tender["description"][10:]
-                tender["documents"] = [
-                    {**document, "title": document["title"] + "\x00"} for document in tender["documents"]
-                ]
-            elif kind == "lone-surrogate":
-                tender["description"] += " \ud83d"
-            elif kind == "huge-amount":
-                tender["value"]["amount"] = "1e999999"
-            elif kind == "nan-amount":
-                tender["value"]["amount"] = float("nan")
-            else:
-                release["ocid"] += "/../../runs"
-            self._injected[kind] += 1
-            if kind in QUARANTINED_POISON_FAULTS:
-                self.broken.append((kind, release))
-            else:
-                poisoned.append((kind, release))
-        return poisoned
 
     # -- ground truth --------------------------------------------------------------------------
     def latest_by_ocid(self) -> dict[str, Release]:
@@ -153,10 +135,46 @@ class SampleSource:
         return expected
 
     def releases_listed_on(self, day: date) -> list[Release]:
-        return list(self._releases_by_day.get(day.isoformat(), []))
+        """What the listing gives for `day` (as of clock(), for the live data)."""
+        return self._listed_on(day, self.clock())
+
+    def _listed_on(self, day: date, now: datetime) -> list[Release]:
+        if self._live is None:
+            return list(self._releases_by_day.get(day.isoformat(), []))
+        listed = self._live.releases_on(day)
+        # Drawn for the whole day, from the day: a release is damaged the same way whenever it is listed.
+        releases = [release for _, release in listed]
+        broken = _break_releases(releases, self._data_faults, f":{day}", Counter())
+        _poison_releases(releases, self._data_faults, f":{day}", Counter(), broken)
+        return [release for appears, release in listed if appears <= now]
+
+    def _newest(self, ocid: str, now: datetime) -> Release | None:
+        """The newest release of the ocid listed by now, as the detail endpoint serves it."""
+        if self._live is None:
+            return self._latest_by_ocid.get(ocid)
+        k = self._live.tender_of(ocid)
+        if k is None:
+            return None
+        first_day = self._live.appears(k).date()
+        releases = [
+            release
+            for day in (first_day, first_day + UPDATE_AFTER)
+            for release in self._listed_on(day, now)
+            if release.get("ocid") == ocid
+        ]
+        return releases[-1] if releases else None
+
+    def _numbers(self, count: int) -> "_SubstringIndex":
+        """The index of tender numbers, holding at least the first `count` tenders'."""
+        with self._lock:
+            if self._live is not None and len(self._tender_numbers) < count:
+                numbers = [self._live.tender_number(k) for k in range(count + TENDERS_A_DAY)]
+                self._tender_numbers = _SubstringIndex(numbers)
+            return self._tender_numbers
 
     def fault_counts(self) -> dict[str, int]:
-        """Faults injected so far, by kind: data faults, and request faults as they were served."""
+        """Faults injected so far, by kind: the fixed data's data faults, and request faults as they were
+        served."""
         with self._lock:
             return dict(self._injected)
 
@@ -232,9 +250,9 @@ class SampleSource:
         if self.max_page_size is not None:
             page_size = min(page_size, self.max_page_size)
 
-        first = bisect.bisect_left(self._days, date_from.isoformat())
-        last = bisect.bisect_right(self._days, date_to.isoformat())
-        matching = [release for day in self._days[first:last] for release in self._releases_by_day[day]]
+        now = self.clock()
+        days = (date_to - date_from).days + 1
+        matching = [release for n in range(days) for release in self._listed_on(date_from + timedelta(days=n), now)]
         if self.faults.unstable_paging and len(matching) > 1:
             matching = random.Random(order_seed).sample(matching, len(matching))
             self._counted("unstable-paging")
@@ -244,16 +262,17 @@ class SampleSource:
             parameters = {"PageNumber": number, "PageSize": page_size, "dateFrom": date_from, "dateTo": date_to}
             return f"{base_url}{RELEASES_PATH}?{urlencode(parameters)}"
 
-        package = _package(page_url(page_number), matching[offset : offset + page_size])
+        package = _package(page_url(page_number), matching[offset : offset + page_size], now)
         if offset + page_size < len(matching):
             package["links"]["next"] = page_url(page_number + 1)
         return Reply(HTTPStatus.OK, package)
 
     def _get_release(self, ocid: str, base_url: str) -> Reply:
-        release = self._latest_by_ocid.get(ocid)
+        now = self.clock()
+        release = self._newest(ocid, now)
         if release is None:
             return Reply(HTTPStatus.NOT_FOUND, {"error": f"unknown ocid {ocid}"})
-        return Reply(HTTPStatus.OK, _package(f"{base_url}{RELEASE_PATH_PREFIX}{quote(ocid)}", [release]))
+        return Reply(HTTPStatus.OK, _package(f"{base_url}{RELEASE_PATH_PREFIX}{quote(ocid)}", [release], now))
 
     def _search_portal(self, query: dict[str, list[str]]) -> Reply:
         try:
@@ -265,14 +284,20 @@ class SampleSource:
         if start < 0 or length < 0:
             return Reply(HTTPStatus.BAD_REQUEST, {"error": "start and length must not be negative"})
         time.sleep(self.portal_latency)
-        matches = self._tender_numbers.positions_containing(_param(query, "search[value]", ""))
+        total = len(self.portal_rows) if self._live is None else self._live.appeared_by(self.clock())
+        matches = [
+            i for i in self._numbers(total).positions_containing(_param(query, "search[value]", "")) if i < total
+        ]
+        page = matches[start : start + length]
         return Reply(
             HTTPStatus.OK,
             {
                 "draw": draw,
-                "recordsTotal": len(self.portal_rows),
+                "recordsTotal": total,
                 "recordsFiltered": len(matches),
-                "data": [self.portal_rows[i] for i in matches[start : start + length]],
+                "data": [self.portal_rows[i] for i in page]
+                if self._live is None
+                else [self._live.portal_row(k) for k in page],
             },
         )
 
@@ -346,6 +371,9 @@ class _SubstringIndex:
             self._starts.append(offset)
             offset += len(value) + 1
 
+    def __len__(self) -> int:
+        return len(self._starts)
+
     def positions_containing(self, needle: str) -> list[int]:
         """Indexes of the values containing needle, in order."""
         needle = needle.lower()
@@ -366,6 +394,69 @@ class _SubstringIndex:
         return found
 
 
+def _break_releases(
+    releases: list[Release], faults: Faults, salt: str, injected: Counter[str]
+) -> list[tuple[str, Release]]:
+    """Break a share faults.broken of the releases in place, drawn from the seed and salt, counting each fault in
+    `injected`: (kind, release) for those a correct sync quarantines."""
+    if not faults.broken:
+        return []
+    draw = random.Random(f"{faults.seed}:releases{salt}")
+    broken = []
+    for release in releases:
+        if draw.random() >= faults.broken:
+            continue
+        kind = draw.choice(DATA_FAULTS)
+        if kind == "missing-ocid":
+            del release["ocid"]
+        elif kind == "missing-date":
+            del release["date"]
+        elif kind == "sentinel-date":
+            release["date"] = NO_DATE
+        else:
+            release["tender"]["tenderPeriod"]["endDate"] = NO_DATE
+        injected[kind] += 1
+        if kind in BROKEN_RELEASE_FAULTS:
+            broken.append((kind, release))
+    return broken
+
+
+def _poison_releases(
+    releases: list[Release], faults: Faults, salt: str, injected: Counter[str], broken: list[tuple[str, Release]]
+) -> list[tuple[str, Release]]:
+    """Poison a share faults.poisoned of the releases not already broken, in place, each kind in turn: adds
+    those a correct sync quarantines to `broken`, and returns (kind, release) for those it stores cleaned."""
+    if not faults.poisoned:
+        return []
+    draw = random.Random(f"{faults.seed}:poison{salt}")
+    already_broken = {id(release) for _, release in broken}
+    poisoned = []
+    for release in releases:
+        if id(release) in already_broken or draw.random() >= faults.poisoned:
+            continue
+        kind = POISON_FAULTS[sum(injected[k] for k in POISON_FAULTS) % len(POISON_FAULTS)]
+        tender = release["tender"]
+        if kind == "nul-text":
+            tender["description"] = tender["description"][:10] + "\x00" + tender["description"][10:]
+            tender["documents"] = [
+                {**document, "title": document["title"] + "\x00"} for document in tender["documents"]
+            ]
+        elif kind == "lone-surrogate":
+            tender["description"] += " \ud83d"
+        elif kind == "huge-amount":
+            tender["value"]["amount"] = "1e999999"
+        elif kind == "nan-amount":
+            tender["value"]["amount"] = float("nan")
+        else:
+            release["ocid"] += "/../../runs"
+        injected[kind] += 1
+        if kind in QUARANTINED_POISON_FAULTS:
+            broken.append((kind, release))
+        else:
+            poisoned.append((kind, release))
+    return poisoned
+
+
 def _json_bytes(document: Any, charset: str = "utf-8") -> bytes:
     text = json.dumps(document, ensure_ascii=False)
     # Characters the charset cannot hold (and lone surrogates, which no charset holds) travel as JSON \u
@@ -383,11 +474,11 @@ def _param(query: dict[str, list[str]], name: str, default: str | None = None) -
     return default
 
 
-def _package(uri: str, releases: list[Release]) -> dict[str, Any]:
+def _package(uri: str, releases: list[Release], now: datetime) -> dict[str, Any]:
     return {
         "uri": uri,
         "version": "1.1",
-        "publishedDate": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "publishedDate": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "publisher": {"name": "National Treasury (local sample)"},
         "releases": releases,
         "links": {},

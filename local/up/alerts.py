@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from local.engine.run import failure_reason, job_row, save_history
 from local.engine.stack import LocalStack, QuotaExceeded, check_quotas
 from local.up.resources import LocalResources
 
@@ -111,12 +112,16 @@ class ExecutionWatcher:
 
     def _watch(self) -> None:
         while not self._stopped.wait(self.poll_seconds):
-            for state_machine in self.local.state_machines.values():
-                pages = self.local.sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine)
-                for execution in (e for page in pages for e in page["executions"]):
-                    if execution["status"] != "RUNNING" and execution["executionArn"] not in self._ended:
-                        self._ended.add(execution["executionArn"])
-                        self._on_end(execution)
+            self._look()
+        self._look()  # those stopped as make up stops end too
+
+    def _look(self) -> None:
+        for state_machine in self.local.state_machines.values():
+            pages = self.local.sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine)
+            for execution in (e for page in pages for e in page["executions"]):
+                if execution["status"] != "RUNNING" and execution["executionArn"] not in self._ended:
+                    self._ended.add(execution["executionArn"])
+                    self._on_end(execution)
 
     def _on_end(self, execution: dict[str, Any]) -> None:
         seconds = (execution["stopDate"] - execution["startDate"]).total_seconds()
@@ -126,10 +131,23 @@ class ExecutionWatcher:
             file=self.out,
             flush=True,
         )
+        history = self.local.history(execution["executionArn"])
+        save_history(execution["executionArn"], history)
         try:
-            check_quotas(self.local.history(execution["executionArn"]))
+            check_quotas(history)
         except QuotaExceeded as exceeded:
             print(f"  on AWS this execution would fail: {exceeded}", file=self.out, flush=True)
+        # The events it put on the stack's bus start what the template's rules start (an alerts run for each
+        # Tenders Changed event): here once it has ended, on AWS as soon as it puts them; nothing once stopping.
+        published_events = [] if self._stopped.is_set() else self.local.published_events(execution["executionArn"])
+        for published in published_events:
+            for machine in self.local.rule_starts(published):
+                started = self.local.start(machine, published)
+                print(
+                    f"  {published['detail-type']} event: started {machine} {started.rsplit(':', 1)[-1]}",
+                    file=self.out,
+                    flush=True,
+                )
         event = {
             **STATUS_CHANGE,
             "time": execution["stopDate"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -143,4 +161,13 @@ class ExecutionWatcher:
                 if target["Arn"] in self.resources.made.values() and ":sns:" in target["Arn"]:
                     self.resources.sns.publish(TopicArn=target["Arn"], Message=message)
                 self.alerts.append(Alert(datetime.now(UTC), execution["executionArn"], execution["status"], message))
-                print(f"  alert ({rule.name}): {message}", file=self.out, flush=True)
+                print(f"  alert ({rule.name}): {message} Why: {self._why(execution)}", file=self.out, flush=True)
+
+    def _why(self, execution: dict[str, Any]) -> str:
+        """Why it ended: its job_log row's error, else (a run that wrote none: its input refused) the execution's."""
+        ended = self.local.sfn.describe_execution(executionArn=execution["executionArn"])
+        return failure_reason(
+            ended.get("error"),
+            ended.get("cause"),
+            job_row(self.local.environment["DATABASE_URL"], ended["executionArn"]),
+        )

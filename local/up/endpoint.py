@@ -20,7 +20,8 @@ TARGET_PREFIX = "AWSStepFunctions."
 class StepFunctionsAsOnAws:
     """Two Step Functions requests answered as AWS answers them, where moto's interpreter differs:
     - StartExecution without a name: the execution is named with a UUID. moto would name it "None", and refuse
-      a second unnamed start with another input as a clash with the first.
+      a second unnamed start with another input as a clash with the first. One whose input is not JSON is
+      refused as InvalidExecutionInput (moto answers with an error of no name).
     - GetExecutionHistory with reverseOrder: the events newest first. moto ignores reverseOrder (and pages
       nothing: every event comes in one answer, which clients take as the last page)."""
 
@@ -34,6 +35,10 @@ class StepFunctionsAsOnAws:
         request = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)) or b"{}")
         if action == "StartExecution" and not request.get("name"):
             request["name"] = str(uuid.uuid4())
+        if action == "StartExecution" and (refusal := input_refusal(request.get("input"))):
+            return json_answer(
+                start_response, "400 Bad Request", {"__type": "InvalidExecutionInput", "message": refusal}
+            )
         body = json.dumps(request).encode()
         environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
         if action == "StartExecution" or not request.get("reverseOrder"):
@@ -49,6 +54,21 @@ class StepFunctionsAsOnAws:
         headers = [(name, value) for name, value in headers if name.lower() != "content-length"]
         start_response(status, [*headers, ("Content-Length", str(len(answer)))])
         return [answer]
+
+
+def input_refusal(execution_input: object) -> str | None:
+    """Why Step Functions refuses an execution input, or None: it must be JSON."""
+    try:
+        json.loads(execution_input if isinstance(execution_input, str) else "{}")
+    except json.JSONDecodeError as error:
+        return f"Invalid State Machine Execution Input: '{error}'"
+    return None
+
+
+def json_answer(start_response: Any, status: str, body: dict[str, Any]) -> list[bytes]:
+    encoded = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(encoded)))])
+    return [encoded]
 
 
 class Endpoint:

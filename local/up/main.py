@@ -19,7 +19,9 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TextIO
 
+from local.arguments import Parser, add_source_urls, check_source_urls
 from local.engine.database import migrated_database_url
+from local.engine.run import OUTBOX, stop_reason
 from local.engine.stack import LocalStack, function_environment
 from local.engine.template import REGION
 from local.sample_source.server import SampleSource
@@ -32,6 +34,13 @@ from local.up.schedules import Scheduler
 
 DEFAULT_PORT = 4566
 DEFAULT_CONSOLE_PORT = 4567
+DESCRIPTION = (
+    "Run the stack on this machine until Ctrl-C: an AWS-compatible endpoint (Step Functions, S3, CloudFormation, "
+    "Secrets Manager, EventBridge, SQS) for the AWS CLI and boto3, the schedules, the app's events, the alerts, and "
+    "a console in the browser. The database is the embedded PostgreSQL in .local/pgdata/ unless DATABASE_URL is "
+    "set; the source is the sample one unless both source URLs are given. Ctrl-C stops the executions still "
+    "running (their job_log rows closed as stopped); the database keeps its data."
+)
 # Credentials the endpoint takes: any will do, these say they are nobody's.
 THROWAWAY_KEY = "local"
 
@@ -63,9 +72,7 @@ def batching_window(text: str) -> float:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="make up", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = Parser(prog="make up", description=DESCRIPTION)
     parser.add_argument("--port", type=port, default=DEFAULT_PORT, help=f"the AWS endpoint's port ({DEFAULT_PORT})")
     parser.add_argument(
         "--console-port", type=port, default=DEFAULT_CONSOLE_PORT, help=f"the console's port ({DEFAULT_CONSOLE_PORT})"
@@ -83,11 +90,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="hand the app events' queue to its consumer after at most SECONDS (0: at once) instead of the "
         "template's MaximumBatchingWindowInSeconds",
     )
-    parser.add_argument("--ocds-url", help="OCDS API base URL (default: the sample source)")
-    parser.add_argument("--portal-url", help="eTenders portal base URL (default: the sample source)")
+    add_source_urls(parser)
     args = parser.parse_args(argv)
-    if (args.ocds_url is None) != (args.portal_url is None):
-        parser.error("give both --ocds-url and --portal-url, or neither (the sample source then serves both)")
+    check_source_urls(parser, args)
     return args
 
 
@@ -120,23 +125,10 @@ def stop_on_signals() -> None:
     where SIGINT is ignored (a shell's background job)."""
 
     def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+        raise KeyboardInterrupt(*([] if signum == signal.SIGINT else [f"stopped: {signal.Signals(signum).name}"]))
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, interrupt)
-
-
-def stop_running_executions(local: LocalStack, seconds: float = 20) -> None:
-    """Executions still running are stopped (ABORTED, as stop-execution does), and their in-flight tasks given
-    `seconds` to end, before moto goes away under them."""
-    running = [
-        execution["executionArn"]
-        for state_machine in local.state_machines.values()
-        for execution in local.sfn.list_executions(stateMachineArn=state_machine, statusFilter="RUNNING")["executions"]
-    ]
-    for arn in running:
-        local.sfn.stop_execution(executionArn=arn, cause="make up stopped")
-    local.wait_for_tasks(seconds)
 
 
 def run(args: argparse.Namespace, out: TextIO) -> None:
@@ -150,14 +142,21 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
         if ocds_url is None:
             ocds_url = portal_url = stack.enter_context(SampleSource()).url
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
-        local = stack.enter_context(LocalStack(template, function_environment(database_url, ocds_url, portal_url)))
-        stack.callback(stop_running_executions, local)
+        local = stack.enter_context(
+            LocalStack(template, function_environment(database_url, ocds_url, portal_url), outbox=OUTBOX)
+        )
         resources = LocalResources(local, stack_name, database_url)
         try:  # a schedule or rule of the template this cannot follow: say which, and what is wrong with it
             watcher = stack.enter_context(ExecutionWatcher(local, resources, out))
             scheduler = Scheduler(local, args.schedule_every, out)
         except ValueError as error:
             raise SystemExit(f"make up: {error}") from None
+
+        def stop_running(kind: object, error: BaseException | None, trace: object) -> None:
+            """The executions still running stopped (the watcher prints their ends), their jobs closed."""
+            local.stop_running(stop_reason(error))
+
+        stack.push(stop_running)
         console = Console(local, database_url, watcher, scheduler, args.console_port)
         stack.callback(console.stop)
         queues = Queues(local, out, args.batching_window)
@@ -172,6 +171,11 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
             f"console:   {console.url}",
             f"source:    {ocds_url}" + ("  (the sample source)" if args.ocds_url is None else f", portal {portal_url}"),
             f"database:  {database}; its URL is the secret {resources.outputs['DatabaseSecretArn']}",
+            *(
+                [f"outputs:   describe-stacks leaves out {', '.join(resources.not_here)}: nothing here is theirs"]
+                if resources.not_here
+                else []
+            ),
             "in another shell:",
             "  export " + " ".join(f"{name}={value}" for name, value in environment.items()),
         ]

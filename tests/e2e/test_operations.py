@@ -351,9 +351,9 @@ def test_cleanup_fails_jobs_whose_execution_ended_and_frees_their_lease(template
     ("workflow", "execution_input", "reason"),
     [
         ("sync", {"maxEnrichment": 99_999}, "maxEnrichment: Input should be less than or equal to 10000"),
-        ("enrich-today", {}, "maxEnrichment: Field required"),
-        ("enrich-today", {"maxEnrichment": 5, "userId": "x"}, "userId: Extra inputs are not permitted"),
-        ("backfill", {"from": "2025-09-31", "to": "2025-10-01"}, "from: Input should be a valid date"),
+        ("enrich-today", {}, "maxEnrichment: required"),
+        ("enrich-today", {"maxEnrichment": 5, "userId": "x"}, "userId: not a field of this input"),
+        ("backfill", {"from": "2025-09-31", "to": "2025-10-01"}, "from: '2025-09-31' is not a date (YYYY-MM-DD)"),
         ("backfill", {"from": "2025-09-10", "to": "2025-09-01"}, "'from' (2025-09-10) must be before 'to'"),
         ("backfill", {"from": "2015-01-01", "to": "2025-01-01", "windowDays": 1}, "at most 400 per backfill"),
         (
@@ -362,7 +362,7 @@ def test_cleanup_fails_jobs_whose_execution_ended_and_frees_their_lease(template
             "windowDays: Input should be greater",
         ),
         ("single-tender", {"ocid": "134030"}, "ocid '134030' is not prefix-publisher-id shaped"),
-        ("cleanup", {"force": True}, "force: Extra inputs are not permitted"),
+        ("cleanup", {"force": True}, "force: not a field of this input"),
     ],
 )
 def test_a_bad_input_fails_at_the_first_step_with_its_reason_and_writes_nothing(

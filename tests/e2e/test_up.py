@@ -104,6 +104,48 @@ def test_describe_stacks_names_the_local_state_machines(up):
         up.client("s3").head_bucket(Bucket=outputs["ArtifactsBucketName"])["ResponseMetadata"]["HTTPStatusCode"] == 200
     )
     assert up.client("sns").get_topic_attributes(TopicArn=outputs["AlertsTopicArn"])["Attributes"]["TopicArn"]
+    # Only what exists here: no dashboard, event schema or function URL; what is left out is said at start.
+    assert not {"DashboardName", "ChangeEventsSchemaName", "UnsubscribeUrl"} & outputs.keys()
+    assert up.client("events").describe_event_bus(Name=outputs["ChangeEventsBusName"])["Name"]
+    assert up.client("sqs").get_queue_attributes(QueueUrl=outputs["AppEventsDeadLetterQueueUrl"])
+    up.wait_for(r"^outputs:   describe-stacks leaves out DashboardName, ChangeEventsSchemaName, UnsubscribeUrl", 1)
+
+
+def test_an_input_that_is_not_json_is_refused_as_on_aws(up):
+    refused = subprocess.run(
+        [
+            AWS,
+            "stepfunctions",
+            "start-execution",
+            "--state-machine-arn",
+            stack_output(up, "SyncStateMachineArn"),
+            "--input",
+            "{bad",
+        ],
+        env=up.shell_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode != 0
+    assert (
+        "An error occurred (InvalidExecutionInput) when calling the StartExecution operation: Invalid State Machine Execution Input"
+        in refused.stderr
+    )
+
+
+def test_the_alert_of_a_run_that_wrote_no_job_row_gives_the_executions_own_reason(up, module_database_url):
+    arn = stack_output(up, "SingleTenderStateMachineArn")
+    execution = up.client("stepfunctions").start_execution(stateMachineArn=arn, input='{"ocid": "134030"}')
+    name = execution["executionArn"].rsplit(":", 1)[-1]
+    alert = up.wait_for(rf"alert .*{name}", 60)
+    assert "its job_log row, or the execution's error if it has none, says why." in alert
+    assert alert.endswith(
+        "Why: InvalidInput: invalid single-tender input: ocid: ocid '134030' is not prefix-publisher-id shaped"
+    )
+    assert query(
+        module_database_url, "SELECT count(*) FROM job_log WHERE execution_id = %s", execution["executionArn"]
+    ) == [(0,)]
 
 
 def test_a_sync_started_with_the_aws_cli_runs_and_is_stored(up, module_database_url):
@@ -243,16 +285,27 @@ def test_schedules_fire_with_their_inputs_at_a_short_rate(server_url):
 
 def test_ctrl_c_stops_the_executions_still_running_and_everything_it_started(server_url):
     with fresh_database(server_url) as database_url, running_up(database_url) as up:
-        backfill = start(up, "backfill")
+        # The live sample source's first weeks: thousands of tenders a window, still running when stopped.
+        backfill = up.client("stepfunctions").start_execution(
+            stateMachineArn=stack_output(up, "BackfillStateMachineArn"),
+            input=json.dumps({"from": "2025-09-01", "to": "2025-12-01", "windowDays": 7}),
+        )["executionArn"]
+        deadline = time.monotonic() + 60
+        while not query(database_url, "SELECT 1 FROM job_log WHERE execution_id = %s", backfill):
+            assert time.monotonic() < deadline, "the backfill never opened its job"
+            time.sleep(0.1)
+        stopped_at = datetime.now(UTC)
         up.process.send_signal(signal.SIGINT)
         up.process.wait(timeout=60)
         assert up.process.returncode == 0, "\n".join(up.lines)
+        # Its end printed; its job closed as stopped, as of then; the database kept.
+        up.wait_for(rf"^BackfillWorkflow\w* {backfill.rsplit(':', 1)[-1]}: ABORTED in ", 5)
         up.wait_for(r"^stopped; the database keeps its data", 5)
-        # The backfill was stopped, its job left for cleanup (as on AWS), the database kept.
-        assert query(database_url, "SELECT workflow FROM job_log WHERE execution_id = %s", backfill) in (
-            [],
-            [("backfill",)],
+        ((status, error, finished_at),) = query(
+            database_url, "SELECT status, error, finished_at FROM job_log WHERE execution_id = %s", backfill
         )
+        assert (status, error) == ("FAILED", "stopped: Ctrl-C")
+        assert abs((finished_at - stopped_at).total_seconds()) < 30
 
 
 def test_a_bad_port_or_a_port_in_use_is_refused_naming_it(up):

@@ -1,6 +1,6 @@
-"""One whole sync on this machine, then one run of each other workflow, recording every S3 request each function's
-handler made and every Lambda invocation: what the infra tests hold the IAM grants, the cost model and the Map's
-children against."""
+"""One whole sync on this machine, the alerts runs its change events start, a scheduled alerts run with nothing due,
+then one run of each other workflow, recording every S3 request each function's handler made and every Lambda
+invocation: what the infra tests hold the IAM grants, the cost model and the Maps' children against."""
 
 import json
 import threading
@@ -20,7 +20,10 @@ from local.engine.database import fresh_database
 from local.engine.stack import LocalStack
 from local.sample_source.server import SampleSource
 from tender_sync.storage import migrations
-from tender_sync.workflows import BACKFILL, CLEANUP, ENRICH_TODAY, SINGLE_TENDER, SYNC
+from tender_sync.workflows import ALERTS, BACKFILL, CLEANUP, ENRICH_TODAY, SINGLE_TENDER, SYNC
+
+# The alerts key the functions are given here (the AlertsKey secret's text on AWS).
+ALERTS_KEY = "recorded-run-alerts-key"
 
 
 @dataclass
@@ -34,22 +37,34 @@ class S3Call:
 class Invocation:
     function: str  # logical id
     output: Any  # what the handler returned (for a handler error, Lambda's {errorType, errorMessage, ...})
-    workflow_run: int  # 0: the sync; then the other workflows' runs, in order
+    workflow_run: int  # 0: the sync; then the alerts runs and the other workflows' runs, in order
+
+
+@dataclass
+class AlertsRun:
+    """One alerts execution: its output (MatchAlerts' plan in `alerts`, RecordDeliveries' counts in `recorded`)
+    and the S3 requests its handlers made."""
+
+    output: dict[str, Any]
+    s3_calls: list[S3Call]
 
 
 @dataclass
 class RecordedRun:
-    """One whole sync run on this machine, then one run of each other workflow, with every S3 request each
-    function's handler made.
+    """One whole sync run on this machine, the alerts runs after it, then one run of each other workflow, with
+    every S3 request each function's handler made.
 
     Every URL inside the source's releases and portal rows (document links and the like) points at
-    `elsewhere`, a second server on this machine that counts the requests it gets."""
+    `elsewhere`, a second server on this machine that counts the requests it gets. One email subscription, matching
+    every tender, is there before the sync: its change event's alerts run sends it one email."""
 
     template: dict[str, Any]
     output: dict[str, Any]
+    # The runs the sync's change events started, then a scheduled run, which finds nothing due.
+    alerts_runs: list[AlertsRun]
     other_outputs: list[dict[str, Any]]  # enrich-today's, the backfill's, the single tender's and the cleanup's
-    s3_calls: list[S3Call]
-    other_s3_calls: list[S3Call]  # those of the other workflows' runs, after the sync
+    s3_calls: list[S3Call]  # the sync's
+    other_s3_calls: list[S3Call]  # those of the other workflows' runs, after the alerts runs
     invocations: list[Invocation]  # every Lambda invocation of all those runs, in order
     listing_body: str  # a listing page as the source served it
     elsewhere_url: str
@@ -137,22 +152,40 @@ def recording_a_run(server_url: str) -> Iterator[RecordedRun]:
     try:
         with (
             fresh_database(server_url) as database_url,
-            SampleSource() as source,
+            SampleSource(fixed=True) as source,
             mock.patch.object(BaseClient, "_make_api_call", recording_api_call),
             mock.patch.object(LocalStack, "_invoke", recording_invoke),
         ):
             with psycopg.connect(database_url) as conn:
                 migrations.migrate(conn)
+                conn.execute(
+                    "INSERT INTO alert_subscriptions (channel, address) VALUES ('email', 'subscriber@example.org')"
+                )
             point_urls_at(source.releases, elsewhere.url)
             point_urls_at(source.portal_rows, elsewhere.url)
             listing_body = httpx.get(
                 f"{source.url}/api/OCDSReleases",
                 params={"PageNumber": 1, "PageSize": 5, "dateFrom": "2025-09-01", "dateTo": "2025-09-30"},
             ).text
-            environment = {"DATABASE_URL": database_url, "OCDS_BASE_URL": source.url, "PORTAL_BASE_URL": source.url}
+            environment = {
+                "DATABASE_URL": database_url,
+                "OCDS_BASE_URL": source.url,
+                "PORTAL_BASE_URL": source.url,
+                "ALERTS_KEY": ALERTS_KEY,
+            }
             with LocalStack(template, environment, around_invoke=counted_as_running) as local:
                 execution = local.execute(SYNC.state_machine_id(template), {"triggeredBy": "test"})
                 sync_calls = len(calls)
+                # As EventBridge would: each rule on the stack's bus starts its state machine with the event.
+                alerts_inputs = [(machine, event) for event in execution.events for machine in local.rule_starts(event)]
+                alerts_inputs.append((ALERTS.state_machine_id(template), {"triggeredBy": "schedule"}))
+                alerts_executions, alerts_calls = [], []
+                for machine, execution_input in alerts_inputs:
+                    workflow_run[0] += 1
+                    first_call = len(calls)
+                    alerts_executions.append(local.execute(machine, execution_input))
+                    alerts_calls.append(calls[first_call:])
+                others_from = len(calls)
                 # A tender of the older shape (the portal has its category), whose last lookup failed and is due
                 # again: its single-tender run looks it up in the portal.
                 ocid = next(r["ocid"] for r in source.releases if "category" not in r["tender"])
@@ -177,6 +210,9 @@ def recording_a_run(server_url: str) -> Iterator[RecordedRun]:
                     workflow_run[0] += 1
                     others.append(local.execute(workflow.state_machine_id(template), execution_input))
         assert execution.status == "SUCCEEDED", execution.cause
+        assert [run.status for run in alerts_executions] == ["SUCCEEDED"] * len(alerts_executions), [
+            run.cause for run in alerts_executions
+        ]
         assert [other.status for other in others] == ["SUCCEEDED"] * len(others), [o.cause for o in others]
         other_outputs = [other.output for other in others if other.output is not None]
         assert execution.output is not None and len(other_outputs) == len(others)
@@ -184,9 +220,13 @@ def recording_a_run(server_url: str) -> Iterator[RecordedRun]:
         yield RecordedRun(
             template=template,
             output=execution.output,
+            alerts_runs=[
+                AlertsRun(run.output or {}, run_calls)
+                for run, run_calls in zip(alerts_executions, alerts_calls, strict=True)
+            ],
             other_outputs=other_outputs,
             s3_calls=calls[:sync_calls],
-            other_s3_calls=calls[sync_calls:],
+            other_s3_calls=calls[others_from:],
             invocations=invocations,
             listing_body=listing_body,
             elsewhere_url=elsewhere.url,

@@ -34,6 +34,12 @@ HANDLERS = {
     "CleanupJobs": "tender_sync.handlers.clean_up_jobs.handler",
     "MigrateSchema": "tender_sync.handlers.migrate_schema.handler",
     "StartRequested": "tender_sync.handlers.start_requested.handler",
+    "Unsubscribe": "tender_sync.handlers.unsubscribe.handler",
+    "MatchAlerts": "tender_sync.handlers.match_alerts.handler",
+    "DeliverBatch": "tender_sync.handlers.deliver_batch.handler",
+    "RecordDeliveries": "tender_sync.handlers.record_deliveries.handler",
+    "FailAlerts": "tender_sync.handlers.fail_alerts.handler",
+    "EmailFeedback": "tender_sync.handlers.email_feedback.handler",
 }
 # The functions that open a database connection (and so read the secret).
 DATABASE_FUNCTIONS = {
@@ -50,6 +56,11 @@ DATABASE_FUNCTIONS = {
     "StartSingleTender",
     "CleanupJobs",
     "StartRequested",
+    "Unsubscribe",
+    "MatchAlerts",
+    "RecordDeliveries",
+    "FailAlerts",
+    "EmailFeedback",
 }
 STATE_MACHINE_OUTPUTS = [workflow.stack_output for workflow in WORKFLOWS.values()]
 # The Lambda errorTypes of our transient exceptions, read from the classes: renaming one keeps its retries.

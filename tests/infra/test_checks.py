@@ -46,10 +46,11 @@ def test_the_checks_see_the_stack_with_and_without_the_changes_queue(synthesis: 
     kinds = [resource["Type"] for resource in synthesis.template["Resources"].values()]
     with_queue = synthesis.context.get("changesQueue", False)
     # The app's events' queue, its two dead-letter queues and their rule are always there (test_app_events.py);
-    # so is the alerts' rule, on the default bus.
-    assert kinds.count("AWS::SQS::Queue") == (5 if with_queue else 3)
-    assert kinds.count("AWS::SQS::QueuePolicy") == (5 if with_queue else 3)
-    assert kinds.count("AWS::Events::Rule") == (3 if with_queue else 2)
+    # so are the rule of failed executions, on the default bus, and the alert processing's two rules (one starting
+    # its runs, one taking SES's feedback) and its dead-letter queue.
+    assert kinds.count("AWS::SQS::Queue") == (6 if with_queue else 4)
+    assert kinds.count("AWS::SQS::QueuePolicy") == (6 if with_queue else 4)
+    assert kinds.count("AWS::Events::Rule") == (5 if with_queue else 4)
 
 
 def test_every_acknowledgment_has_a_reason_and_matches_a_finding(synthesis: Synthesis):

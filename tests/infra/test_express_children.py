@@ -1,27 +1,26 @@
-"""The enrichment Map runs its children as Express executions on AWS (cheaper: see `make cost`), and as
-Standard ones locally, because moto's interpreter has none (docs/local-development.md, "What the local run
-adapts"; local/engine/stack.py local_definition). What a child outputs is gathered by its Map, so it must not grow with the run."""
+"""The Distributed Maps (the lookups' in every workflow that looks tenders up, the deliveries' in alerts) run their
+children as Express executions on AWS (cheaper: see `make cost`), and as Standard ones locally, because moto's
+interpreter has none (docs/local-development.md, "What the local run adapts"; local/engine/stack.py
+local_definition). What a child outputs is gathered by its Map, so it must not grow with the run."""
 
 import importlib
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import pytest
 
+from infra.config import ALERT_DELIVERY_CONCURRENCY
 from local.engine.stack import LambdaContext, LocalStack, local_definition, start_functions_cold
-from tender_sync.workflows import SYNC
 from tests.helpers.recorded_run import RecordedRun
 from tests.helpers.stack import rendered_definitions
 
 EXPRESS_LIMIT_SECONDS = 5 * 60
 CDK_CONTEXT = json.loads((Path(__file__).parents[2] / "cdk.json").read_text())["context"]
-
-
-def _sync(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    logical_id = SYNC.state_machine_id(template)
-    return logical_id, json.loads(rendered_definitions(template)[logical_id])
+# Each kind of child, by the task it starts with: the task its Catch records the batch's failure with.
+FAILURE_RECORDS = {"LookUpBatch": "RecordLookupFailure", "DeliverBatch": "RecordDeliveryFailure"}
 
 
 def _maps(states: dict[str, Any]) -> list[dict[str, Any]]:
@@ -34,12 +33,19 @@ def _maps(states: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def _distributed(states: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        state
+        for state in _maps(states)
+        if state.get("ItemProcessor", {}).get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"
+    ]
+
+
 def _distributed_maps(template: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         state
         for definition in rendered_definitions(template).values()
-        for state in _maps(json.loads(definition)["States"])
-        if state.get("ItemProcessor", {}).get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"
+        for state in _distributed(json.loads(definition)["States"])
     ]
 
 
@@ -53,11 +59,12 @@ def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.slow
 def test_the_deployed_maps_run_express_children(synthesis):
-    """The sync's Map, and the same Map in every workflow that looks tenders up."""
+    """The sync's Map, the same Map in every workflow that looks tenders up, and the alerts' deliveries Map."""
     maps = _distributed_maps(synthesis.template)
-    assert len(maps) == 4  # sync, enrich-today, backfill, single tender
-    for look_up_tenders in maps:
-        config = look_up_tenders["ItemProcessor"]["ProcessorConfig"]
+    # sync, enrich-today, backfill, single tender; alerts
+    assert Counter(m["ItemProcessor"]["StartAt"] for m in maps) == {"LookUpBatch": 4, "DeliverBatch": 1}
+    for distributed_map in maps:
+        config = distributed_map["ItemProcessor"]["ProcessorConfig"]
         assert config == {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}
 
 
@@ -87,13 +94,14 @@ def _worst_path(processor: dict[str, Any], functions: dict[str, dict[str, Any]],
 
 @pytest.mark.slow
 def test_an_express_child_ends_within_five_minutes_at_worst(synthesis):
-    """LookUpBatch (2-minute timeout) with its 3 retries of the transient errors and their backoff, then
-    RecordLookupFailure with the same: still inside Express's 5-minute limit, so a child is never cut short."""
+    """Every Distributed Map's child: its batch task (LookUpBatch, DeliverBatch) with its 3 retries of the
+    transient errors and their backoff, then its failure record (RecordLookupFailure, RecordDeliveryFailure) with
+    the same: still inside Express's 5-minute limit, so a child is never cut short."""
     functions = _functions(synthesis.template)
-    for look_up_tenders in _distributed_maps(synthesis.template):
-        processor = look_up_tenders["ItemProcessor"]
-        assert processor["StartAt"] == "LookUpBatch"
-        assert processor["States"]["LookUpBatch"]["Catch"][0]["Next"] == "RecordLookupFailure"
+    for distributed_map in _distributed_maps(synthesis.template):
+        processor = distributed_map["ItemProcessor"]
+        start = processor["StartAt"]
+        assert processor["States"][start]["Catch"][0]["Next"] == FAILURE_RECORDS[start]
         worst = _worst_path(processor, functions)
         assert 0 < worst <= EXPRESS_LIMIT_SECONDS, (
             f"a child may run {worst:g} s (each task: attempts x timeout + retry delays), over Express's "
@@ -171,33 +179,47 @@ def test_a_child_passing_its_input_on_is_found(synthesis):
 
 @pytest.mark.slow
 def test_a_child_failing_outright_does_not_fail_the_run(synthesis):
-    """Every batch's tenders are stored by StoreLookups, as failed when their batch left no result."""
-    for look_up_tenders in _distributed_maps(synthesis.template):
-        assert look_up_tenders["ToleratedFailurePercentage"] == 100
+    """Every batch's tenders are stored by StoreLookups, as failed when their batch left no result; every batch's
+    deliveries by RecordDeliveries, as failed (to be retried) when theirs left none."""
+    for distributed_map in _distributed_maps(synthesis.template):
+        assert distributed_map["ToleratedFailurePercentage"] == 100
 
 
 @pytest.mark.slow
-def test_each_child_gets_its_share_of_the_portals_rate(synthesis):
+def test_each_child_gets_its_share_of_the_rate_its_map_keeps_to(synthesis):
+    """The lookups' children share portalRequestsPerSecond, the deliveries' children alertEmailsPerSecond (SES's
+    sending rate): at most MaxConcurrency children, each starting a request (an email) at most every `seconds`."""
     context = {**CDK_CONTEXT, **synthesis.context}
-    for look_up_tenders in _distributed_maps(synthesis.template):
-        seconds = look_up_tenders["ItemSelector"]["secondsBetweenLookups"]
-        assert look_up_tenders["MaxConcurrency"] == context["mapMaxConcurrency"]
-        assert seconds == context["mapMaxConcurrency"] / context["portalRequestsPerSecond"]
-        # At most MaxConcurrency children, each starting a lookup at most every `seconds`.
-        assert look_up_tenders["MaxConcurrency"] / seconds == context["portalRequestsPerSecond"]
+    # The task a child starts with: the pace its ItemSelector gives it, how many run at once, the rate they share.
+    paces = {
+        "LookUpBatch": ("secondsBetweenLookups", context["mapMaxConcurrency"], context["portalRequestsPerSecond"]),
+        "DeliverBatch": ("secondsBetweenEmails", ALERT_DELIVERY_CONCURRENCY, context["alertEmailsPerSecond"]),
+    }
+    for distributed_map in _distributed_maps(synthesis.template):
+        pace, concurrency, rate = paces[distributed_map["ItemProcessor"]["StartAt"]]
+        seconds = distributed_map["ItemSelector"][pace]
+        assert distributed_map["MaxConcurrency"] == concurrency
+        assert seconds == concurrency / rate
+        assert distributed_map["MaxConcurrency"] / seconds == rate
 
 
 @pytest.mark.slow
 def test_every_child_in_a_real_run_returned_nothing(recorded_run: RecordedRun):
-    """Each LookUpBatch of the sync and of the other workflows (batches of 1 to 5 tenders) returned {}."""
-    (look_up_batch,) = [
-        logical_id
-        for logical_id, properties in _functions(recorded_run.template).items()
-        if properties["Handler"] == "tender_sync.handlers.look_up_batch.handler"
-    ]
-    outputs = [invocation.output for invocation in recorded_run.invocations if invocation.function == look_up_batch]
-    assert len(outputs) >= recorded_run.output["lookups"]["batches"] > 1
-    assert outputs == [{}] * len(outputs)
+    """Each LookUpBatch of the sync and of the other workflows (batches of 1 to 5 tenders), and each DeliverBatch of
+    the alerts run the sync's change event started, returned {}."""
+    for handler, batches in (
+        ("look_up_batch", recorded_run.output["lookups"]["batches"]),
+        ("deliver_batch", recorded_run.alerts_runs[0].output["alerts"]["batches"]),
+    ):
+        (function,) = [
+            logical_id
+            for logical_id, properties in _functions(recorded_run.template).items()
+            if properties["Handler"] == f"tender_sync.handlers.{handler}.handler"
+        ]
+        outputs = [invocation.output for invocation in recorded_run.invocations if invocation.function == function]
+        assert len(outputs) >= batches >= 1, handler
+        assert outputs == [{}] * len(outputs), handler
+    assert recorded_run.output["lookups"]["batches"] > 1
 
 
 @pytest.fixture
@@ -241,19 +263,30 @@ def test_look_up_batch_returns_nothing_however_large_its_batch(look_up_batch_han
 
 
 @pytest.mark.slow
-def test_the_local_runner_runs_the_same_definition_with_standard_children(template_dict):
-    logical_id, deployed = _sync(template_dict)
+def test_the_local_runner_runs_the_same_definitions_with_standard_children(template_dict):
+    """Every state machine with a Distributed Map (the sync's lookups, the alerts' deliveries, ...)."""
+    deployed = {
+        logical_id: json.loads(document) for logical_id, document in rendered_definitions(template_dict).items()
+    }
     with LocalStack(template_dict, {}) as local:
-        created = local.sfn.describe_state_machine(stateMachineArn=local.state_machines[logical_id])
-    local = json.loads(created["definition"])
-    enrich = local["States"]["LookUpTenders"]
-    assert enrich["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] == "STANDARD"
-    # moto's parser wants a float: the same number.
-    assert enrich["ToleratedFailurePercentage"] == 100.0 and isinstance(enrich["ToleratedFailurePercentage"], float)
-    # Nothing else differs.
-    enrich["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] = "EXPRESS"
-    enrich["ToleratedFailurePercentage"] = 100
-    assert json.dumps(local, sort_keys=True) == json.dumps(deployed, sort_keys=True)
+        created = {
+            logical_id: json.loads(local.sfn.describe_state_machine(stateMachineArn=arn)["definition"])
+            for logical_id, arn in local.state_machines.items()
+        }
+    starts = set()
+    for logical_id, local_document in created.items():
+        for distributed_map in _distributed(local_document["States"]):
+            config = distributed_map["ItemProcessor"]["ProcessorConfig"]
+            assert config["ExecutionType"] == "STANDARD"
+            # moto's parser wants a float: the same number.
+            tolerated = distributed_map["ToleratedFailurePercentage"]
+            assert tolerated == 100.0 and isinstance(tolerated, float)
+            starts.add(distributed_map["ItemProcessor"]["StartAt"])
+            config["ExecutionType"] = "EXPRESS"
+            distributed_map["ToleratedFailurePercentage"] = 100
+        # Nothing else differs.
+        assert json.dumps(local_document, sort_keys=True) == json.dumps(deployed[logical_id], sort_keys=True)
+    assert starts == set(FAILURE_RECORDS)
 
 
 def test_local_definition_leaves_standard_children_and_inline_maps_alone():

@@ -10,6 +10,7 @@ from aws_cdk.assertions import Capture, Match, Template
 
 from infra.config import StackConfig
 from infra.stack import build_stack
+from tender_sync.workflows import JOB_WORKFLOWS
 from tests.helpers.stack import RETRY, STATE_MACHINE_OUTPUTS, function_ids, render_definition, state_machine_id
 
 CATCH = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "FailJob"}]
@@ -237,7 +238,8 @@ def test_cleanup_runs_daily_on_its_own_schedule(template: Template):
         "triggeredBy": "schedule",
         "scheduledTime": "<aws.scheduler.scheduled-time>",
     }
-    template.resource_count_is("AWS::Scheduler::Schedule", 2)
+    # The sync's, the cleanup's and the alerts' (test_alerts_stack.py).
+    template.resource_count_is("AWS::Scheduler::Schedule", 3)
 
 
 @pytest.mark.slow
@@ -259,9 +261,8 @@ def test_only_cleanup_may_describe_executions_and_only_the_job_workflows(templat
         for part in resource["Fn::Join"][1]
         if isinstance(part, dict) and "Fn::GetAtt" in part
     }
-    assert described == {
-        state_machine_id(template, output) for output in STATE_MACHINE_OUTPUTS if output != "CleanupStateMachineArn"
-    }
+    # Not the cleanup's own, nor the alerts' (they open no job).
+    assert described == {state_machine_id(template, workflow.stack_output) for workflow in JOB_WORKFLOWS}
     assert all(resource["Fn::Join"][1][-1] == ":*" for resource in resources)
 
 
@@ -329,12 +330,13 @@ def test_alarms_on_failed_executions_the_enrichment_failure_rate_and_late_change
     template: Template,
 ):
     topic = next(iter(template.find_resources("AWS::SNS::Topic")))
-    # The others (the database not configured, the app's events' dead-letter queues) are asserted with their
-    # features: test_real_accounts.py, test_app_events.py.
+    # The others (the database not configured, the app's events' dead-letter queues, the alerts' undelivered
+    # deliveries and dead-letter queue) are asserted with their features: test_real_accounts.py, test_app_events.py,
+    # test_alerts_stack.py.
     alarms = {
         logical_id: alarm
         for logical_id, alarm in template.find_resources("AWS::CloudWatch::Alarm").items()
-        if not logical_id.startswith(("AppEvents", "MonitoringDatabaseNotConfigured"))
+        if not logical_id.startswith(("AppEvents", "Alerts", "MonitoringDatabaseNotConfigured"))
     }
     assert len(alarms) == 3
     by_metric = {}

@@ -96,13 +96,16 @@ def test_a_customer_managed_key_is_granted_to_exactly_the_secret_readers():
         for statement in role_statements(template, role)
         if statement["Action"] == "kms:Decrypt"
     }
+    # The database secrets' readers: the alerts key is the stack's own, under Secrets Manager's key.
+    alerts_key = template["Outputs"]["AlertsKeySecretArn"]["Value"]
     reading = {
         handler
         for handler, role in roles.items()
         for statement in role_statements(template, role)
-        if statement["Action"] == "secretsmanager:GetSecretValue"
+        if statement["Action"] == "secretsmanager:GetSecretValue" and statement["Resource"] != alerts_key
     }
     assert decrypting == reading and "migrate_schema" in reading and "look_up_batch" not in reading
+    assert "deliver_batch" not in reading
     (statement,) = [s for s in role_statements(template, roles["start_job"]) if s["Action"] == "kms:Decrypt"]
     assert statement["Resource"] == KMS_KEY
     assert "secretsmanager." in json.dumps(statement["Condition"]["StringEquals"]["kms:ViaService"])

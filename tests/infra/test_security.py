@@ -83,10 +83,9 @@ def template_json(template: Template) -> dict[str, Any]:
 @pytest.mark.slow
 def test_each_function_gets_only_what_it_uses(template: Template, template_json: dict[str, Any]):
     bucket = f"<{single_resource(template_json, 'AWS::S3::Bucket')}.Arn>"
-    secret, owner_secret = (
-        f"<{logical_id}>"
-        for logical_id, resource in template_json["Resources"].items()
-        if resource["Type"] == "AWS::SecretsManager::Secret"
+    secret, owner_secret, alerts_key = (
+        f"<{template_json['Outputs'][output]['Value']['Ref']}>"
+        for output in ("DatabaseSecretArn", "DatabaseOwnerSecretArn", "AlertsKeySecretArn")
     )
     none = "null"
     staging = (("s3:AbortMultipartUpload", "s3:PutObject"), (f"{bucket}/runs/*",), none)
@@ -183,6 +182,33 @@ def test_each_function_gets_only_what_it_uses(template: Template, template_json:
                 none,
             ),
         },
+        # Alerts (test_alerts_stack.py). The unsubscribe endpoint pauses the subscription its signed link names.
+        "Unsubscribe": {(SECRET, (secret,), none), (SECRET, (alerts_key,), none)},
+        # Writes the Map's items (deliveries.json) and each batch (deliveries/).
+        "MatchAlerts": {(("s3:PutObject",), (f"{bucket}/runs/*",), none), (SECRET, (secret,), none)},
+        # Reads its batch, writes its one result; sends from alertFromAddress only, with the alerts' configuration
+        # set; never touches the database.
+        "DeliverBatch": {
+            (("s3:GetObject",), (f"{bucket}/runs/*/deliveries/*",), none),
+            (("s3:PutObject",), (f"{bucket}/runs/*/delivered/*",), none),
+            (SECRET, (alerts_key,), none),
+            (
+                ("ses:SendEmail",),
+                (
+                    "arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:configuration-set/tender-sync-alerts",
+                    "arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/*",
+                ),
+                json.dumps({"StringEquals": {"ses:FromAddress": "alerts@example.org"}}),
+            ),
+        },
+        # Reads the items and the batches' results, and lists them.
+        "RecordDeliveries": {
+            reads_runs,
+            (("s3:ListBucket",), (bucket,), json.dumps({"StringLike": {"s3:prefix": ["runs/*"]}})),
+            (SECRET, (secret,), none),
+        },
+        "FailAlerts": {(SECRET, (secret,), none)},
+        "EmailFeedback": {(SECRET, (secret,), none)},
     }
     for name, function_id in function_ids(template).items():
         properties = template_json["Resources"][function_id]["Properties"]
@@ -205,9 +231,9 @@ def test_no_function_role_has_a_managed_policy_or_another_principal(template: Te
 
 @pytest.mark.slow
 def test_a_real_run_needs_every_s3_grant_and_nothing_more(recorded_run: RecordedRun):
-    """Each S3 request a handler made in a whole local sync, and in a run of each other workflow, is allowed by
-    its function's role; each S3 action a role is granted was used by its function (AbortMultipartUpload only
-    runs on a failure)."""
+    """Each S3 request a handler made in a whole local sync, in the alerts runs after it, and in a run of each other
+    workflow, is allowed by its function's role; each S3 action a role is granted was used by its function
+    (AbortMultipartUpload only runs on a failure)."""
     template = recorded_run.template
     grants: dict[str, list[tuple[str, str, dict[str, Any] | None]]] = {}
     for function_id in (k for k, r in template["Resources"].items() if r["Type"] == "AWS::Lambda::Function"):
@@ -234,8 +260,9 @@ def test_a_real_run_needs_every_s3_grant_and_nothing_more(recorded_run: Recorded
         return False
 
     used = set()
-    assert recorded_run.s3_calls and recorded_run.other_s3_calls
-    for call in recorded_run.s3_calls + recorded_run.other_s3_calls:
+    alerts_calls = [call for run in recorded_run.alerts_runs for call in run.s3_calls]
+    assert recorded_run.s3_calls and alerts_calls and recorded_run.other_s3_calls
+    for call in recorded_run.s3_calls + alerts_calls + recorded_run.other_s3_calls:
         action = S3_ACTIONS[call.operation]
         bucket, key = call.params["Bucket"], call.params.get("Key")
         arn = f"arn:aws:s3:::{bucket}" + (f"/{key}" if key is not None else "")

@@ -100,11 +100,16 @@ def test_functions_share_one_code_asset_and_each_gets_only_the_environment_it_re
     functions = our_functions(template)
     assert len({json.dumps(function["Properties"]["Code"], sort_keys=True) for function in functions.values()}) == 1
     [bucket] = template.find_resources("AWS::S3::Bucket")
-    [secret, owner_secret] = template.find_resources("AWS::SecretsManager::Secret")
+    [unsubscribe_url] = template.find_resources("AWS::Lambda::Url")
     template_json = template.to_json()
+    secret, owner_secret, alerts_key = (
+        template_json["Outputs"][output]["Value"]["Ref"]
+        for output in ("DatabaseSecretArn", "DatabaseOwnerSecretArn", "AlertsKeySecretArn")
+    )
     powertools = {"POWERTOOLS_SERVICE_NAME": "tender-sync", "POWERTOOLS_METRICS_NAMESPACE": "TenderSync"}
     database = {"DATABASE_SECRET_ARN": {"Ref": secret}}
     artifacts = {"BUCKET_NAME": {"Ref": bucket}}
+    key = {"ALERTS_KEY_SECRET_ARN": {"Ref": alerts_key}}
     expected: dict[str, dict[str, Any]] = {
         "StartJob": {**database, **SYNC_SETTINGS},
         "FetchReleases": {**SOURCE_SETTINGS, **artifacts},
@@ -141,6 +146,24 @@ def test_functions_share_one_code_asset_and_each_gets_only_the_environment_it_re
                 )
             },
         },
+        # Alerts (test_alerts_stack.py). The unsubscribe endpoint checks its links with the alerts key.
+        "Unsubscribe": {**database, **key},
+        "MatchAlerts": {
+            **database,
+            **artifacts,
+            "TENDER_URL_TEMPLATE": "https://app.example.org/tenders/{ocid}",
+            "ALERT_DIGEST_HOUR": "7",
+        },
+        # No database: the batch, its addresses and where its result goes are its Map item.
+        "DeliverBatch": {
+            **key,
+            "ALERT_FROM_ADDRESS": "alerts@example.org",
+            "ALERT_CONFIGURATION_SET": "tender-sync-alerts",
+            "UNSUBSCRIBE_URL": {"Fn::GetAtt": [unsubscribe_url, "FunctionUrl"]},
+        },
+        "RecordDeliveries": database,
+        "FailAlerts": database,
+        "EmailFeedback": database,
     }
     for name, logical_id in function_ids(template).items():
         assert functions[logical_id]["Properties"]["Environment"]["Variables"] == {**powertools, **expected[name]}, name
@@ -170,6 +193,13 @@ def test_functions_share_one_code_asset_and_each_gets_only_the_environment_it_re
         ("MigrateSchema", 256, 300),
         # Waits for the single-tender run it starts (test_app_events.py).
         ("StartRequested", 256, 900),
+        ("Unsubscribe", 256, 15),
+        ("MatchAlerts", 512, 120),
+        # As LookUpBatch: its Express child ends within 5 minutes at worst (test_express_children.py).
+        ("DeliverBatch", 256, 30),
+        ("RecordDeliveries", 256, 120),
+        ("FailAlerts", 128, 30),
+        ("EmailFeedback", 128, 30),
     ],
 )
 def test_function_memory_and_timeout(template: Template, name: str, memory: int, timeout: int):
@@ -186,13 +216,17 @@ def test_each_function_logs_to_its_own_log_group_with_retention(template: Templa
     assert used <= set(log_groups)
 
 
-def _functions_whose_role_can(template: Template, action: str) -> set[str]:
+def _functions_whose_role_can(template: Template, action: str, resource: Any = None) -> set[str]:
+    """The functions granted `action` (on `resource` only, when given)."""
     roles = {
         statement_holder["Roles"][0]["Ref"]
         for statement_holder in (
             policy["Properties"] for policy in template.find_resources("AWS::IAM::Policy").values()
         )
-        if any(action in _as_list(statement["Action"]) for statement in statement_holder["PolicyDocument"]["Statement"])
+        if any(
+            action in _as_list(statement["Action"]) and resource in (None, statement["Resource"])
+            for statement in statement_holder["PolicyDocument"]["Statement"]
+        )
     }
     return {name for name, logical_id in function_ids(template).items() if _role_of(template, logical_id) in roles}
 
@@ -208,11 +242,13 @@ def _as_list(value) -> list[Any]:
 
 @pytest.mark.slow
 def test_only_the_database_functions_can_read_the_secret(template: Template):
+    outputs = template.to_json()["Outputs"]
+    read = "secretsmanager:GetSecretValue"
+    assert _functions_whose_role_can(template, read, outputs["DatabaseSecretArn"]["Value"]) == DATABASE_FUNCTIONS
     # MigrateSchema reads the owner's secret, and no other (test_real_accounts.py).
-    assert _functions_whose_role_can(template, "secretsmanager:GetSecretValue") == {
-        *DATABASE_FUNCTIONS,
-        "MigrateSchema",
-    }
+    assert _functions_whose_role_can(template, read, outputs["DatabaseOwnerSecretArn"]["Value"]) == {"MigrateSchema"}
+    # The alerts key's readers (test_alerts_stack.py) are the only other secret readers.
+    assert _functions_whose_role_can(template, read) == {*DATABASE_FUNCTIONS, "MigrateSchema", "DeliverBatch"}
 
 
 @pytest.mark.slow
@@ -224,10 +260,17 @@ def test_only_the_functions_that_use_the_bucket_can_reach_it(template: Template)
         "PlanLookups",
         "LookUpBatch",
         "PrepareChanges",
+        "MatchAlerts",
+        "DeliverBatch",
     }
-    assert _functions_whose_role_can(template, "s3:GetObject") == {"UpsertTenders", "StoreLookups"}
+    assert _functions_whose_role_can(template, "s3:GetObject") == {
+        "UpsertTenders",
+        "StoreLookups",
+        "RecordDeliveries",
+        "DeliverBatch",
+    }
     # UpsertTenders lists nothing, but may: S3 then says an expired artifact is missing, not access denied.
-    assert _functions_whose_role_can(template, "s3:ListBucket") == {"UpsertTenders", "StoreLookups"}
+    assert _functions_whose_role_can(template, "s3:ListBucket") == {"UpsertTenders", "StoreLookups", "RecordDeliveries"}
 
 
 # State machine definition
@@ -565,9 +608,9 @@ def test_bucket_enforces_ssl(template: Template):
 
 @pytest.mark.slow
 def test_new_secrets_are_created_when_none_are_given(template: Template):
-    """The functions' secret, and the owner's for the migrations at deploy."""
-    template.resource_count_is("AWS::SecretsManager::Secret", 2)
-    for whose in ("for the functions", "for the migrations at deploy"):
+    """The functions' secret, the owner's for the migrations at deploy, and the alerts key (always the stack's)."""
+    template.resource_count_is("AWS::SecretsManager::Secret", 3)
+    for whose in ("for the functions", "for the migrations at deploy", "the key the webhooks' signing secrets"):
         template.has_resource(
             "AWS::SecretsManager::Secret",
             {"Properties": {"Description": Match.string_like_regexp(whose)}, "DeletionPolicy": "Retain"},
@@ -577,8 +620,8 @@ def test_new_secrets_are_created_when_none_are_given(template: Template):
 @pytest.mark.slow
 def test_a_given_secret_is_used_instead_of_creating_one(overridden_template: Template, overrides: dict[str, Any]):
     arn = overrides["databaseSecretArn"]
-    # The owner's secret is still the stack's: OVERRIDES names only the functions'.
-    overridden_template.resource_count_is("AWS::SecretsManager::Secret", 1)
+    # The owner's secret and the alerts key are still the stack's: OVERRIDES names only the functions'.
+    overridden_template.resource_count_is("AWS::SecretsManager::Secret", 2)
     functions = overridden_template.find_resources("AWS::Lambda::Function")
     for name, logical_id in function_ids(overridden_template).items():
         variables = functions[logical_id]["Properties"]["Environment"]["Variables"]
@@ -612,6 +655,8 @@ def test_outputs(template: Template):
         "AlertsTopicArn",
         "DashboardName",
         "ChangeEventsBusName",
+        "AlertsKeySecretArn",
+        "AlertsDeadLetterQueueUrl",
     ):
         template.has_output(name, {"Value": {"Ref": Match.any_value()}})
     template.has_output("ChangeEventsSchemaName", {"Value": {"Fn::GetAtt": [Match.any_value(), "SchemaName"]}})
@@ -711,6 +756,10 @@ def test_synth_template_returns_the_cloudformation_template():
         "ChangeEventsSchemaName",
         "AppEventsDeadLetterQueueUrl",
         "AppEventsUndeliveredQueueUrl",
+        "AlertsKeySecretArn",
+        "AlertsDeadLetterQueueUrl",
+        "UnsubscribeUrl",
+        "EmailConfigurationSetName",
     }
 
 

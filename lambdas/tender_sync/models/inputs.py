@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from tender_sync.changes.events import DETAIL_TYPE, TendersChanged
 from tender_sync.errors import InvalidInput
 from tender_sync.models.jobs import Window
 from tender_sync.settings import SyncSettings
@@ -160,9 +161,7 @@ class SingleTenderRequest(BaseModel):
     @classmethod
     def not_beside_ocid(cls, ocids: Any, info: ValidationInfo) -> Any:
         if info.data.get("ocid") is not None:
-            raise PydanticCustomError(
-                "extra_forbidden", "Extra inputs are not permitted beside 'ocid': give one or the other"
-            )
+            raise PydanticCustomError("extra_forbidden", "not beside 'ocid': give one or the other")
         return ocids
 
     @field_validator("ocids")
@@ -210,6 +209,28 @@ class CleanupRequest(BaseModel):
     scheduledTime: str | None = None
 
 
+class AlertsRequest(BaseModel):
+    """alerts: a `Tenders Changed` event as the rule delivers it (its matches, then every delivery due), or none
+    (the schedule: the digests and the retries due)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    triggeredBy: str = Field(default="manual", max_length=200)
+    scheduledTime: str | None = None
+    # The change event's id (detail.id), which a second delivery of the same event is known by.
+    event: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def from_change_event(cls, data: Any) -> Any:
+        """An EventBridge event (it has a detail-type) is taken as the event it announces."""
+        if not (isinstance(data, dict) and "detail-type" in data):
+            return data
+        if data["detail-type"] != DETAIL_TYPE or not isinstance(data.get("detail"), dict):
+            raise ValueError(f"an event that starts alerts is a {DETAIL_TYPE!r} event, with its detail")
+        return {"triggeredBy": "event", "event": TendersChanged.model_validate(data["detail"]).id}
+
+
 def check_range(date_from: date, date_to: date) -> None:
     """[date_from, date_to) is a range of days the source has published: not empty, not past today."""
     if date_from >= date_to:
@@ -221,7 +242,7 @@ def check_range(date_from: date, date_to: date) -> None:
         )
 
 
-def parse_input(model: type[Request], value: object, workflow: str, defaults: InputDefaults) -> Request:
+def parse_input(model: type[Request], value: object, workflow: str, defaults: InputDefaults | None) -> Request:
     """The execution input as `model`, or InvalidInput with a one-line reason naming each bad field."""
     try:
         return model.model_validate(value if value is not None else {}, context=defaults)
@@ -229,8 +250,41 @@ def parse_input(model: type[Request], value: object, workflow: str, defaults: In
         raise InvalidInput(f"invalid {workflow} input: {one_line(error)}") from None
 
 
+# What a value must be, by pydantic's error type, in the input's words.
+EXPECTED = {
+    "date_parsing": "is not a date (YYYY-MM-DD)",
+    "date_from_datetime_parsing": "is not a date (YYYY-MM-DD)",
+    "date_from_datetime_inexact": "is not a date (YYYY-MM-DD)",
+    "date_type": "is not a date (YYYY-MM-DD)",
+    "datetime_parsing": "is not a date and time (ISO 8601)",
+    "datetime_from_date_parsing": "is not a date and time (ISO 8601)",
+    "datetime_type": "is not a date and time (ISO 8601)",
+    "int_parsing": "is not a whole number",
+    "int_type": "is not a whole number",
+    "int_from_float": "is not a whole number",
+    "string_type": "is not a string",
+    "list_type": "is not a list",
+}
+
+
 def one_line(error: ValidationError) -> str:
-    """A pydantic error as one line naming each bad field."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors(include_url=False)
-    )
+    """A pydantic error as one line naming each bad field and what it takes."""
+    return "; ".join(_problem(e) for e in error.errors(include_url=False))
+
+
+def _problem(error: Any) -> str:
+    field = ".".join(str(part) for part in error["loc"])
+    kind = error["type"]
+    if kind == "value_error":
+        text = str(error["ctx"]["error"])
+    elif kind == "missing":
+        text = "required"
+    elif kind == "extra_forbidden":
+        text = "not a field of this input" if error["msg"] == "Extra inputs are not permitted" else error["msg"]
+    elif kind == "model_type":
+        text = f"the input must be a JSON object, not {type(error['input']).__name__}"
+    elif kind in EXPECTED:
+        text = f"{error['input']!r} {EXPECTED[kind]}"
+    else:
+        text = error["msg"]
+    return f"{field}: {text}" if field else text

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tender_sync.alerts.models import DeliveryItem, DeliveryPlan
 from tender_sync.changes.events import ToPublish
 from tender_sync.models.jobs import BackfillJob, Job, SingleTenderJob, SyncJob
 from tender_sync.models.lookups import LookupBatch, LookupPlan
@@ -92,4 +93,36 @@ class LookUpBatchEvent(BaseModel):
     resultsPrefix: str
     secondsBetweenLookups: float
     notAfter: datetime | None = None
+    error: dict[str, Any] | None = None
+
+
+class AlertsPlan(DeliveryPlan):
+    """MatchAlerts' output: the run's deliveries (DeliveryPlan), and what its event matched."""
+
+    executionId: str
+    # The change event matched (None: a scheduled run), and whether an earlier run had matched it already.
+    event: str | None = None
+    duplicate: bool = False
+    # Tenders newly due a notification, and the subscriptions they are for.
+    notices: int = 0
+    subscriptions: int = 0
+    # Why the run did nothing (the database not configured yet).
+    skipped: str | None = None
+
+
+class AlertsEvent(BaseModel):
+    """RecordDeliveries: the plan MatchAlerts made."""
+
+    alerts: AlertsPlan
+
+
+class DeliverBatchEvent(BaseModel):
+    """DeliverBatch: one Map item (a batch's number), where its batch is and its result goes, and how often it may
+    send an email; as RecordDeliveryFailure, with the batch's error too (the Catch's {Error, Cause})."""
+
+    item: DeliveryItem
+    bucket: str
+    batchesPrefix: str
+    resultsPrefix: str
+    secondsBetweenEmails: float
     error: dict[str, Any] | None = None

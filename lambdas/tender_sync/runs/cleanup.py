@@ -1,5 +1,6 @@
 """Cleanup: job_log rows left RUNNING, leases left held and lookup claims left standing, by executions that are no
-longer running; change events sent long ago; and the keys of the app's events received long ago.
+longer running; change events sent long ago; the keys of the app's events received long ago; and alerts runs,
+matched events and delivered deliveries of long ago.
 
 An execution stopped from outside (aborted, timed out) never reaches FailJob, so its row stays RUNNING and
 its lease stays taken until it expires. Each is checked against Step Functions (DescribeExecution) here."""
@@ -10,6 +11,7 @@ import psycopg
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
+from tender_sync.alerts import runs as alert_runs
 from tender_sync.app_events import ledger
 from tender_sync.changes import outbox
 from tender_sync.storage import cursor, job_log
@@ -29,6 +31,7 @@ class CleanupResult(BaseModel):
     claimsReleased: list[str] = []
     changeEventsForgotten: int = 0
     requestedEventsForgotten: int = 0
+    alertRowsForgotten: int = 0
     # Why nothing was checked, when nothing could be (the database is not configured yet).
     skipped: str | None = None
 
@@ -41,12 +44,17 @@ def run(
     result = clean_up(conn, status_of)
     result.changeEventsForgotten = outbox.forget_sent(conn)
     result.requestedEventsForgotten = ledger.forget_old(conn)
+    result.alertRowsForgotten = alert_runs.forget_old(conn)
     job_id = job_log.open_job(conn, CLEANUP.name, execution_id, triggered_by, None)
     job_log.finish_job(conn, source, job_id, execution_id, None)
     return result
 
 
-def clean_up(conn: psycopg.Connection, status_of: DescribeStatus) -> CleanupResult:
+def clean_up(
+    conn: psycopg.Connection, status_of: DescribeStatus, why: Callable[[str | None], str] | None = None
+) -> CleanupResult:
+    """Each job, lease and claim of an execution no longer running (by status_of) closed: the job FAILED with
+    `why` its execution ended (its status, None when there is no such execution), as of now."""
     running_jobs = conn.execute(
         "SELECT id, execution_id FROM job_log WHERE status = 'RUNNING' AND execution_id IS NOT NULL ORDER BY id"
     ).fetchall()
@@ -65,7 +73,7 @@ def clean_up(conn: psycopg.Connection, status_of: DescribeStatus) -> CleanupResu
     failed, freed = [], []
     for job_id, execution_id in running_jobs:
         if execution_id in statuses and statuses[execution_id] != "RUNNING":
-            reason = _reason(statuses[execution_id])
+            reason = (why or _reason)(statuses[execution_id])
             updated = conn.execute(
                 """UPDATE job_log SET status = 'FAILED', error = %s, finished_at = now()
                     WHERE id = %s AND status = 'RUNNING' RETURNING id""",

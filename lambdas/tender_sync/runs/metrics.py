@@ -1,17 +1,15 @@
 """A finished run's counts and duration as CloudWatch metrics (EMF), published once the job is stored as finished;
 and the scheduled runs that found the database not configured yet."""
 
-from functools import cache
-
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from tender_sync.models.jobs import FinishedJob
 
 
-@cache
-def _metrics() -> Metrics:
-    """Made when first used, in the function, whose environment names the namespace (not when infra/ imports this)."""
+def metrics() -> Metrics:
+    """Made for each use, from the environment the function has then: its namespace is named there (and infra/,
+    which imports this, has none)."""
     return Metrics()
 
 
@@ -20,14 +18,16 @@ DATABASE_NOT_CONFIGURED = "database_not_configured"
 
 
 def publish(workflow: str, finished: FinishedJob) -> None:
-    _metrics().add_metadata(key="workflow", value=workflow)
+    emf = metrics()
+    emf.add_metadata(key="workflow", value=workflow)
     for name, value in finished.counts.items():
-        _metrics().add_metric(name=name, unit=MetricUnit.Count, value=value)
-    _metrics().add_metric(name="duration", unit=MetricUnit.Seconds, value=finished.seconds)
-    _metrics().flush_metrics()
+        emf.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    emf.add_metric(name="duration", unit=MetricUnit.Seconds, value=finished.seconds)
+    emf.flush_metrics()
 
 
 def publish_not_configured(workflow: str) -> None:
-    _metrics().add_metadata(key="workflow", value=workflow)
-    _metrics().add_metric(name=DATABASE_NOT_CONFIGURED, unit=MetricUnit.Count, value=1)
-    _metrics().flush_metrics()
+    emf = metrics()
+    emf.add_metadata(key="workflow", value=workflow)
+    emf.add_metric(name=DATABASE_NOT_CONFIGURED, unit=MetricUnit.Count, value=1)
+    emf.flush_metrics()

@@ -1,6 +1,11 @@
 """A state machine's graph as inline SVG, drawn from its definition: states in rows by their distance from the
 start, the states reached only through a Catch in a column of their own, a Map's item processor drawn inside it.
-Each state is coloured by its outcome (a CSS class) and links to its runs on the page."""
+
+An edge to the next row runs straight down between the rows. Every other edge (one that skips rows, a loop's way
+back, a Catch) leaves its state by the side, runs in a lane of its own beside the boxes (left of them for the
+transitions, right for the Catches: one lane per target) and enters its target by the side, crossing the rows only
+in the gaps between them: no edge runs under a box. Each state is coloured by its outcome (a CSS class) and links to
+its details on the page; the edges the execution took are marked."""
 
 from dataclasses import dataclass, field
 from html import escape
@@ -9,38 +14,53 @@ from typing import Any
 from local.up.console.execution import NOT_REACHED
 
 BOX_WIDTH, BOX_HEIGHT = 200, 34
-GAP_X, GAP_Y = 28, 42
+GAP_X, GAP_Y = 28, 48
 PAD = 14  # inside a Map's frame
 MAP_HEADER = 26
+LANE = 12  # between two lanes, and between the boxes and the nearest lane
+STUB = 10  # how far an edge runs out of a box's side before it turns
+MAIN, SIDE = 0, 1  # the main column, and the column of the states reached only through a Catch
+
+Point = tuple[float, float]
+Edge = tuple[str, str, str]  # from, to, and "next" or "catch"
 
 
 @dataclass
 class Box:
     name: str
-    x: float
-    y: float
+    column: int
+    row: int
     width: float
     height: float
     inner: "Layout | None" = None
+    x: float = 0
+    y: float = 0
+    row_bottom: float = 0  # the bottom of the tallest box of its row
+
+    @property
+    def middle(self) -> float:
+        return self.y + self.height / 2
 
 
 @dataclass
 class Layout:
-    width: float
-    height: float
+    width: float = 0
+    height: float = 0
     boxes: dict[str, Box] = field(default_factory=dict)
-    edges: list[tuple[str, str, str]] = field(default_factory=list)  # from, to, "next" or "catch"
+    edges: list[Edge] = field(default_factory=list)
+    # The line each edge is drawn along, from its source to its target.
+    routes: dict[Edge, list[Point]] = field(default_factory=dict)
 
 
 def transitions(state: dict[str, Any]) -> list[str]:
     """Where a state goes next, apart from its Catch."""
-    targets = [choice["Next"] for choice in state.get("Choices", [])]
+    targets = [choice.get("Next") for choice in state.get("Choices", [])]
     targets += [state[key] for key in ("Next", "Default") if key in state]
-    return targets
+    return [target for target in targets if isinstance(target, str)]
 
 
 def catches(state: dict[str, Any]) -> list[str]:
-    return [catcher["Next"] for catcher in state.get("Catch", [])]
+    return [catcher["Next"] for catcher in state.get("Catch", []) if isinstance(catcher.get("Next"), str)]
 
 
 def rows_from(starts: list[str], states: dict[str, Any], placed: set[str]) -> list[list[str]]:
@@ -84,51 +104,149 @@ def rows_from(starts: list[str], states: dict[str, Any], placed: set[str]) -> li
 def layout(definition: dict[str, Any]) -> Layout:
     states = definition["States"]
     placed: set[str] = set()
-    main = rows_from([definition["StartAt"]], states, placed)
+    main = rows_from([definition.get("StartAt", "")], states, placed)
     caught_only = [target for name in states for target in catches(states[name]) if target not in placed]
     side = rows_from(list(dict.fromkeys(caught_only)), states, placed)
-    rest = rows_from([name for name in states if name not in placed], states, placed)  # unreachable: shown anyway
-    inner = {name: layout(state["ItemProcessor"]) for name, state in states.items() if "ItemProcessor" in state}
-
-    def size(name: str) -> tuple[float, float]:
-        if name in inner:
-            return max(BOX_WIDTH, inner[name].width + 2 * PAD), inner[name].height + 2 * PAD + MAP_HEADER
-        return BOX_WIDTH, BOX_HEIGHT
-
-    result = Layout(0, 0)
-    main_rows = main + rest
-    row_widths = [sum(size(n)[0] for n in row) + GAP_X * (len(row) - 1) for row in main_rows]
-    main_width = max(row_widths, default=0)
-    y = 0.0
-    for row, row_width in zip(main_rows, row_widths, strict=True):
-        x = (main_width - row_width) / 2
-        height = max(size(n)[1] for n in row)
-        for name in row:
-            width, box_height = size(name)
-            result.boxes[name] = Box(name, x, y, width, box_height, inner.get(name))
-            x += width + GAP_X
-        y += height + GAP_Y
-    side_x = main_width + GAP_X * 2 if side else main_width
-    side_y = (BOX_HEIGHT + GAP_Y) if len(main_rows) > 1 else 0.0
-    for row in side:
-        x = side_x
-        for name in row:
-            width, box_height = size(name)
-            result.boxes[name] = Box(name, x, side_y, width, box_height, inner.get(name))
-            x += width + GAP_X
-        side_y += max(size(n)[1] for n in row) + GAP_Y
-    result.width = max(box.x + box.width for box in result.boxes.values())
-    result.height = max(box.y + box.height for box in result.boxes.values())
+    main += rows_from([name for name in states if name not in placed], states, placed)  # unreachable: shown anyway
+    result = Layout()
+    for column, rows in ((MAIN, main), (SIDE, side)):
+        for number, row in enumerate(rows):
+            for name in row:
+                inner = layout(states[name]["ItemProcessor"]) if "ItemProcessor" in states[name] else None
+                width, height = (
+                    (max(BOX_WIDTH, inner.width + 2 * PAD), inner.height + 2 * PAD + MAP_HEADER)
+                    if inner
+                    else (BOX_WIDTH, BOX_HEIGHT)
+                )
+                result.boxes[name] = Box(name, column, number, width, height, inner)
+    boxes = result.boxes
     for name, state in states.items():
         result.edges += [(name, target, "next") for target in transitions(state) if target in states]
         result.edges += [(name, target, "catch") for target in catches(state) if target in states]
+    result.edges = list(dict.fromkeys(result.edges))  # two choices of one Choice may go to the same state
+    routed = [edge for edge in result.edges if not _straight_down(boxes, edge)]
+    # One lane per target on each side: the edges into one state run together.
+    left = list(dict.fromkeys(edge[1] for edge in routed if _lane_side(boxes, edge) < 0))
+    right = list(dict.fromkeys(edge[1] for edge in routed if _lane_side(boxes, edge) > 0))
+
+    # The main column's rows, centred, right of the left lanes; the side column right of the right lanes.
+    main_left = LANE * (len(left) + 1) if left else 0
+    main_width = max((_row_width([boxes[n] for n in row]) for row in main), default=0)
+    _place(main, boxes, main_left, main_width, 0)
+    main_right = main_left + main_width
+    side_left = main_right + 2 * GAP_X + LANE * len(right)
+    side_top = (BOX_HEIGHT + GAP_Y) if len(main) > 1 else 0.0
+    _place(side, boxes, side_left, 0, side_top)
+
+    lanes: dict[tuple[int, str], float] = {(-1, target): main_left - LANE * (i + 1) for i, target in enumerate(left)}
+    lanes |= {(1, target): main_right + LANE * (i + 1) for i, target in enumerate(right)}
+    for edge in result.edges:
+        source, target = boxes[edge[0]], boxes[edge[1]]
+        if _straight_down(boxes, edge):
+            result.routes[edge] = _down(source, target)
+        else:
+            lane_side = _lane_side(boxes, edge)
+            lane_index = (left if lane_side < 0 else right).index(target.name)
+            result.routes[edge] = _around(source, target, lanes[(lane_side, target.name)], lane_index, boxes)
+    # An edge into the first row may run above it: everything moves down to start at y 0.
+    top = min((y for route in result.routes.values() for _, y in route), default=0.0)
+    if top < 0:
+        for box in boxes.values():
+            box.y, box.row_bottom = box.y - top, box.row_bottom - top
+        for edge, route in result.routes.items():
+            result.routes[edge] = [(x, y - top) for x, y in route]
+    points = [point for route in result.routes.values() for point in route]
+    points += [(box.x + box.width, box.y + box.height) for box in boxes.values()]
+    result.width, result.height = max((x for x, _ in points), default=0), max((y for _, y in points), default=0)
     return result
 
 
-def svg(definition: dict[str, Any], outcomes: dict[str, str], map_labels: dict[str, str] | None = None) -> str:
-    """The graph as an <svg> element; outcomes by state name (states absent from it were not reached)."""
+def _row_width(row: list[Box]) -> float:
+    return sum(box.width for box in row) + GAP_X * (len(row) - 1)
+
+
+def _place(rows: list[list[str]], boxes: dict[str, Box], left: float, width: float, top: float) -> None:
+    """Places the rows from `top` down, each centred in `width` from `left` (0: each from `left`)."""
+    y = top
+    for row in rows:
+        members = [boxes[name] for name in row]
+        x = left + (width - _row_width(members)) / 2 if width else left
+        height = max(box.height for box in members)
+        for box in members:
+            box.x, box.y, box.row_bottom = x, y, y + height
+            x += box.width + GAP_X
+        y += height + GAP_Y
+
+
+def _straight_down(boxes: dict[str, Box], edge: Edge) -> bool:
+    source, target, kind = boxes[edge[0]], boxes[edge[1]], edge[2]
+    return kind == "next" and source.column == target.column and target.row == source.row + 1
+
+
+def _lane_side(boxes: dict[str, Box], edge: Edge) -> int:
+    """-1: the edge runs left of the boxes; 1: right of the main column (a Catch, or to or from the side column)."""
+    source, target, kind = edge
+    if kind == "catch" or SIDE in (boxes[source].column, boxes[target].column):
+        return 1
+    return -1
+
+
+def _down(source: Box, target: Box) -> list[Point]:
+    """From the bottom of `source` to the top of `target` in the next row, turning in the gap between the rows."""
+    x1, x2 = source.x + source.width / 2, target.x + target.width / 2
+    y1, y2 = source.y + source.height, target.y
+    middle = (source.row_bottom + target.y) / 2
+    if x1 == x2:
+        return [(x1, y1), (x2, y2)]
+    return [(x1, y1), (x1, middle), (x2, middle), (x2, y2)]
+
+
+def _around(source: Box, target: Box, lane: float, lane_index: int, boxes: dict[str, Box]) -> list[Point]:
+    """Out of the side of `source` facing the lane, along the lane, into the side of `target` facing it. A box with
+    another box between it and the lane reaches the lane through the gap below its row (leaving) or above its row
+    (arriving)."""
+    offset = 6 + 5 * lane_index  # the lanes' runs across a gap, apart from one another
+
+    def facing(box: Box) -> float:
+        return box.x if lane < box.x else box.x + box.width
+
+    def clear(box: Box) -> bool:
+        """Nothing of its row between it and the lane."""
+        return not any(
+            other is not box
+            and other.column == box.column
+            and other.row == box.row
+            and min(lane, facing(box)) < other.x + other.width / 2 < max(lane, facing(box))
+            for other in boxes.values()
+        )
+
+    step = STUB if lane > facing(source) else -STUB
+    start = (facing(source), source.middle - 5)
+    if clear(source):
+        out = [start, (lane, start[1])]
+    else:
+        below = source.row_bottom + offset
+        out = [start, (start[0] + step, start[1]), (start[0] + step, below), (lane, below)]
+    step = STUB if lane > facing(target) else -STUB
+    end = (facing(target), target.middle + 5)
+    if clear(target):
+        into = [(lane, end[1]), end]
+    else:
+        above = target.y - offset
+        into = [(lane, above), (end[0] + step, above), (end[0] + step, end[1]), end]
+    return out + into
+
+
+def svg(
+    definition: dict[str, Any],
+    outcomes: dict[str, str],
+    map_labels: dict[str, str] | None = None,
+    taken: set[tuple[str, str, str]] | None = None,
+) -> str:
+    """The graph as an <svg> element; outcomes by state name (states absent from it were not reached), taken: the
+    edges the execution went along, (from, to, "next" or "catch")."""
     drawn = layout(definition)
-    margin = GAP_X + 12  # room for a loop's way back, left of the boxes
+    margin = 8
     parts = [
         f'<svg class="graph" xmlns="http://www.w3.org/2000/svg" width="{drawn.width + 2 * margin:.0f}" '
         f'height="{drawn.height + 2 * margin:.0f}" viewBox="{-margin} {-margin} {drawn.width + 2 * margin:.0f} '
@@ -136,7 +254,7 @@ def svg(definition: dict[str, Any], outcomes: dict[str, str], map_labels: dict[s
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
         'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z"/></marker></defs>',
     ]
-    _draw(drawn, definition["States"], outcomes, map_labels or {}, parts, top_level=True)
+    _draw(drawn, definition["States"], outcomes, map_labels or {}, taken or set(), parts, None)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -146,18 +264,25 @@ def _draw(
     states: dict[str, Any],
     outcomes: dict[str, str],
     map_labels: dict[str, str],
+    taken: set[tuple[str, str, str]],
     parts: list[str],
-    top_level: bool,
+    inside: str | None,
 ) -> None:
-    for source, target, kind in drawn.edges:
-        parts.append(_edge(drawn.boxes[source], drawn.boxes[target], kind))
+    """inside: the Map whose item processor this is (its states run in the Map's child executions, whose histories
+    are their own: drawn uncoloured, each linking to the Map's details)."""
+    for (source, target, kind), route in drawn.routes.items():
+        path = " ".join(f"{'M' if i == 0 else 'L'} {x:.0f} {y:.0f}" for i, (x, y) in enumerate(route))
+        marked = " taken" if inside is None and (source, target, kind) in taken else ""
+        parts.append(
+            f'<path class="edge {kind}{marked}" data-from="{escape(source)}" data-to="{escape(target)}" '
+            f'd="{path}" marker-end="url(#arrow)"/>'
+        )
     for name, box in drawn.boxes.items():
-        # The states inside a Map run in its child executions: the parent's history does not say how each went.
-        outcome = outcomes.get(name, NOT_REACHED) if top_level else "inside-map"
-        label = f"{name} ({states[name]['Type']})"
+        outcome = outcomes.get(name, NOT_REACHED) if inside is None else "inside-map"
+        label = f"{name} ({states[name].get('Type', '?')})"
         parts.append(
             f'<g class="state {outcome}" data-state="{escape(name)}" data-outcome="{outcome}">'
-            f'<a href="#state-{escape(name)}"><title>{escape(label)}: {outcome}</title>'
+            f'<a href="#state-{escape(inside or name)}"><title>{escape(label)}: {outcome}</title>'
             f'<rect x="{box.x:.0f}" y="{box.y:.0f}" width="{box.width:.0f}" height="{box.height:.0f}" rx="6"/>'
         )
         if box.inner is None:
@@ -169,29 +294,9 @@ def _draw(
             f'</a><g transform="translate({box.x + (box.width - box.inner.width) / 2:.0f} '
             f'{box.y + MAP_HEADER + PAD:.0f})">'
         )
-        _draw(box.inner, states[name]["ItemProcessor"]["States"], outcomes, map_labels, parts, top_level=False)
+        _draw(box.inner, states[name]["ItemProcessor"]["States"], outcomes, map_labels, taken, parts, inside or name)
         parts.append("</g></g>")
 
 
 def _text(x: float, y: float, text: str) -> str:
     return f'<text x="{x:.0f}" y="{y:.0f}" text-anchor="middle">{escape(text)}</text>'
-
-
-def _edge(source: Box, target: Box, kind: str) -> str:
-    if kind == "catch":
-        x1, y1 = source.x + source.width, source.y + source.height / 2
-        x2, y2 = target.x, target.y + target.height / 2
-        if target.x < source.x:
-            x1, x2 = source.x, target.x + target.width
-        path = f"M {x1:.0f} {y1:.0f} L {x2:.0f} {y2:.0f}"
-    elif target.y > source.y:
-        x1, y1 = source.x + source.width / 2, source.y + source.height
-        x2, y2 = target.x + target.width / 2, target.y
-        middle = (y1 + y2) / 2
-        path = f"M {x1:.0f} {y1:.0f} C {x1:.0f} {middle:.0f} {x2:.0f} {middle:.0f} {x2:.0f} {y2:.0f}"
-    else:  # back up a loop: around the left side
-        x1, y1 = source.x, source.y + source.height / 2
-        x2, y2 = target.x, target.y + target.height / 2
-        bend = min(x1, x2) - GAP_X
-        path = f"M {x1:.0f} {y1:.0f} C {bend:.0f} {y1:.0f} {bend:.0f} {y2:.0f} {x2:.0f} {y2:.0f}"
-    return f'<path class="edge {kind}" d="{path}" marker-end="url(#arrow)"/>'
