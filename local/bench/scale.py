@@ -405,7 +405,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="make bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--size", type=int, default=10_000, help="tenders in the upsert and the sync (default 10,000)")
+    parser.add_argument(
+        "--size",
+        type=int,
+        default=10_000,
+        help="tenders in the upsert and the sync, or in the --alerts change event (default 10,000)",
+    )
     parser.add_argument(
         "--latency", type=float, default=0.05, help="seconds the portal takes per lookup (default 0.05)"
     )

@@ -29,7 +29,15 @@ from local.arguments import Parser, add_source_urls, check_source_urls, day, mom
 from local.cli import alerts
 from local.cli.tables import print_changes, print_runs, print_state, print_timeline
 from local.engine.database import migrated_database_url
-from local.engine.run import OUTSIDE_FAILURES, alerts_summary, failure_reason, run_workflow, saved_history, summary
+from local.engine.run import (
+    OUTSIDE_FAILURES,
+    alerts_summary,
+    failure_reason,
+    local_context,
+    run_workflow,
+    saved_history,
+    summary,
+)
 from tender_sync import workflows
 from tender_sync.alerts import secrets, targets
 from tender_sync.errors import InvalidInput
@@ -200,7 +208,13 @@ class Local:
     def start(self, args: argparse.Namespace, workflow_input: dict[str, Any]) -> int:
         workflow = workflows.WORKFLOWS[args.workflow]
         execution, job, started = run_workflow(
-            workflow, workflow_input, _template(), self.database_url(), args.ocds_url, args.portal_url, out=self.out
+            workflow,
+            workflow_input,
+            _template(args.ocds_url is not None),
+            self.database_url(),
+            args.ocds_url,
+            args.portal_url,
+            out=self.out,
         )
         if workflow is workflows.CLEANUP and execution.output:
             print(f"cleanup:    {json.dumps(execution.output.get('cleanup'))}", file=self.out)
@@ -289,10 +303,10 @@ def stack_outputs(session: boto3.session.Session, stack: str) -> dict[str, str]:
 
 
 @cache
-def _template() -> dict[str, Any]:
+def _template(source_given: bool) -> dict[str, Any]:
     from infra.stack import synth_template
 
-    return synth_template()
+    return synth_template(local_context(source_given))
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:

@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -19,11 +19,12 @@ from psycopg.rows import dict_row
 from local.arguments import Parser, add_source_urls, check_source_urls, day, whole_number
 from local.engine.database import migrated_database_url
 from local.engine.stack import Execution, LocalStack, QuotaExceeded, function_environment
-from local.sample_source.server import SampleSource
+from local.sample_source.server import SampleSource, serves_live_data
 from local.toolchain import ROOT
 from tender_sync.changes.events import DETAIL_TYPE
 from tender_sync.errors import DatabaseError, DatabaseUnavailable, InvalidDatabaseUrl, describe_failure
 from tender_sync.storage import database
+from tender_sync.storage.cursor import source_today
 from tender_sync.storage.job_log import counts_of
 from tender_sync.workflows import SYNC, WORKFLOWS, Workflow
 
@@ -301,6 +302,15 @@ def alerts_summary(executions: list[Execution]) -> str:
     return "\n".join([line, *(f"alerts run failed: {reason}" for reason in failures)])
 
 
+def local_context(source_given: bool) -> dict[str, Any]:
+    """The stack's context here: cdk.json's, except that against the live sample source (its newest day is today)
+    a new database's first window ends today, not at firstRunFrom, so that every run has something new."""
+    if source_given or not serves_live_data():
+        return {}
+    window_days = int(json.loads((ROOT / "cdk.json").read_text())["context"]["windowDays"])
+    return {"firstRunFrom": (source_today() - timedelta(days=window_days - 1)).isoformat()}
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = Parser(
         prog="make run",
@@ -338,7 +348,12 @@ def main(argv: list[str] | None = None) -> int:
         from infra.stack import synth_template  # the CDK, only once the arguments and the database are good
 
         execution, job, started = run_workflow(
-            SYNC, execution_input, synth_template(), database_url, args.ocds_url, args.portal_url
+            SYNC,
+            execution_input,
+            synth_template(local_context(args.ocds_url is not None)),
+            database_url,
+            args.ocds_url,
+            args.portal_url,
         )
     except OUTSIDE_FAILURES as error:
         print(f"sync failed: {type(error).__name__}: {error}", file=sys.stderr)

@@ -50,6 +50,11 @@ FIXED_LAYOUT = (date(2025, 9, 1), 30, 200)
 FIXED_ENVIRONMENT_VARIABLE = "SAMPLE_FIXED"
 
 
+def serves_live_data() -> bool:
+    """Whether a SampleSource made without saying serves the live data: unless SAMPLE_FIXED=1."""
+    return not is_true(os.environ.get(FIXED_ENVIRONMENT_VARIABLE, ""))
+
+
 @dataclass
 class Reply:
     status: int
@@ -76,7 +81,7 @@ class SampleSource:
         max_page_size: the most releases a listing page holds, whatever PageSize asks, as an API capping its
         page size does; None serves PageSize releases."""
         if fixed is None:
-            fixed = is_true(os.environ.get(FIXED_ENVIRONMENT_VARIABLE, ""))
+            fixed = not serves_live_data()
         if not fixed and (start, days, count) != FIXED_LAYOUT:
             raise ValueError("start, days and count lay out the fixed data: ask for the fixed data with them")
         self.portal_latency = portal_latency

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 
 from local.arguments import Parser, add_source_urls, check_source_urls
 from local.engine.database import migrated_database_url
-from local.engine.run import OUTBOX, stop_reason
+from local.engine.run import OUTBOX, local_context, stop_reason
 from local.engine.stack import LocalStack, function_environment
 from local.engine.template import REGION
 from local.sample_source.server import SampleSource
@@ -106,17 +106,18 @@ def shell_environment(endpoint_url: str) -> dict[str, str]:
     }
 
 
-def synthesized() -> tuple[dict[str, Any], str]:
-    """The synthesized template and the stack's name, from a process of its own: the CDK's Node.js kernel never
-    runs in this one, so a Ctrl-C (which reaches every process of the terminal's) cannot break its shutdown."""
+def synthesized(context: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The synthesized template (cdk.json's context, `context` on top) and the stack's name, from a process of its
+    own: the CDK's Node.js kernel never runs in this one, so a Ctrl-C (which reaches every process of the
+    terminal's) cannot break its shutdown."""
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_synthesize).result()
+        return pool.submit(_synthesize, context).result()
 
 
-def _synthesize() -> tuple[dict[str, Any], str]:
+def _synthesize(context: dict[str, Any]) -> tuple[dict[str, Any], str]:
     from infra.stack import build_stack, template_of
 
-    stack = build_stack()
+    stack = build_stack(context)
     return template_of(stack), stack.stack_name
 
 
@@ -137,7 +138,7 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
         stack.callback(endpoint.stop)
         database = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "embedded PostgreSQL, in .local/pgdata/"
         database_url = migrated_database_url()
-        template, stack_name = synthesized()
+        template, stack_name = synthesized(local_context(args.ocds_url is not None))
         ocds_url, portal_url = args.ocds_url, args.portal_url
         if ocds_url is None:
             ocds_url = portal_url = stack.enter_context(SampleSource()).url

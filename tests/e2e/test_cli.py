@@ -99,7 +99,7 @@ def test_start_takes_the_input_as_json(local_cli):
 
 
 def test_a_rejected_input_is_refused_in_one_line_before_anything_is_synthesized_or_run(local_cli, monkeypatch):
-    monkeypatch.setattr(cli, "_template", lambda: pytest.fail("synthesized for an input refused"))
+    monkeypatch.setattr(cli, "_template", lambda source_given: pytest.fail("synthesized for an input refused"))
     for argv, refusal in [
         (
             ("--ocid", "134030"),
