@@ -28,6 +28,8 @@ from tender_sync.storage.cursor import source_today
 from tender_sync.storage.job_log import counts_of
 from tender_sync.workflows import SYNC, WORKFLOWS, Workflow
 
+# How many windows back a new local database starts against the live sample source (local_context).
+CATCH_UP_WINDOWS = 10
 # Where the emails moto's SES was asked to send are kept, as .eml files.
 OUTBOX = ROOT / ".local" / "outbox"
 # Where each local execution's history is kept, by its name, for `timeline`: make run's, the CLI's, make up's.
@@ -304,11 +306,12 @@ def alerts_summary(executions: list[Execution]) -> str:
 
 def local_context(source_given: bool) -> dict[str, Any]:
     """The stack's context here: cdk.json's, except that against the live sample source (its newest day is today)
-    a new database's first window ends today, not at firstRunFrom, so that every run has something new."""
+    a new database starts CATCH_UP_WINDOWS windows back, not at firstRunFrom: each of its first runs catches up a
+    window of new releases, and the last of them reaches today (for enrich-today, and the schedules of `make up`)."""
     if source_given or not serves_live_data():
         return {}
     window_days = int(json.loads((ROOT / "cdk.json").read_text())["context"]["windowDays"])
-    return {"firstRunFrom": (source_today() - timedelta(days=window_days - 1)).isoformat()}
+    return {"firstRunFrom": (source_today() - timedelta(days=window_days * CATCH_UP_WINDOWS - 1)).isoformat()}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -298,8 +298,11 @@ def test_ctrl_c_stops_the_executions_still_running_and_everything_it_started(ser
         up.process.send_signal(signal.SIGINT)
         up.process.wait(timeout=60)
         assert up.process.returncode == 0, "\n".join(up.lines)
-        # Its end printed; its job closed as stopped, as of then; the database kept.
-        up.wait_for(rf"^BackfillWorkflow\w* {backfill.rsplit(':', 1)[-1]}: ABORTED in ", 5)
+        # Its end printed; its job closed as stopped, as of then; the database kept. (moto, stopping a task in
+        # flight, may end it FAILED with "'dict' object has no attribute 'region'" where AWS ends it ABORTED: that
+        # race of moto's is taken for the stop it is, as in test_console.py.)
+        ended = up.wait_for(rf"^BackfillWorkflow\w* {backfill.rsplit(':', 1)[-1]}: (ABORTED|FAILED) in ", 5)
+        assert "ABORTED" in ended or any("no attribute 'region'" in line for line in up.lines), "\n".join(up.lines)
         up.wait_for(r"^stopped; the database keeps its data", 5)
         ((status, error, finished_at),) = query(
             database_url, "SELECT status, error, finished_at FROM job_log WHERE execution_id = %s", backfill

@@ -110,12 +110,14 @@ def test_the_match_terms_come_from_the_most_selective_filter_that_has_them(datab
         unkeyed = subscribe(conn, query="-cleaning", buyers=["health"], min_value=1000)
         everything = subscribe(conn)
 
-        assert match_terms(conn, by_category) == ["c:Accommodation", f"c:{SERVICES}"]
+        assert match_terms(conn, by_category) == ["cp:Accommodation|Limpopo", f"cp:{SERVICES}|Limpopo"]
         assert match_terms(conn, by_query) == ["q:chair", "q:furnitur", "q:offic"]
         assert match_terms(conn, by_province) == ["p:Free State", "p:Limpopo"]
         assert match_terms(conn, unkeyed) == match_terms(conn, everything) == []
 
         # Derived again on every change, and for a row the product's app writes itself.
+        conn.execute("UPDATE alert_subscriptions SET provinces = '{}' WHERE id = %s", (by_category,))
+        assert match_terms(conn, by_category) == ["c:Accommodation", f"c:{SERVICES}"]
         conn.execute("UPDATE alert_subscriptions SET categories = '{}' WHERE id = %s", (by_category,))
         assert match_terms(conn, by_category) == ["q:secur"]
         (inserted,) = not_none(

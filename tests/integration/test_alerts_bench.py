@@ -15,6 +15,8 @@ def test_the_alerts_bench_matches_as_the_cross_join_does_on_at_most_two_connecti
     assert figures.agree
     assert figures.indexed_pairs == figures.cross_join_pairs
     assert figures.notices >= figures.indexed_pairs
+    # The pairs the matching query finds before it writes them are the notices it writes.
+    assert figures.pairs == figures.notices
     assert figures.planned == figures.delivered == figures.emails + figures.webhooks == 50
     assert figures.emails > 0
     assert figures.webhooks > 0

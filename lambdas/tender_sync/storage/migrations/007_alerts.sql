@@ -38,7 +38,7 @@ COMMENT ON COLUMN alert_subscriptions.match_terms IS
     '{} when none can be required, and the subscription is checked against every tender.';
 
 -- The terms every tender this subscription matches holds one of, from its most selective filter that has them:
--- its categories; else its query's lexemes, when an empty text does not match the query (then every match holds
+-- its categories with its provinces (each pair); its categories; else its query's lexemes, when an empty text does not match the query (then every match holds
 -- one of them: `-cleaning` holds none); else its provinces; else none.
 CREATE FUNCTION alert_subscriptions_match_terms() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -47,6 +47,13 @@ DECLARE
 BEGIN
     IF TG_OP = 'UPDATE' THEN
         NEW.updated_at := now();
+    END IF;
+    IF cardinality(NEW.categories) > 0 AND cardinality(NEW.provinces) > 0 THEN
+        NEW.match_terms := ARRAY(
+            SELECT DISTINCT 'cp:' || category || '|' || province
+              FROM unnest(NEW.categories) category CROSS JOIN unnest(NEW.provinces) province
+        );
+        RETURN NEW;
     END IF;
     IF cardinality(NEW.categories) > 0 THEN
         NEW.match_terms := ARRAY(SELECT DISTINCT 'c:' || category FROM unnest(NEW.categories) category);
