@@ -10,12 +10,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ses as ses
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.config import ALERT_DELIVERY_CONCURRENCY, StackConfig
 from infra.functions import METRICS_NAMESPACE, WorkflowFunctions
+from infra.queues import dead_letter_queue, holds_messages_alarm
 from infra.workflow import WorkflowStateMachine
 from tender_sync.alerts.deliveries import RUN_TIMEOUT
 from tender_sync.alerts.feedback import REASONS
@@ -26,7 +26,6 @@ from tender_sync.workflows import ALERTS
 # EventBridge retries a start it could not make for up to a day, then puts the event in the dead-letter queue.
 DELIVERY_RETRIES = 185
 DELIVERY_MAX_AGE = Duration.hours(24)
-DEAD_LETTER_RETENTION = Duration.days(14)
 
 
 class AlertsWorkflow(WorkflowStateMachine):
@@ -113,13 +112,7 @@ class Alerts(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=DEAD_LETTER_RETENTION,
-        )
+        self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue")
         self.rule = events.Rule(
             self,
             "TendersChangedRule",
@@ -194,19 +187,11 @@ class Alerts(Construct):
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             ),
-            cloudwatch.Alarm(
+            holds_messages_alarm(
                 self,
                 "StartFailedAlarm",
-                alarm_description=(
-                    "Tenders Changed events EventBridge could not start an alerts run for in a day are in the alerts "
-                    "dead-letter queue (output AlertsDeadLetterQueueUrl)"
-                ),
-                metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(
-                    period=Duration.minutes(5), statistic="Maximum"
-                ),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                self.dead_letter_queue,
+                "Tenders Changed events EventBridge could not start an alerts run for in a day are in the alerts "
+                "dead-letter queue (output AlertsDeadLetterQueueUrl)",
             ),
         ]

@@ -4,7 +4,6 @@ of the sources in eventSources to the AppEvents queue, and StartRequested starts
 cannot deliver to the queue to another; an alarm watches each."""
 
 from aws_cdk import ArnFormat, Duration, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as events_targets
 from aws_cdk import aws_iam as iam
@@ -16,6 +15,7 @@ from constructs import Construct
 
 from infra.config import StackConfig
 from infra.functions import CONSUMERS
+from infra.queues import dead_letter_queue, holds_messages_alarm
 from tender_sync.models.inputs import MAX_OCIDS
 from tender_sync.workflows import REQUESTED
 
@@ -25,9 +25,8 @@ BATCH_SIZE = MAX_OCIDS
 BATCHING_WINDOW = Duration.seconds(15)
 # A message StartRequested reported failed this often goes to the dead-letter queue.
 MAX_RECEIVES = 5
-# The queue keeps a message 4 days; the dead-letter queues keep theirs longer, counted from its first enqueue.
+# The queue keeps a message 4 days (its dead-letter queues longer: infra/queues.py).
 RETENTION = Duration.days(4)
-DEAD_LETTER_RETENTION = Duration.days(14)
 # EventBridge retries a delivery to the queue it could not make for up to a day (AWS's defaults, stated), then puts
 # the event in the undelivered queue.
 DELIVERY_RETRIES = 185
@@ -50,8 +49,8 @@ class AppEvents(Construct):
         """consumer: StartRequested; state_machines: by workflow name, those of tender_sync.workflows.REQUESTED."""
         super().__init__(scope, construct_id)
         assert consumer.timeout is not None, "StartRequested's timeout sizes the queue's visibility timeout"
-        self.dead_letter_queue = self._dead_letter_queue("DeadLetterQueue")
-        self.undelivered_queue = self._dead_letter_queue("UndeliveredQueue")
+        self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue")
+        self.undelivered_queue = dead_letter_queue(self, "UndeliveredQueue")
         self.queue = sqs.Queue(
             self,
             "Queue",
@@ -109,37 +108,18 @@ class AppEvents(Construct):
             )
         )
         self.alarms = [
-            self._alarm(
+            holds_messages_alarm(
+                self,
                 "FailedAlarm",
                 self.dead_letter_queue,
                 f"App events StartRequested failed on {MAX_RECEIVES} times are in the AppEvents dead-letter queue "
                 "(output AppEventsDeadLetterQueueUrl); its logs say why",
             ),
-            self._alarm(
+            holds_messages_alarm(
+                self,
                 "UndeliveredAlarm",
                 self.undelivered_queue,
                 "App events EventBridge could not deliver to the AppEvents queue for a day are in the undelivered "
                 "queue (output AppEventsUndeliveredQueueUrl); each message's attributes say why",
             ),
         ]
-
-    def _dead_letter_queue(self, construct_id: str) -> sqs.Queue:
-        return sqs.Queue(
-            self,
-            construct_id,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=DEAD_LETTER_RETENTION,
-        )
-
-    def _alarm(self, construct_id: str, queue: sqs.Queue, description: str) -> cloudwatch.Alarm:
-        return cloudwatch.Alarm(
-            self,
-            construct_id,
-            alarm_description=description,
-            metric=queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum"),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )

@@ -12,13 +12,13 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import StackConfig
+from infra.queues import dead_letter_queue
 from tender_sync.changes.events import DETAIL_TYPE, EVENT_SOURCE, TendersChanged, event_schema
 
 # A message the alert processor failed to handle this often goes to the dead-letter queue.
 MAX_RECEIVES = 5
-# A message keeps its first enqueue time in the dead-letter queue: it is kept longer there than in the queue.
+# The queue keeps a message 4 days (its dead-letter queue longer: infra/queues.py).
 RETENTION = Duration.days(4)
-DEAD_LETTER_RETENTION = Duration.days(14)
 
 
 class ChangeEvents(Construct):
@@ -47,13 +47,7 @@ class ChangeEvents(Construct):
         """The queue the rule sends every Tenders Changed event to: only the rule may send to it (the target's
         queue policy), and what it cannot deliver, or the reader fails on MAX_RECEIVES times, goes to the
         dead-letter queue."""
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "ChangesDeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=DEAD_LETTER_RETENTION,
-        )
+        self.dead_letter_queue = dead_letter_queue(self, "ChangesDeadLetterQueue")
         queue = sqs.Queue(
             self,
             "ChangesQueue",
