@@ -1,7 +1,6 @@
 """What the alerts' storage tests share: tenders with the fields the filters read, change events announcing them
 (through the outbox, as a sync records them), subscriptions, and what each subscriber has been told."""
 
-import hashlib
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -14,9 +13,9 @@ from tender_sync.changes import outbox
 from tender_sync.changes.events import Change
 from tender_sync.models.jobs import SyncJob, Window
 from tender_sync.storage.tenders import store_tenders
+from tests.helpers.alert_sending import KEY
 from tests.helpers.database import SETTINGS, tender
 
-KEY = hashlib.sha256(b"the alerts tests' key").digest()
 EMAIL = "someone@example.org"
 # A webhook the tests may add: loopback is allowed where they add it.
 WEBHOOK = "http://127.0.0.1:9/hook"

@@ -20,7 +20,8 @@ from tender_sync.alerts.sending import OUT_OF_TIME
 from tender_sync.errors import ArtifactMissing
 from tender_sync.storage.artifacts import get_json, put_json
 from tests.helpers import not_none
-from tests.helpers.alerts import EMAIL, KEY, SERVICES, WEBHOOK, alert_tender, store_and_announce, subscribe
+from tests.helpers.alert_sending import KEY
+from tests.helpers.alerts import EMAIL, SERVICES, WEBHOOK, alert_tender, store_and_announce, subscribe
 
 BUCKET = "artifacts"
 URL = "https://www.etenders.gov.za/tender/{ocid}"

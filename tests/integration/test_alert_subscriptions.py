@@ -12,7 +12,8 @@ from tender_sync.alerts.matching import match_event
 from tender_sync.alerts.models import Filters, NewSubscription
 from tender_sync.alerts.subscriptions import InvalidSubscription
 from tests.helpers import not_none
-from tests.helpers.alerts import EMAIL, KEY, SERVICES, WEBHOOK, alert_tender, store_and_announce, subscribe
+from tests.helpers.alert_sending import KEY
+from tests.helpers.alerts import EMAIL, SERVICES, WEBHOOK, alert_tender, store_and_announce, subscribe
 
 
 def test_a_subscription_is_stored_with_its_filters_and_listed(database_url):
